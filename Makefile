@@ -1,0 +1,56 @@
+# The map of the project: every job a user or CI runs starts here.
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+export npm_config_loglevel ?= error
+export npm_config_fund := false
+export npm_config_audit := false
+export K6_NO_USAGE_REPORT := true
+BROKER ?= rabbitmq
+
+.PHONY: help install build test unit lint format demo bench bench-exporter bench-worker loadtest e2e tools manifests images brokers clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 18
+
+install: node_modules/.install-stamp ## npm ci (only when package-lock.json changed)
+node_modules/.install-stamp: package-lock.json package.json $(wildcard */package.json)
+	npm ci
+	@touch $@
+
+build: install ## compile every package (tsc -b)
+	npx tsc -b
+
+brokers: ## make sure local RabbitMQ (+ management, prometheus plugins) and NATS JetStream answer
+	scripts/brokers.sh
+
+tools: ## build pinned Go tools and install Debian packages the tests need (cached in .tools/)
+	scripts/tools.sh
+
+lint: install ## eslint + prettier --check
+	npx tsc -p tsconfig.test.json
+	npx eslint .
+	npx prettier --check .
+
+format: install ## prettier --write
+	npx prettier --write .
+
+test: build brokers tools lint ## everything CI runs: lint, unit and integration tests against the real brokers
+	npx vitest run
+
+unit: build ## tests only, without lint and tool set-up
+	npx vitest run
+
+demo: build brokers ## the main job end to end on this machine (BROKER=rabbitmq|nats)
+	scripts/demo.sh
+
+bench: bench-exporter ## every benchmark; prints figures
+
+bench-exporter: build brokers ## exporter poll time vs the brokers' own endpoints, /metrics latency, RSS
+	npm run bench -w @queuescale/exporter
+
+manifests: ## print the rendered Kustomize overlays
+	@for overlay in k8s/overlays/*/; do echo "# ---- $$overlay"; kubectl kustomize "$$overlay"; done
+
+clean: ## remove build output (keeps .tools/)
+	rm -rf node_modules */dist */*.tsbuildinfo .tmp

@@ -1,0 +1,89 @@
+import { collectDefaultMetrics } from "prom-client";
+import type { Logger } from "pino";
+import { renderDepthFamilies, mergeReadings } from "./metrics/depth.js";
+import { createRegistry, joinExpositions, renderRegistry, type ExpositionFormat } from "./metrics/exposition.js";
+import { SourceHealthMetrics } from "./metrics/health.js";
+import { SourcePoller, type PollerTiming } from "./poller.js";
+import type { DepthSource, QueueReading } from "./sources/types.js";
+
+export interface Readiness {
+  ready: boolean;
+  sources: { broker: string; source: string; up: boolean; lastSuccessSecondsAgo: number | null }[];
+}
+
+/**
+ * Owns the pollers of a process and serves `/metrics` from their last snapshots. The depth families
+ * are rendered once per poll and cached per format; a scrape only renders the small live registry
+ * (source health and process metrics) and never waits on a broker.
+ */
+export class DepthCollector {
+  readonly registry = createRegistry();
+  private readonly health = new SourceHealthMetrics(this.registry);
+  private readonly pollers: SourcePoller[];
+  private version = 0;
+  private readonly rendered = new Map<ExpositionFormat, { version: number; text: Promise<string> }>();
+
+  constructor(
+    sources: readonly DepthSource[],
+    private readonly timing: PollerTiming,
+    private readonly logger: Logger,
+    options: { processMetrics?: boolean } = {},
+  ) {
+    if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
+    this.pollers = sources.map((source) => new SourcePoller(source, timing, this.health, logger, () => this.version++));
+  }
+
+  get sources(): readonly DepthSource[] {
+    return this.pollers.map((poller) => poller.source);
+  }
+
+  start(): void {
+    for (const poller of this.pollers) poller.start();
+  }
+
+  /** Polls every source once, in parallel; for tests and one-shot commands. */
+  async pollAll(): Promise<void> {
+    await Promise.all(this.pollers.map((poller) => poller.pollOnce()));
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.pollers.map((poller) => poller.stop()));
+  }
+
+  /** Current readings of every source whose last poll succeeded. */
+  readings(): QueueReading[] {
+    return mergeReadings(this.pollers.flatMap((poller) => (poller.snapshot ? [poller.snapshot.readings] : [])));
+  }
+
+  /**
+   * Ready when every source has succeeded within the last few intervals. An exporter that cannot
+   * read a broker still serves `/metrics` (with `up` 0) but tells Kubernetes it is not ready.
+   */
+  readiness(nowMs = Date.now()): Readiness {
+    const freshForMs = Math.max(3 * this.timing.intervalMs, this.timing.intervalMs + this.timing.timeoutMs);
+    const sources = this.pollers.map((poller) => {
+      const last = poller.lastSuccessMs;
+      return {
+        broker: poller.source.broker,
+        source: poller.source.name,
+        up: poller.snapshot !== undefined,
+        lastSuccessSecondsAgo: last === undefined ? null : Math.round((nowMs - last) / 100) / 10,
+      };
+    });
+    const ready = this.pollers.every(
+      (poller) => poller.lastSuccessMs !== undefined && nowMs - poller.lastSuccessMs <= freshForMs,
+    );
+    return { ready, sources };
+  }
+
+  /** The whole exposition: cached depth families followed by the live registry. */
+  async render(format: ExpositionFormat): Promise<string> {
+    let cached = this.rendered.get(format);
+    if (!cached || cached.version !== this.version) {
+      cached = { version: this.version, text: renderDepthFamilies(this.readings(), format) };
+      this.rendered.set(format, cached);
+    }
+    const [depthText, liveText] = await Promise.all([cached.text, renderRegistry(this.registry, format)]);
+    return joinExpositions([depthText, liveText], format);
+  }
+}

@@ -1,0 +1,94 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import {
+  ConfigError,
+  NameFilter,
+  listenAddressSetting,
+  readSettings,
+  redactCredentials,
+  redactUrl,
+  regexSetting,
+  secondsSetting,
+  urlListSetting,
+  urlSetting,
+} from "@queuescale/core";
+
+const shape = {
+  BROKER_URL: urlSetting(["amqp"]).optional(),
+  NODES: urlListSetting(["http"]).optional(),
+  POLL_INTERVAL_SECONDS: secondsSetting(5),
+  INCLUDE: regexSetting().optional(),
+  LISTEN_ADDRESS: listenAddressSetting("0.0.0.0:9422"),
+};
+
+function errorOf(run: () => unknown): ConfigError {
+  try {
+    run();
+  } catch (error) {
+    if (error instanceof ConfigError) return error;
+    throw error;
+  }
+  throw new Error("expected a ConfigError");
+}
+
+describe("readSettings", () => {
+  it("applies defaults and parses lists, regexes and addresses", () => {
+    const settings = readSettings(shape, { env: { NODES: "http://a:15692, http://b:15692", INCLUDE: "^orders" } });
+    expect(settings.POLL_INTERVAL_SECONDS).toBe(5);
+    expect(settings.NODES).toEqual(["http://a:15692", "http://b:15692"]);
+    expect(settings.INCLUDE?.test("orders.eu")).toBe(true);
+    expect(settings.LISTEN_ADDRESS).toEqual({ host: "0.0.0.0", port: 9422 });
+  });
+
+  it("lets flags win over the environment", () => {
+    const settings = readSettings(shape, {
+      env: { POLL_INTERVAL_SECONDS: "5" },
+      argv: ["--poll-interval-seconds", "2", "--listen-address=[::1]:0"],
+    });
+    expect(settings.POLL_INTERVAL_SECONDS).toBe(2);
+    expect(settings.LISTEN_ADDRESS).toEqual({ host: "::1", port: 0 });
+  });
+
+  it("reads a setting from the file named by <SETTING>_FILE", () => {
+    const dir = mkdtempSync(join(tmpdir(), "qs-config-"));
+    writeFileSync(join(dir, "url"), "amqp://user:secret@rabbit:5672/\n");
+    const settings = readSettings(shape, { env: { BROKER_URL_FILE: join(dir, "url") } });
+    expect(settings.BROKER_URL).toBe("amqp://user:secret@rabbit:5672/");
+    expect(errorOf(() => readSettings(shape, { env: { BROKER_URL_FILE: join(dir, "missing") } })).setting).toBe(
+      "BROKER_URL_FILE",
+    );
+  });
+
+  it("names the bad setting and never echoes its value", () => {
+    const bad = errorOf(() => readSettings(shape, { env: { BROKER_URL: "http://user:hunter2@x" } }));
+    expect(bad.setting).toBe("BROKER_URL");
+    expect(bad.message).toMatch(/^invalid BROKER_URL: /);
+    expect(bad.message).not.toContain("hunter2");
+    expect(errorOf(() => readSettings(shape, { env: { POLL_INTERVAL_SECONDS: "-1" } })).setting).toBe(
+      "POLL_INTERVAL_SECONDS",
+    );
+    expect(errorOf(() => readSettings(shape, { env: { INCLUDE: "(" } })).setting).toBe("INCLUDE");
+    expect(errorOf(() => readSettings(shape, { env: { LISTEN_ADDRESS: "nope" } })).setting).toBe("LISTEN_ADDRESS");
+    expect(errorOf(() => readSettings(shape, { argv: ["--nope", "1"] })).setting).toBe("--nope");
+  });
+});
+
+describe("credentials", () => {
+  it("are removed from URLs and from messages that contain URLs", () => {
+    expect(redactUrl("http://guest:secret@host:15672/api")).toBe("http://***@host:15672/api");
+    expect(redactCredentials("connect amqp://u:p@h:5672/v failed")).toBe("connect amqp://***@h:5672/v failed");
+  });
+});
+
+describe("NameFilter", () => {
+  it("keeps names matching include and not matching exclude", () => {
+    const filter = new NameFilter(/^orders/, /\.dead$/);
+    expect(filter.keeps("orders.eu")).toBe(true);
+    expect(filter.keeps("orders.dead")).toBe(false);
+    expect(filter.keeps("billing")).toBe(false);
+    expect(filter.keeps("JOBS", "orders-worker")).toBe(true);
+    expect(NameFilter.all().keeps("anything")).toBe(true);
+  });
+});

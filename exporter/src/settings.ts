@@ -1,0 +1,29 @@
+import { BROKER_MODULES, listenAddressSetting, logLevelSetting, regexSetting, secondsSetting } from "@queuescale/core";
+import type { z, ZodType } from "zod";
+
+/** Settings every exporter has, whichever brokers it reads. */
+export const commonSettings = {
+  QUEUE_INCLUDE: regexSetting()
+    .optional()
+    .describe("Regex; only queues (RabbitMQ) or streams/consumers (JetStream) whose name matches are exported."),
+  QUEUE_EXCLUDE: regexSetting()
+    .optional()
+    .describe("Regex; queues or streams/consumers whose name matches are not exported."),
+  POLL_INTERVAL_SECONDS: secondsSetting(5).describe("Seconds between polls of each source. Default 5."),
+  POLL_TIMEOUT_SECONDS: secondsSetting(10).describe(
+    "A poll slower than this counts as failed (reason timeout). Default 10.",
+  ),
+  LISTEN_ADDRESS: listenAddressSetting("0.0.0.0:9422").describe(
+    "host:port for /metrics, /healthz, /readyz. Default 0.0.0.0:9422.",
+  ),
+  LOG_LEVEL: logLevelSetting().describe("fatal, error, warn, info, debug, trace or silent. Default info."),
+};
+
+/** Common settings plus every broker's own (for parsing, validation and --help). */
+export const exporterSettings: Record<string, ZodType> = Object.assign(
+  {},
+  commonSettings,
+  ...BROKER_MODULES.map((module) => module.settings),
+);
+
+export type CommonSettings = z.infer<z.ZodObject<typeof commonSettings>>;
