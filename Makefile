@@ -44,10 +44,14 @@ unit: build ## tests only, without lint and tool set-up
 demo: build brokers ## the main job end to end on this machine (BROKER=rabbitmq|nats)
 	scripts/demo.sh
 
-bench: bench-exporter ## every benchmark; prints figures
+bench: bench-exporter bench-worker ## every benchmark; prints figures
 
 bench-exporter: build brokers ## exporter poll time vs the brokers' own endpoints, /metrics latency, RSS
 	npm run bench -w @queuescale/exporter
+
+bench-worker: build brokers ## worker no-op throughput vs bare client loops; producer confirmed ingest rate
+	npm run bench -w @queuescale/worker
+	npm run bench -w @queuescale/producer
 
 manifests: ## print the rendered Kustomize overlays
 	@for overlay in k8s/overlays/*/; do echo "# ---- $$overlay"; kubectl kustomize "$$overlay"; done

@@ -1,0 +1,3 @@
+#!/usr/bin/env node
+process.stderr.write("queuescale-producer: not built yet\n");
+process.exit(1);
