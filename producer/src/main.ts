@@ -1,3 +1,53 @@
 #!/usr/bin/env node
-process.stderr.write("queuescale-producer: not built yet\n");
-process.exit(1);
+import { onShutdownSignal, runMain, settingsHelp } from "@queuescale/core";
+import { splitCommand } from "./cli/args.js";
+import { runPublish } from "./cli/publish.js";
+import { CommandFailure } from "./cli/session.js";
+import { runTrickle } from "./cli/trickle.js";
+import { startProducer } from "./server.js";
+import { producerSettings } from "./settings.js";
+
+const PROGRAM = "queuescale-producer";
+
+const USAGE = `Commands:
+  (none) | serve                            serve the HTTP API (POST /v1/queues/NAME/messages, GET /v1/queues, admin routes)
+  publish --queue NAME [--file FILE|-]      publish each line of FILE (default stdin) as one message, with confirms
+  trickle --queue NAME [--interval 200ms]   publish a synthetic message every interval until SIGINT/SIGTERM`;
+
+runMain(PROGRAM, async () => {
+  const argv = process.argv.slice(2);
+  if (argv.includes("--help") || argv.includes("-h")) {
+    const summary = `Publishes work to RabbitMQ or NATS JetStream with publisher confirms, and manages queues.\n\n${USAGE}`;
+    process.stdout.write(`${settingsHelp(PROGRAM, summary, producerSettings)}\n`);
+    return;
+  }
+  const command = splitCommand(argv);
+  const options = { argv: command.settingsArgv, env: process.env };
+  switch (command.name) {
+    case "publish":
+      try {
+        await runPublish(command, options);
+      } catch (error) {
+        if (!(error instanceof CommandFailure)) throw error;
+        process.stderr.write(`${PROGRAM}: ${error.message}\n`);
+        process.exitCode = 1;
+      }
+      return;
+    case "trickle":
+      try {
+        await runTrickle(command, options);
+      } catch (error) {
+        if (!(error instanceof CommandFailure)) throw error;
+        process.stderr.write(`${PROGRAM}: ${error.message}\n`);
+        process.exitCode = 1;
+      }
+      return;
+    case "serve": {
+      const producer = await startProducer(options);
+      onShutdownSignal(async (signal) => {
+        producer.logger.info({ signal }, "shutting down");
+        await producer.stop();
+      });
+    }
+  }
+});

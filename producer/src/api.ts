@@ -1,0 +1,157 @@
+import express, { type ErrorRequestHandler, type Express, type Request, type RequestHandler } from "express";
+import { createObservabilityApp, finishApp, type Logger } from "@queuescale/core";
+import { z } from "zod";
+import { requireAdminToken } from "./auth.js";
+import { QueueOperationError, type BrokerClient } from "./brokers/types.js";
+import { RequestError, parsePublishRequest } from "./messages.js";
+import type { ProducerMetrics } from "./metrics.js";
+import type { QueueLister } from "./queues.js";
+
+export interface ApiOptions {
+  client: BrokerClient;
+  metrics: ProducerMetrics;
+  lister: QueueLister;
+  logger: Logger;
+  adminToken: string | undefined;
+  maxBatchMessages: number;
+  maxBodyBytes: number;
+  /** Publish requests not yet answered; shutdown waits for them. */
+  inFlight: Set<Promise<unknown>>;
+}
+
+const STATUS_OF_KIND: Readonly<Record<QueueOperationError["kind"], number>> = {
+  not_found: 404,
+  conflict: 409,
+  unavailable: 503,
+  unsupported: 501,
+};
+
+const createQueueSchema = z.strictObject({ name: z.string({ message: "name must be a string" }) });
+
+/** Counts every answer by route template (never the raw path, whose queue names are unbounded). */
+function requestMetrics(metrics: ProducerMetrics): RequestHandler {
+  return (request, response, next) => {
+    const started = process.hrtime.bigint();
+    response.once("finish", () => {
+      const route = (request.route as { path?: string } | undefined)?.path ?? "unmatched";
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      metrics.observeRequest(route, request.method, response.statusCode, seconds);
+    });
+    next();
+  };
+}
+
+/** Body-parser failures and our own errors as `{"error": ...}` with the right status. */
+const errorAnswers: ErrorRequestHandler = (error: unknown, _request, response, next) => {
+  const type = (error as { type?: unknown }).type;
+  if (type === "entity.too.large") {
+    const limit = (error as { limit?: number }).limit;
+    response.status(413).json({ error: `request body larger than MAX_BODY_BYTES (${limit} bytes)` });
+  } else if (type === "entity.parse.failed") {
+    response.status(400).json({ error: `malformed JSON: ${(error as Error).message}` });
+  } else if (error instanceof RequestError) {
+    response.status(error.status).json({ error: error.message });
+  } else if (error instanceof QueueOperationError) {
+    response.status(STATUS_OF_KIND[error.kind]).json({ error: error.message });
+  } else {
+    next(error);
+  }
+};
+
+function queueName(request: Request, client: BrokerClient): string {
+  const name = String(request.params.name);
+  const invalid = client.invalidQueueName(name);
+  if (invalid) throw new RequestError(400, `queue name ${JSON.stringify(name)}: ${invalid}`);
+  return name;
+}
+
+function requireConnected(client: BrokerClient): void {
+  if (!client.isConnected()) throw new QueueOperationError("unavailable", `not connected to ${client.broker}`);
+}
+
+/** The HTTP API on top of /metrics, /healthz and /readyz. */
+export function createApi(options: ApiOptions): Express {
+  const { client, metrics, lister, logger, inFlight } = options;
+  const app = createObservabilityApp({
+    metrics: (format) => metrics.render(format),
+    readiness: () => ({ ready: client.isConnected(), broker: client.broker }),
+  });
+  // Metrics middleware must see every request, so it goes before the routes.
+  app.use(requestMetrics(metrics));
+  app.set("query parser", "simple");
+  // Any content type is read as JSON (curl -d sends form encoding); the size limit is always on.
+  const json = express.json({ limit: options.maxBodyBytes, type: () => true });
+  const admin = requireAdminToken(options.adminToken);
+
+  app.post("/v1/queues/:name/messages", json, async (request, response) => {
+    const name = queueName(request, client);
+    const messages = parsePublishRequest(request.body, options.maxBatchMessages);
+    requireConnected(client);
+    if (!(await client.queueExists(name))) throw new QueueOperationError("not_found", `queue ${name} not found`);
+
+    // Shutdown waits until this answer is written, not just until the broker confirmed.
+    const answered = new Promise<void>((resolve) => response.once("close", () => resolve()));
+    inFlight.add(answered);
+    void answered.then(() => inFlight.delete(answered));
+    const outcomes = await client.publish(name, messages);
+
+    const ids = messages.map((message) => message.id);
+    const failed = outcomes.flatMap((outcome, index) =>
+      outcome.ok ? [] : [{ index, id: ids[index]!, reason: outcome.reason, detail: outcome.detail }],
+    );
+    const accepted = outcomes.length - failed.length;
+    const duplicates = outcomes.filter((outcome) => outcome.ok && outcome.duplicate).length;
+    metrics.countPublished(accepted);
+    for (const failure of failed) metrics.countFailure(failure.reason);
+    if (failed.length === 0) {
+      response.status(202).json({ accepted, duplicates, ids });
+      return;
+    }
+    logger.warn(
+      { queue: name, accepted, failed: failed.length, reason: failed[0]!.reason, detail: failed[0]!.detail },
+      "broker did not accept every message",
+    );
+    response.status(502).json({
+      error: `${failed.length} of ${messages.length} messages were not accepted by ${client.broker}`,
+      accepted,
+      duplicates,
+      ids,
+      failed,
+    });
+  });
+
+  app.get("/v1/queues", async (_request, response) => {
+    const queues = await lister.list();
+    response.json({ queues });
+  });
+
+  app.post("/v1/queues", admin, json, async (request, response) => {
+    const parsed = createQueueSchema.safeParse(request.body);
+    if (!parsed.success) throw new RequestError(400, parsed.error.issues[0]!.message);
+    const invalid = client.invalidQueueName(parsed.data.name);
+    if (invalid) throw new RequestError(400, `queue name ${JSON.stringify(parsed.data.name)}: ${invalid}`);
+    requireConnected(client);
+    const { created } = await client.createQueue(parsed.data.name);
+    logger.info({ queue: parsed.data.name, created }, "create queue");
+    response.status(created ? 201 : 200).json({ name: parsed.data.name, created });
+  });
+
+  app.post("/v1/queues/:name/purge", admin, async (request, response) => {
+    const name = queueName(request, client);
+    requireConnected(client);
+    const { purged } = await client.purgeQueue(name);
+    logger.info({ queue: name, purged }, "purged queue");
+    response.json({ name, purged });
+  });
+
+  app.delete("/v1/queues/:name", admin, async (request, response) => {
+    const name = queueName(request, client);
+    requireConnected(client);
+    const { purged } = await client.deleteQueue(name);
+    logger.info({ queue: name, purged }, "deleted queue");
+    response.json({ name, deleted: true, purged });
+  });
+
+  app.use(errorAnswers);
+  return finishApp(app);
+}

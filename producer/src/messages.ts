@@ -1,0 +1,100 @@
+import { randomUUID } from "node:crypto";
+import { z } from "zod";
+import type { OutgoingMessage } from "./brokers/types.js";
+
+/** A request the API refuses before anything is published. */
+export class RequestError extends Error {
+  constructor(
+    readonly status: 400 | 413,
+    message: string,
+  ) {
+    super(message);
+    this.name = "RequestError";
+  }
+}
+
+const MAX_HEADERS = 32;
+
+const headerName = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/, { message: "header names are 1-128 letters, digits, _ . or -" })
+  // Nats-* headers steer JetStream itself (dedupe ids, expectations); the producer sets what it needs.
+  .refine((name) => !/^nats-/i.test(name), { message: "Nats-* headers are reserved" });
+
+const headerValue = z
+  .string()
+  .max(4096, { message: "header values are at most 4096 characters" })
+  .regex(/^[^\r\n]*$/, { message: "header values must not contain line breaks" });
+
+const messageSchema = z
+  .strictObject({
+    body: z.unknown(),
+    headers: z
+      .record(headerName, headerValue)
+      .refine((headers) => Object.keys(headers).length <= MAX_HEADERS, {
+        message: `at most ${MAX_HEADERS} headers`,
+      })
+      .optional(),
+    id: z
+      .string()
+      .regex(/^[\x21-\x7e]{1,128}$/, { message: "id must be 1-128 printable ASCII characters without spaces" })
+      .optional(),
+  })
+  .refine((message) => message.body !== undefined, { message: "body is required", path: ["body"] });
+
+type MessageInput = z.infer<typeof messageSchema>;
+
+function describeIssue(issue: z.core.$ZodIssue, prefix: string): string {
+  const path = [prefix, ...issue.path.map(String)].filter((part) => part !== "").join(".");
+  return path ? `${path}: ${issue.message}` : issue.message;
+}
+
+function parseOne(raw: unknown, prefix: string): MessageInput {
+  const result = messageSchema.safeParse(raw);
+  if (!result.success) throw new RequestError(400, describeIssue(result.error.issues[0]!, prefix));
+  return result.data;
+}
+
+function toOutgoing(message: MessageInput): OutgoingMessage {
+  return {
+    id: message.id ?? randomUUID(),
+    body: Buffer.from(JSON.stringify(message.body)),
+    contentType: "application/json",
+    headers: message.headers ?? {},
+  };
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/**
+ * Turns a request body into messages: one message `{"body", "headers"?, "id"?}` or a batch
+ * `{"messages": [...]}`. The whole request is validated before anything is published; the first
+ * problem is reported with its path (`messages.3.headers.x`).
+ */
+export function parsePublishRequest(raw: unknown, maxBatchMessages: number): OutgoingMessage[] {
+  if (!isObject(raw)) throw new RequestError(400, "the request body must be a JSON object");
+  if (!("messages" in raw)) return [toOutgoing(parseOne(raw, ""))];
+
+  const extra = Object.keys(raw).filter((key) => key !== "messages");
+  if (extra.length > 0) throw new RequestError(400, `unexpected field ${extra[0]} next to messages`);
+  const list = raw.messages;
+  if (!Array.isArray(list)) throw new RequestError(400, "messages must be an array");
+  if (list.length === 0) throw new RequestError(400, "messages must not be empty");
+  if (list.length > maxBatchMessages) {
+    throw new RequestError(
+      413,
+      `a batch holds at most ${maxBatchMessages} messages (MAX_BATCH_MESSAGES); got ${list.length}`,
+    );
+  }
+  const messages = list.map((item, index) => toOutgoing(parseOne(item, `messages.${index}`)));
+  const firstIndexOfId = new Map<string, number>();
+  messages.forEach((message, index) => {
+    const earlier = firstIndexOfId.get(message.id);
+    if (earlier !== undefined)
+      throw new RequestError(400, `messages.${index}.id: repeats the id of messages.${earlier}`);
+    firstIndexOfId.set(message.id, index);
+  });
+  return messages;
+}

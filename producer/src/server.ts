@@ -1,0 +1,82 @@
+import type { Server } from "node:http";
+import {
+  closeServer,
+  createLogger,
+  listen,
+  readSettings,
+  type Logger,
+  type ReadSettingsOptions,
+} from "@queuescale/core";
+import { createApi } from "./api.js";
+import { PRODUCER_BROKERS } from "./brokers/index.js";
+import type { BrokerClient } from "./brokers/types.js";
+import { ProducerMetrics } from "./metrics.js";
+import { QueueLister } from "./queues.js";
+import { producerSettings, type ProducerSettings } from "./settings.js";
+
+/** Reads settings (ConfigError names a bad one) and starts connecting to the configured broker. */
+export function connectBroker(
+  options: ReadSettingsOptions,
+  logger?: Logger,
+): { settings: ProducerSettings; client: BrokerClient; logger: Logger } {
+  const settings = readSettings(producerSettings, options);
+  const log = logger ?? createLogger("queuescale-producer", settings.LOG_LEVEL);
+  const client = PRODUCER_BROKERS[settings.BROKER].connect(settings, log);
+  return { settings, client, logger: log };
+}
+
+export interface RunningProducer {
+  readonly port: number;
+  readonly client: BrokerClient;
+  readonly logger: Logger;
+  /** Stops accepting requests, lets in-flight publishes finish, then closes the broker connection. */
+  stop(): Promise<void>;
+}
+
+/** Serves the HTTP API. A broker that is down at start is retried; /readyz is 503 meanwhile. */
+export async function startProducer(options: ReadSettingsOptions, logger?: Logger): Promise<RunningProducer> {
+  const { settings, client, logger: log } = connectBroker(options, logger);
+  const metrics = new ProducerMetrics(client);
+  const lister = new QueueLister(client, log, settings.PUBLISH_TIMEOUT_SECONDS * 1000);
+  const inFlight = new Set<Promise<unknown>>();
+  const app = createApi({
+    client,
+    metrics,
+    lister,
+    logger: log,
+    adminToken: settings.ADMIN_TOKEN,
+    maxBatchMessages: settings.MAX_BATCH_MESSAGES,
+    maxBodyBytes: settings.MAX_BODY_BYTES,
+    inFlight,
+  });
+  let server: Server;
+  let port: number;
+  try {
+    ({ server, port } = await listen(app, settings.LISTEN_ADDRESS));
+  } catch (error) {
+    await client.close();
+    throw error;
+  }
+  log.info(
+    {
+      listen: `${settings.LISTEN_ADDRESS.host}:${port}`,
+      broker: settings.BROKER,
+      admin: settings.ADMIN_TOKEN !== undefined,
+    },
+    "queuescale-producer started",
+  );
+  return {
+    port,
+    client,
+    logger: log,
+    async stop() {
+      const closed = closeServer(server);
+      await Promise.allSettled([...inFlight]);
+      // Answers to the publishes above are written by now; drop the connections that carried them.
+      server.closeAllConnections();
+      await closed;
+      await lister.close();
+      await client.close();
+    },
+  };
+}

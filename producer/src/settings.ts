@@ -1,0 +1,52 @@
+import {
+  BROKERS,
+  countSetting,
+  listenAddressSetting,
+  logLevelSetting,
+  secondsSetting,
+  urlSetting,
+} from "@queuescale/core";
+import { z } from "zod";
+import { durationSetting } from "./duration.js";
+
+/** Every setting of queuescale-producer, for parsing, validation, --help and the docs. */
+export const producerSettings = {
+  BROKER: z
+    .enum(BROKERS, { message: `must be one of ${BROKERS.join(", ")}` })
+    .describe("Broker to publish to: rabbitmq or nats."),
+  RABBITMQ_URL: urlSetting(["amqp", "amqps"])
+    .optional()
+    .describe("AMQP URL (amqp://user:pass@host:5672/vhost). Required with BROKER=rabbitmq; queues live in its vhost."),
+  RABBITMQ_MANAGEMENT_URL: urlSetting(["http", "https"])
+    .optional()
+    .describe(
+      "Management API base URL (http://user:pass@host:15672); lets GET /v1/queues list queues. Credentials default to those of RABBITMQ_URL.",
+    ),
+  NATS_URL: urlSetting(["nats", "tls"])
+    .optional()
+    .describe("NATS server URL (nats://user:pass@host:4222). Required with BROKER=nats."),
+  STREAM: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,64}$/, { message: "must be 1-64 letters, digits, _ or -" })
+    .default("queuescale")
+    .describe(
+      "NATS: the JetStream stream messages go into. Queue NAME is the durable consumer NAME, fed by subject STREAM.NAME. Default queuescale.",
+    ),
+  ADMIN_TOKEN: z
+    .string()
+    .min(16, { message: "must be at least 16 characters" })
+    .optional()
+    .describe("Bearer token for the admin routes (create, purge, delete). Admin routes answer 404 when unset."),
+  MAX_BATCH_MESSAGES: countSetting(1000).describe("Most messages in one POST. Default 1000."),
+  MAX_BODY_BYTES: countSetting(1_048_576).describe("Largest request body in bytes. Default 1048576 (1 MiB)."),
+  PUBLISH_TIMEOUT_SECONDS: secondsSetting(10).describe(
+    "A message not confirmed by the broker within this many seconds is reported as not accepted. Default 10.",
+  ),
+  LISTEN_ADDRESS: listenAddressSetting("0.0.0.0:8080").describe("host:port of the HTTP API. Default 0.0.0.0:8080."),
+  LOG_LEVEL: logLevelSetting().describe("fatal, error, warn, info, debug, trace or silent. Default info."),
+  MESSAGE_INTERVAL: durationSetting("1s").describe(
+    "Time between messages of the trickle command (200ms, 1s, 2m). Default 1s; --interval sets it too.",
+  ),
+};
+
+export type ProducerSettings = z.infer<z.ZodObject<typeof producerSettings>>;
