@@ -74,7 +74,6 @@ export function parseManagementPage(body: unknown, nowMs: number): ManagementPag
 export function serverSideNamePattern(include: RegExp | undefined): string | undefined {
   if (!include) return undefined;
   const source = include.source;
-  // eslint-disable-next-line no-control-regex
   if (/[^\x20-\x7e]/.test(source)) return undefined;
   if (/\\[pPuxcWSDk]|\[\^|\(\?<[=!]|\{,/.test(source)) return undefined;
   // An unescaped `.` is only safe as `.*` or `.+`, which match any run of bytes as of characters.
