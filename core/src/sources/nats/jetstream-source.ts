@@ -1,0 +1,188 @@
+import { connect, type ConnectionOptions, type NatsConnection } from "@nats-io/transport-node";
+import { jetstreamManager, JetStreamApiError, type ConsumerInfo, type JetStreamManager } from "@nats-io/jetstream";
+import pLimit from "p-limit";
+import type { Logger } from "pino";
+import type { NameFilter } from "../filter.js";
+import { SourceError, type DepthSource, type QueueReading, type Snapshot } from "../types.js";
+import { ageSeconds, consumerDepth, consumerReading, exportedConsumers, firstUnfinishedLookups } from "./consumer.js";
+import { natsSourceError } from "./connection.js";
+import { earliestMessage, parseMessageGetResponse } from "./message.js";
+
+/** JetStream API error code: the stream is gone (deleted between listing and asking). */
+const STREAM_NOT_FOUND = 10059;
+
+export interface JetStreamSourceOptions {
+  connection: ConnectionOptions;
+  filter: NameFilter;
+  logger: Logger;
+  /** Bound on each API request; a poll is also cut short by the poller's own timeout. Default 5 s. */
+  requestTimeoutMs?: number;
+  /** Message look-ups for the oldest-message age in flight at once. Default 16. */
+  ageLookupConcurrency?: number;
+}
+
+/** Rejects when the signal aborts, so a poll never outlives the poller's timeout. */
+function abortable<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason as Error);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason as Error);
+    signal.addEventListener("abort", onAbort, { once: true });
+    work.then(
+      (value) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(error as Error);
+      },
+    );
+  });
+}
+
+interface Session {
+  nc: NatsConnection;
+  jsm: JetStreamManager;
+  /** False between a disconnect and the client's reconnect. */
+  connected: boolean;
+}
+
+/**
+ * Reads durable consumers through the JetStream API over one NATS connection, kept across polls.
+ * The client reconnects by itself; while it is disconnected a poll fails at once rather than
+ * queueing requests behind the reconnect (they would time out, or worse, answer late).
+ */
+export class JetStreamSource implements DepthSource {
+  readonly broker = "nats" as const;
+  readonly name = "jetstream";
+  private session: Session | undefined;
+  private opening: Promise<Session> | undefined;
+  private closed = false;
+  private readonly requestTimeoutMs: number;
+  private readonly limitLookups: ReturnType<typeof pLimit>;
+
+  constructor(private readonly options: JetStreamSourceOptions) {
+    this.requestTimeoutMs = options.requestTimeoutMs ?? 5000;
+    this.limitLookups = pLimit(options.ageLookupConcurrency ?? 16);
+  }
+
+  async poll(signal: AbortSignal): Promise<Snapshot> {
+    const session = await abortable(this.currentSession(), signal);
+    if (!session.connected) throw new SourceError("connection", "not connected to NATS (the client is reconnecting)");
+    try {
+      const readings = await abortable(this.read(session), signal);
+      return { readings, takenAtMs: Date.now() };
+    } catch (error) {
+      if (signal.aborted) throw error;
+      throw natsSourceError(error, "reading JetStream consumers");
+    }
+  }
+
+  private async read(session: Session): Promise<QueueReading[]> {
+    const consumers = exportedConsumers(await this.listConsumers(session.jsm), this.options.filter);
+    const nowMs = Date.now();
+    return Promise.all(
+      consumers.map(async (consumer) => {
+        if (consumerDepth(consumer) === 0) return consumerReading(consumer);
+        const oldest = await this.limitLookups(() => this.firstUnfinished(session.nc, consumer));
+        return consumerReading(consumer, oldest === null ? undefined : ageSeconds(oldest, nowMs));
+      }),
+    );
+  }
+
+  private async listConsumers(jsm: JetStreamManager): Promise<ConsumerInfo[]> {
+    const streams: string[] = [];
+    for await (const stream of jsm.streams.names()) streams.push(stream);
+    const perStream = await Promise.all(
+      streams.map(async (stream) => {
+        const consumers: ConsumerInfo[] = [];
+        try {
+          for await (const consumer of jsm.consumers.list(stream)) consumers.push(consumer);
+        } catch (error) {
+          // Deleted since it was listed: it has no consumers any more.
+          if (error instanceof JetStreamApiError && error.code === STREAM_NOT_FOUND) return [];
+          throw error;
+        }
+        return consumers;
+      }),
+    );
+    return perStream.flat();
+  }
+
+  /** Store time (Unix ms) of the consumer's oldest unfinished message, or null if none is stored. */
+  private async firstUnfinished(nc: NatsConnection, consumer: ConsumerInfo): Promise<number | null> {
+    const subject = `$JS.API.STREAM.MSG.GET.${consumer.stream_name}`;
+    const found = await Promise.all(
+      firstUnfinishedLookups(consumer).map(async (query) => {
+        const answer = await nc.request(subject, JSON.stringify(query), { timeout: this.requestTimeoutMs });
+        return parseMessageGetResponse(answer.string());
+      }),
+    );
+    return earliestMessage(found)?.storedAtMs ?? null;
+  }
+
+  private currentSession(): Promise<Session> {
+    if (this.closed) return Promise.reject(new SourceError("connection", "source closed"));
+    if (this.session && !this.session.nc.isClosed()) return Promise.resolve(this.session);
+    this.session = undefined;
+    // One connection attempt at a time; a poll arriving meanwhile waits for the same one.
+    this.opening ??= this.open().finally(() => {
+      this.opening = undefined;
+    });
+    return this.opening;
+  }
+
+  private async open(): Promise<Session> {
+    let nc: NatsConnection;
+    try {
+      nc = await connect({
+        ...this.options.connection,
+        name: "queuescale-exporter",
+        // A lost server is retried forever; polls meanwhile fail with reason "connection".
+        maxReconnectAttempts: -1,
+        reconnectTimeWait: 1000,
+        timeout: this.requestTimeoutMs,
+        // Notices a silently dead connection (no RST) within half a minute.
+        pingInterval: 10_000,
+        maxPingOut: 3,
+      });
+    } catch (error) {
+      throw natsSourceError(error, "connecting to NATS");
+    }
+    let jsm: JetStreamManager;
+    try {
+      jsm = await jetstreamManager(nc, { timeout: this.requestTimeoutMs });
+    } catch (error) {
+      await nc.close().catch(() => {});
+      throw natsSourceError(error, "opening the JetStream API");
+    }
+    const session: Session = { nc, jsm, connected: true };
+    void this.watch(session);
+    if (this.closed) {
+      await nc.close();
+      throw new SourceError("connection", "source closed");
+    }
+    this.session = session;
+    this.options.logger.info({ source: this.name, server: nc.getServer() }, "connected to NATS");
+    return session;
+  }
+
+  private async watch(session: Session): Promise<void> {
+    for await (const status of session.nc.status()) {
+      if (status.type === "disconnect") {
+        session.connected = false;
+        this.options.logger.warn({ source: this.name }, "disconnected from NATS; reconnecting");
+      } else if (status.type === "reconnect") {
+        session.connected = true;
+        this.options.logger.info({ source: this.name }, "reconnected to NATS");
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const session = this.session ?? (await this.opening?.catch(() => undefined));
+    this.session = undefined;
+    if (session && !session.nc.isClosed()) await session.nc.close();
+  }
+}

@@ -1,0 +1,84 @@
+import type { Logger } from "pino";
+import { classifyPollError, describeError, redactUrl } from "../errors.js";
+import type { NameFilter } from "../filter.js";
+import { SourceError, type DepthSource, type Snapshot } from "../types.js";
+import { JSZ_PATH, jszReadings, needsServerName, parseJsz, parseVarzServerName } from "./jsz.js";
+
+export interface JszSourceOptions {
+  /** Monitoring base URL of one server, e.g. `http://nats-0.nats:8222`. */
+  url: string;
+  filter: NameFilter;
+  logger: Logger;
+}
+
+/**
+ * Reads durable consumers from one server's monitoring endpoint (`/jsz`). With several servers
+ * there is one source per server; each reports only the consumers it leads, so together they
+ * cover the cluster once. No oldest-message age: `/jsz` does not know it.
+ */
+export class JszSource implements DepthSource {
+  readonly broker = "nats" as const;
+  readonly name: string;
+  private readonly baseUrl: string;
+  private readonly authorization: string | undefined;
+  /** The server's name, learnt from /varz once; forgotten on a failure (a restart may rename it). */
+  private serverName: string | undefined;
+
+  constructor(private readonly options: JszSourceOptions) {
+    const url = new URL(options.url);
+    // fetch refuses URLs with credentials; they travel as a header instead.
+    if (url.username || url.password) {
+      const user = decodeURIComponent(url.username);
+      const password = decodeURIComponent(url.password);
+      this.authorization = `Basic ${Buffer.from(`${user}:${password}`).toString("base64")}`;
+      url.username = "";
+      url.password = "";
+    }
+    this.baseUrl = url.toString().replace(/\/$/, "");
+    this.name = `jsz@${url.host}`;
+  }
+
+  async poll(signal: AbortSignal): Promise<Snapshot> {
+    try {
+      const report = parseJsz(await this.get(JSZ_PATH, signal));
+      let serverName = report.serverName;
+      if (serverName === undefined && needsServerName(report)) {
+        this.serverName ??= parseVarzServerName(await this.get("/varz", signal));
+        serverName = this.serverName;
+      }
+      return { readings: jszReadings(report, serverName, this.options.filter), takenAtMs: Date.now() };
+    } catch (error) {
+      this.serverName = undefined;
+      throw error;
+    }
+  }
+
+  private async get(path: string, signal: AbortSignal): Promise<string> {
+    const where = `GET ${redactUrl(this.baseUrl)}${path.replace(/\?.*$/, "")}`;
+    let response: Response;
+    try {
+      response = await fetch(`${this.baseUrl}${path}`, {
+        signal,
+        headers: this.authorization ? { authorization: this.authorization } : {},
+      });
+    } catch (error) {
+      if (signal.aborted) throw error;
+      // fetch fails with a TypeError whose cause says why; whatever it is, the server was not reached.
+      const reason = classifyPollError(error);
+      throw new SourceError(reason === "unknown" ? "connection" : reason, `${where}: ${describeError(error)}`, {
+        cause: error,
+      });
+    }
+    if (!response.ok) {
+      // Drain the body so the connection goes back to the pool.
+      await response.body?.cancel();
+      const reason = response.status === 401 || response.status === 403 ? "auth" : "http_status";
+      throw new SourceError(reason, `${where} answered ${response.status}`);
+    }
+    return response.text();
+  }
+
+  async close(): Promise<void> {
+    // Nothing held open beyond fetch's own connection pool.
+  }
+}

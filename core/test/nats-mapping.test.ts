@@ -1,0 +1,209 @@
+import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { NameFilter, SourceError, mergeReadings, type QueueReading } from "@queuescale/core";
+import {
+  ageSeconds,
+  consumerReading,
+  exportedConsumers,
+  firstUnfinishedLookups,
+  type ConsumerState,
+} from "../src/sources/nats/consumer.js";
+import { earliestMessage, parseMessageGetResponse } from "../src/sources/nats/message.js";
+import { jszReadings, needsServerName, parseJsz, parseVarzServerName } from "../src/sources/nats/jsz.js";
+
+/** Payloads recorded from nats-server 2.9.10 by fixtures/nats/record.ts, and the set-up behind them. */
+const fixture = (name: string) => readFileSync(new URL(`fixtures/nats/${name}`, import.meta.url), "utf8");
+const scenario = JSON.parse(fixture("scenario.json")) as {
+  stream: string;
+  subjectPrefix: string;
+  published: number;
+  worker: { name: string; maxAckPending: number; waitingPulls: number };
+  retry: { name: string; published: number };
+  pushBound: { name: string };
+  pushUnbound: { name: string };
+  halfDone: { name: string; received: number; acked: number };
+  idle: { name: string; waitingPulls: number };
+  cluster: { replicated: string; single: string; consumer: string; published: number; received: number };
+};
+const consumerList = (JSON.parse(fixture("consumer-list.json")) as { consumers: ConsumerState[] }).consumers;
+
+/** What each durable consumer of the scenario must read as, worked out from how it was set up. */
+function expectedReadings(withAge: boolean): Record<string, Omit<QueueReading, "broker" | "labels">> {
+  const s = scenario;
+  const age = withAge ? { oldestMessageAgeSeconds: expect.any(Number) as number } : {};
+  return {
+    [s.worker.name]: {
+      // max_ack_pending deliveries left unacked, the rest waiting; extra pull requests wait too.
+      depth: s.published,
+      ready: s.published - s.worker.maxAckPending,
+      unacked: s.worker.maxAckPending,
+      consumers: s.worker.waitingPulls,
+      redelivered: 0,
+      ...age,
+    },
+    [s.halfDone.name]: {
+      depth: s.published - s.halfDone.acked,
+      ready: s.published - s.halfDone.received,
+      unacked: s.halfDone.received - s.halfDone.acked,
+      consumers: 0,
+      redelivered: 0,
+      ...age,
+    },
+    [s.pushBound.name]: { depth: s.published, ready: 0, unacked: s.published, consumers: 1, redelivered: 0, ...age },
+    [s.pushUnbound.name]: { depth: s.published, ready: s.published, unacked: 0, consumers: 0, redelivered: 0, ...age },
+    [s.retry.name]: {
+      depth: s.retry.published,
+      ready: 0,
+      unacked: s.retry.published,
+      consumers: 0,
+      redelivered: s.retry.published,
+      ...age,
+    },
+    [s.idle.name]: { depth: 0, ready: 0, unacked: 0, consumers: s.idle.waitingPulls, redelivered: 0 },
+  };
+}
+
+function byConsumer(readings: readonly QueueReading[]): Record<string, Omit<QueueReading, "broker" | "labels">> {
+  const result: Record<string, Omit<QueueReading, "broker" | "labels">> = {};
+  for (const { broker, labels, ...numbers } of readings) {
+    expect(broker).toBe("nats");
+    expect(labels.stream).toBe(scenario.stream);
+    result[labels.consumer!] = numbers;
+  }
+  return result;
+}
+
+describe("JetStream consumer mapping (recorded CONSUMER.LIST answer)", () => {
+  it("exports every durable consumer with ready, unacked, depth, consumers and redelivered", () => {
+    const readings = exportedConsumers(consumerList, NameFilter.all()).map((consumer) => consumerReading(consumer));
+    expect(byConsumer(readings)).toEqual(expectedReadings(false));
+  });
+
+  it("leaves the ephemeral consumer out", () => {
+    const ephemeral = consumerList.filter((consumer) => consumer.config?.durable_name === undefined);
+    expect(ephemeral).toHaveLength(1);
+    const exported = exportedConsumers(consumerList, NameFilter.all()).map((consumer) => consumer.name);
+    expect(exported).not.toContain(ephemeral[0]!.name);
+    expect(exported).toHaveLength(consumerList.length - 1);
+  });
+
+  it("filters on the stream name and on the consumer name", () => {
+    const names = (filter: NameFilter) => exportedConsumers(consumerList, filter).map((consumer) => consumer.name);
+    expect(names(new NameFilter(/^retry-/u))).toEqual([scenario.retry.name]);
+    expect(names(new NameFilter(/^bestellungen-eu_west-ü$/u))).toHaveLength(consumerList.length - 1);
+    expect(names(new NameFilter(undefined, /ü$/u))).toEqual([]);
+    expect(names(new NameFilter(undefined, /^push-/u)).sort()).toEqual(
+      [scenario.worker.name, scenario.halfDone.name, scenario.retry.name, scenario.idle.name].sort(),
+    );
+  });
+
+  it("looks for the oldest unfinished message right after the ack floor, on the consumer's filter", () => {
+    const halfDone = consumerList.find((consumer) => consumer.name === scenario.halfDone.name)!;
+    expect(firstUnfinishedLookups(halfDone)).toEqual([
+      { seq: scenario.halfDone.acked + 1, next_by_subj: `${scenario.subjectPrefix}.created` },
+    ]);
+    const unfiltered = { ...halfDone, config: { durable_name: "x" } };
+    expect(firstUnfinishedLookups(unfiltered)).toEqual([{ seq: scenario.halfDone.acked + 1, next_by_subj: ">" }]);
+    const several = { ...halfDone, config: { durable_name: "x", filter_subjects: ["a.>", "b.*"] } };
+    expect(firstUnfinishedLookups(several).map((lookup) => lookup.next_by_subj)).toEqual(["a.>", "b.*"]);
+  });
+
+  it("publishes the age only when it is known", () => {
+    const worker = consumerList.find((consumer) => consumer.name === scenario.worker.name)!;
+    expect(consumerReading(worker)).not.toHaveProperty("oldestMessageAgeSeconds");
+    expect(consumerReading(worker, 12.5).oldestMessageAgeSeconds).toBe(12.5);
+  });
+});
+
+describe("JetStream message look-up (recorded STREAM.MSG.GET answers)", () => {
+  it("reads sequence and store time of the message after the ack floor", () => {
+    const body = fixture("msg-get-found.json");
+    const found = parseMessageGetResponse(body);
+    const recorded = (JSON.parse(body) as { message: { time: string } }).message.time;
+    expect(found).toEqual({ seq: scenario.halfDone.acked + 1, storedAtMs: Date.parse(recorded) });
+    expect(ageSeconds(found!.storedAtMs, found!.storedAtMs + 1500)).toBe(1.5);
+    // An exporter clock behind the server's must not publish a negative age.
+    expect(ageSeconds(found!.storedAtMs, found!.storedAtMs - 1000)).toBe(0);
+  });
+
+  it("answers null when no message matches", () => {
+    expect(parseMessageGetResponse(fixture("msg-get-none.json"))).toBeNull();
+  });
+
+  it("takes the earliest of several look-ups", () => {
+    expect(
+      earliestMessage([null, { seq: 9, storedAtMs: 2 }, { seq: 4, storedAtMs: 1 }, { seq: 7, storedAtMs: 3 }]),
+    ).toEqual({ seq: 4, storedAtMs: 1 });
+    expect(earliestMessage([null, null])).toBeNull();
+  });
+
+  it("rejects other errors and garbage with a reason", () => {
+    const denied = JSON.stringify({ error: { code: 403, err_code: 10099, description: "not authorized" } });
+    expect(() => parseMessageGetResponse(denied)).toThrow(expect.objectContaining({ reason: "auth" }) as Error);
+    expect(() => parseMessageGetResponse("<html>")).toThrow(expect.objectContaining({ reason: "parse" }) as Error);
+    expect(() => parseMessageGetResponse('{"message":{"seq":"x"}}')).toThrow(SourceError);
+  });
+});
+
+describe("/jsz mapping (recorded single server)", () => {
+  const report = parseJsz(fixture("jsz-single.json"));
+
+  it("maps the same consumers to the same numbers as the JetStream API, without age", () => {
+    expect(needsServerName(report)).toBe(false);
+    expect(byConsumer(jszReadings(report, undefined, NameFilter.all()))).toEqual(expectedReadings(false));
+  });
+
+  it("filters on stream and consumer names", () => {
+    const readings = jszReadings(report, undefined, new NameFilter(/^wörker-1$/u));
+    expect(readings.map((reading) => reading.labels.consumer)).toEqual([scenario.worker.name]);
+  });
+
+  it("fails with reason parse on a payload that is not /jsz", () => {
+    expect(() => parseJsz("not json")).toThrow(expect.objectContaining({ reason: "parse" }) as Error);
+    expect(() => parseJsz('{"account_details":[{"stream_detail":[{"consumer_detail":[{"name":1}]}]}]}')).toThrow(
+      expect.objectContaining({ reason: "parse" }) as Error,
+    );
+  });
+});
+
+describe("/jsz mapping (recorded 3-node cluster)", () => {
+  const servers = [0, 1, 2].map((index) => ({
+    report: parseJsz(fixture(`jsz-cluster-${index}.json`)),
+    name: parseVarzServerName(fixture(`varz-cluster-${index}.json`)),
+  }));
+  const c = scenario.cluster;
+
+  it("takes each consumer once, from the server that leads it", () => {
+    expect(servers.every(({ report }) => needsServerName(report))).toBe(true);
+    const perServer = servers.map(({ report, name }) => jszReadings(report, name, NameFilter.all()));
+    const all = perServer.flat();
+    // No consumer is reported twice, so nothing depends on how duplicates would be merged.
+    expect(all).toHaveLength(2);
+    expect(mergeReadings(perServer)).toHaveLength(2);
+    const byStream = Object.fromEntries(all.map((reading) => [reading.labels.stream, reading]));
+    expect(byStream[c.replicated]).toMatchObject({
+      labels: { stream: c.replicated, consumer: c.consumer },
+      ready: c.published - c.received,
+      unacked: c.received,
+      depth: c.published,
+    });
+    expect(byStream[c.single]).toMatchObject({ ready: c.published, unacked: 0, depth: c.published });
+  });
+
+  it("ignores what followers report, which lags behind the leader", () => {
+    const followerCopies = servers.flatMap(({ report, name }) =>
+      report.consumers.filter((consumer) => consumer.cluster?.leader !== name),
+    );
+    // Every server holds the replicated consumer; two of them follow.
+    expect(followerCopies.length).toBeGreaterThanOrEqual(2);
+    for (const { report, name } of servers) {
+      const led = jszReadings(report, name, NameFilter.all()).map((reading) => reading.labels.stream);
+      const leaderOf = report.consumers.filter((consumer) => consumer.cluster?.leader === name);
+      expect(led.sort()).toEqual(leaderOf.map((consumer) => consumer.stream_name).sort());
+    }
+  });
+
+  it("reports nothing it does not lead when its own name is unknown", () => {
+    for (const { report } of servers) expect(jszReadings(report, undefined, NameFilter.all())).toEqual([]);
+  });
+});
