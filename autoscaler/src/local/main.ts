@@ -1,0 +1,170 @@
+#!/usr/bin/env node
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import { z } from "zod";
+import {
+  ConfigError,
+  booleanSetting,
+  closeServer,
+  createLogger,
+  listen,
+  listenAddressSetting,
+  logLevelSetting,
+  onShutdownSignal,
+  readSettings,
+  runMain,
+  settingsHelp,
+  urlListSetting,
+  urlSetting,
+} from "@queuescale/core";
+import { DEFAULT_FLAGS, HpaSpecError, describeMetric, parseHpa } from "../engine/index.js";
+import { externalMetricQueries, pickHpa, readManifestText } from "./hpa-manifest.js";
+import { LocalAutoscaler } from "./local-autoscaler.js";
+import { PrometheusReader, ScrapeReader, type ExternalMetricReader } from "./metric-reader.js";
+import { createStatusApp } from "./status-server.js";
+import { scaleTime } from "./time-scale.js";
+import { WorkerPool } from "./worker-pool.js";
+
+const PROGRAM = "queuescale-local";
+
+function defaultWorkerCommand(): string {
+  const workerPackage = createRequire(import.meta.url).resolve("@queuescale/worker/package.json");
+  return `${process.execPath} ${join(dirname(workerPackage), "dist", "main.js")}`;
+}
+
+const settings = {
+  HPA: z
+    .string()
+    .describe(
+      "HorizontalPodAutoscaler manifest file, or - for stdin (e.g. kubectl kustomize k8s/overlays/rabbitmq | …).",
+    ),
+  HPA_NAME: z.string().optional().describe("Which HPA, when the manifest holds several."),
+  METRICS_URL: urlListSetting(["http", "https"])
+    .default(["http://127.0.0.1:9422/metrics"])
+    .describe("Exporter /metrics URL(s) to read the External metric from. Default http://127.0.0.1:9422/metrics."),
+  SCRAPE_WORKERS: booleanSetting(true).describe(
+    "Also read the depth series the workers publish (max over reporters). Default true.",
+  ),
+  PROMETHEUS_URL: urlSetting(["http", "https"])
+    .optional()
+    .describe("Read the metric from this Prometheus instead (sum of max by queue, as the adapter rules)."),
+  SYNC_PERIOD_SECONDS: z.coerce
+    .number()
+    .positive()
+    .default(15)
+    .describe("Seconds between controller syncs. Default 15."),
+  TIME_SCALE: z.coerce
+    .number()
+    .min(1)
+    .default(1)
+    .describe("Divide the sync period, stabilization windows and policy periods by this (demo speed). Default 1."),
+  WORKER_COMMAND: z
+    .string()
+    .optional()
+    .describe("Command that starts one worker (split on spaces). Default: the built queuescale-worker."),
+  WORKER_GRACE_PERIOD_SECONDS: z.coerce
+    .number()
+    .positive()
+    .default(30)
+    .describe("SIGKILL a stopping worker after this long, like terminationGracePeriodSeconds. Default 30."),
+  STATUS_ADDRESS: listenAddressSetting("127.0.0.1:9430").describe(
+    "host:port of the status page. Default 127.0.0.1:9430.",
+  ),
+  LOG_DIR: z
+    .string()
+    .default(".tmp/local-workers")
+    .describe("Folder for the workers' log files. Default .tmp/local-workers."),
+  LOG_LEVEL: logLevelSetting().describe("Log level of the autoscaler itself. Default info."),
+};
+
+runMain(PROGRAM, async () => {
+  const argv = process.argv.slice(2);
+  if (argv.includes("--help") || argv.includes("-h")) {
+    process.stdout.write(
+      `${settingsHelp(
+        PROGRAM,
+        "Runs the Kubernetes HPA algorithm on one machine: reads the External metric of an HPA manifest,\nand starts/stops real queuescale-worker processes (which get this process's environment).\nServes a status page.",
+        settings,
+      )}\n`,
+    );
+    return;
+  }
+  const config = readSettings(settings, { argv, env: process.env });
+  const logger = createLogger(PROGRAM, config.LOG_LEVEL);
+
+  let raw;
+  try {
+    raw = pickHpa(readManifestText(config.HPA), config.HPA_NAME);
+  } catch (error) {
+    throw new ConfigError("HPA", error instanceof Error ? error.message : String(error));
+  }
+  const queries = externalMetricQueries(raw);
+  let parsed;
+  try {
+    parsed = parseHpa(raw);
+  } catch (error) {
+    if (error instanceof HpaSpecError) throw new ConfigError("HPA", error.message);
+    throw error;
+  }
+  // Only External metrics can be read here; other metrics (CPU from the optional component) are
+  // left out rather than reported missing, which would block every scale-down.
+  const kept = parsed.metrics.flatMap((metric, index) => (queries[index] ? [{ metric, query: queries[index] }] : []));
+  if (kept.length === 0) throw new ConfigError("HPA", "has no External metric to read");
+  for (const metric of parsed.metrics.filter((_metric, index) => !queries[index])) {
+    logger.warn({ metric: describeMetric(metric) }, "metric left out: only External metrics are read locally");
+  }
+  const scaled = scaleTime({ ...parsed, metrics: kept.map((entry) => entry.metric) }, DEFAULT_FLAGS, config.TIME_SCALE);
+
+  const workerCommand = (config.WORKER_COMMAND ?? defaultWorkerCommand()).split(/\s+/).filter(Boolean);
+  const pool = new WorkerPool({
+    command: workerCommand,
+    env: process.env,
+    logDir: config.LOG_DIR,
+    gracePeriodMs: config.WORKER_GRACE_PERIOD_SECONDS * 1000,
+  });
+  const reader: ExternalMetricReader = config.PROMETHEUS_URL
+    ? new PrometheusReader(config.PROMETHEUS_URL)
+    : new ScrapeReader(() => [...config.METRICS_URL, ...(config.SCRAPE_WORKERS ? pool.metricsUrls() : [])]);
+  const syncPeriodSeconds = config.SYNC_PERIOD_SECONDS / config.TIME_SCALE;
+  const autoscaler = new LocalAutoscaler({
+    spec: scaled.spec,
+    queries: kept.map((entry) => entry.query),
+    reader,
+    pool,
+    flags: scaled.flags,
+    syncPeriodMs: syncPeriodSeconds * 1000,
+    logger,
+  });
+  const first = kept[0]!;
+  const note =
+    config.TIME_SCALE === 1
+      ? undefined
+      : `Demo speed: sync period, stabilization windows and policy periods divided by ${config.TIME_SCALE}.`;
+  const app = createStatusApp(autoscaler, pool, {
+    hpaName: raw.metadata?.name ?? "(unnamed)",
+    metric: first.query.name,
+    target: describeMetric(first.metric),
+    minReplicas: scaled.spec.minReplicas,
+    maxReplicas: scaled.spec.maxReplicas,
+    syncPeriodSeconds,
+    source: reader.description,
+    ...(note ? { note } : {}),
+  });
+  const { server, port } = await listen(app, config.STATUS_ADDRESS);
+  await autoscaler.start();
+  logger.info(
+    {
+      status: `http://${config.STATUS_ADDRESS.host}:${port}/`,
+      hpa: raw.metadata?.name,
+      metric: first.query.name,
+      syncPeriodSeconds,
+      ...(note ? { note } : {}),
+    },
+    "queuescale-local started",
+  );
+  onShutdownSignal(async (signal) => {
+    logger.info({ signal }, "stopping workers");
+    await closeServer(server);
+    await autoscaler.stop();
+  });
+});
