@@ -15,11 +15,15 @@ export class RequestError extends Error {
 
 const MAX_HEADERS = 32;
 
-const headerName = z
-  .string()
-  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/, { message: "header names are 1-128 letters, digits, _ . or -" })
+const HEADER_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+
+/** Why a header name is refused, or undefined when it is fine. */
+function invalidHeaderName(name: string): string | undefined {
+  if (!HEADER_NAME.test(name)) return "header names are 1-128 letters, digits, _ . or -";
   // Nats-* headers steer JetStream itself (dedupe ids, expectations); the producer sets what it needs.
-  .refine((name) => !/^nats-/i.test(name), { message: "Nats-* headers are reserved" });
+  if (/^nats-/i.test(name)) return "Nats-* headers are reserved";
+  return undefined;
+}
 
 const headerValue = z
   .string()
@@ -30,9 +34,14 @@ const messageSchema = z
   .strictObject({
     body: z.unknown(),
     headers: z
-      .record(headerName, headerValue)
-      .refine((headers) => Object.keys(headers).length <= MAX_HEADERS, {
-        message: `at most ${MAX_HEADERS} headers`,
+      .record(z.string(), headerValue)
+      .superRefine((headers, context) => {
+        const names = Object.keys(headers);
+        if (names.length > MAX_HEADERS) context.addIssue({ code: "custom", message: `at most ${MAX_HEADERS} headers` });
+        for (const name of names) {
+          const problem = invalidHeaderName(name);
+          if (problem) context.addIssue({ code: "custom", path: [name], message: problem });
+        }
       })
       .optional(),
     id: z

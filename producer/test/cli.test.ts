@@ -1,0 +1,118 @@
+import { spawn } from "node:child_process";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { eventually } from "../../core/test/support/names.js";
+import { BROKER_NAMES, HARNESSES, type BrokerHarness } from "./support/brokers.js";
+
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+const TSX = join(ROOT, "node_modules", ".bin", "tsx");
+const MAIN = join(ROOT, "producer", "src", "main.ts");
+
+interface Run {
+  readonly child: ReturnType<typeof spawn>;
+  readonly exited: Promise<{ code: number | null; stderr: string }>;
+}
+
+/** Runs the CLI from its sources (core resolved to its sources too, as in the tests). */
+function runCli(args: string[], env: Record<string, string>, stdin?: string): Run {
+  const child = spawn(TSX, [MAIN, ...args], {
+    cwd: ROOT,
+    env: { ...process.env, TSX_TSCONFIG_PATH: join(ROOT, "tsconfig.test.json"), LOG_LEVEL: "warn", ...env },
+    stdio: ["pipe", "pipe", "pipe"],
+  });
+  let stderr = "";
+  child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+  child.stdout!.resume();
+  if (stdin !== undefined) child.stdin!.end(stdin);
+  else child.stdin!.end();
+  const exited = new Promise<{ code: number | null; stderr: string }>((resolve) =>
+    child.once("exit", (code) => resolve({ code, stderr })),
+  );
+  return { child, exited };
+}
+
+describe.each(BROKER_NAMES)("queuescale-producer CLI on %s", (brokerName) => {
+  let harness: BrokerHarness;
+  let dir: string;
+
+  beforeAll(async () => {
+    harness = await HARNESSES[brokerName]();
+    dir = await mkdtemp(join(tmpdir(), "qs-producer-cli-"));
+  });
+
+  afterAll(async () => {
+    await harness?.cleanup();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it("publish --file: every line arrives, in order, and it exits 0", async () => {
+    const queue = await harness.createQueue();
+    // More lines than one internal batch, mixing JSON and plain text; the empty line is skipped.
+    const lines = Array.from({ length: 1203 }, (_, index) =>
+      index % 3 === 0 ? JSON.stringify({ line: index }) : `plain text line ${index}`,
+    );
+    const file = join(dir, "lines.txt");
+    await writeFile(file, `${lines.slice(0, 600).join("\n")}\n\n${lines.slice(600).join("\n")}\n`);
+
+    const { code, stderr } = await runCli(["publish", "--queue", queue, "--file", file], harness.settings()).exited;
+    expect(code, stderr).toBe(0);
+    expect(stderr).toContain(`published ${lines.length} messages to ${queue}`);
+    expect(await harness.count(queue)).toBe(lines.length);
+    const stored = await harness.drain(queue, lines.length);
+    expect(stored.map((message) => message.body)).toEqual(lines);
+  });
+
+  it("publish reads standard input with --file -", async () => {
+    const queue = await harness.createQueue();
+    const lines = ["first", "second", "third"];
+    const { code, stderr } = await runCli(
+      ["publish", "--queue", queue, "--file", "-"],
+      harness.settings(),
+      `${lines.join("\n")}\n`,
+    ).exited;
+    expect(code, stderr).toBe(0);
+    expect((await harness.drain(queue, lines.length)).map((message) => message.body)).toEqual(lines);
+  });
+
+  it("publish to a queue that does not exist exits 1 and creates nothing", async () => {
+    const missing = harness.missingQueue();
+    const file = join(dir, "one.txt");
+    await writeFile(file, "one\n");
+    const { code, stderr } = await runCli(["publish", "--queue", missing, "--file", file], harness.settings()).exited;
+    expect(code).toBe(1);
+    expect(stderr).toContain("not found");
+    expect(await harness.exists(missing)).toBe(false);
+  });
+
+  it("trickle publishes every interval until SIGINT, then exits 0", async () => {
+    const queue = await harness.createQueue();
+    const run = runCli(["trickle", "--queue", queue, "--interval", "50ms"], harness.settings());
+    try {
+      await eventually(async () => ((await harness.count(queue)) >= 3 ? true : undefined), {
+        timeoutMs: 20_000,
+        what: "three trickled messages",
+      });
+    } finally {
+      run.child.kill("SIGINT");
+    }
+    const { code, stderr } = await run.exited;
+    expect(code, stderr).toBe(0);
+    const count = await harness.count(queue);
+    const sequence = (await harness.drain(queue, count)).map(
+      (message) => (JSON.parse(message.body) as { seq: number }).seq,
+    );
+    expect(sequence).toEqual(Array.from({ length: count }, (_, index) => index + 1));
+  });
+
+  it("exits 2 naming the setting when the configuration is bad", async () => {
+    const { code, stderr } = await runCli(["publish", "--queue", "q"], {
+      ...harness.settings(),
+      MAX_BODY_BYTES: "lots",
+    }).exited;
+    expect(code).toBe(2);
+    expect(stderr).toContain("MAX_BODY_BYTES");
+  });
+});
