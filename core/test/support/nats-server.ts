@@ -3,6 +3,7 @@ import { mkdtemp, readFile, readdir, rm } from "node:fs/promises";
 import { createServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { createInbox, type NatsConnection, type Subscription } from "@nats-io/transport-node";
 
 /**
  * A throwaway nats-server with JetStream and the monitoring port, for tests and benchmarks that
@@ -223,4 +224,62 @@ export async function startNatsCluster(
     throw error;
   }
   return { servers: spawned.map((member) => member.server), stop };
+}
+
+/* ---- JetStream moves tests set up with plain requests, so they control exactly what is pending ---- */
+
+/**
+ * Sends pull requests to a pull consumer and leaves them waiting on the server (the consumer's
+ * `num_waiting`) until they expire. Returns the inbox subscription; unsubscribe when done.
+ */
+export function leavePullsWaiting(
+  nc: NatsConnection,
+  stream: string,
+  consumer: string,
+  count: number,
+  expiresMs = 60_000,
+): Subscription {
+  const inbox = createInbox();
+  const subscription = nc.subscribe(inbox);
+  for (let index = 0; index < count; index++) {
+    nc.publish(
+      `$JS.API.CONSUMER.MSG.NEXT.${stream}.${consumer}`,
+      JSON.stringify({ batch: 1, expires: expiresMs * 1e6 }),
+      {
+        reply: inbox,
+      },
+    );
+  }
+  return subscription;
+}
+
+/**
+ * Receives `count` messages from a pull consumer and acknowledges the first `ack` of them; the
+ * others stay delivered and unacknowledged until their ack wait runs out.
+ */
+export async function receiveMessages(
+  nc: NatsConnection,
+  stream: string,
+  consumer: string,
+  count: number,
+  { ack = 0, timeoutMs = 10_000 } = {},
+): Promise<void> {
+  const inbox = createInbox();
+  const subscription = nc.subscribe(inbox, { max: count, timeout: timeoutMs });
+  nc.publish(
+    `$JS.API.CONSUMER.MSG.NEXT.${stream}.${consumer}`,
+    JSON.stringify({ batch: count, expires: timeoutMs * 1e6 }),
+    {
+      reply: inbox,
+    },
+  );
+  let received = 0;
+  for await (const message of subscription) {
+    // Status messages (408 request timeout, …) carry no reply subject.
+    if (!message.reply) continue;
+    if (received < ack) nc.publish(message.reply, "+ACK");
+    received++;
+  }
+  if (received < count) throw new Error(`received ${received} of ${count} messages from ${stream}/${consumer}`);
+  await nc.flush();
 }
