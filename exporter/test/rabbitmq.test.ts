@@ -6,6 +6,9 @@ import {
   MANAGEMENT_URL,
   PROMETHEUS_URL,
   RabbitScenario,
+  countsIn as countsOfVhost,
+  errorsOf,
+  upOf,
   type ExpectedCounts,
 } from "../../core/test/fixtures/rabbitmq/scenario.js";
 import { eventually } from "../../core/test/support/names.js";
@@ -19,13 +22,6 @@ const QUEUES = [
   { name: "ünïcødé-队列", published: 4, held: 0 },
   { name: "jobs.quorum ü", quorum: true, published: 5, held: 1 },
 ];
-
-const FAMILIES = {
-  depth: "queuescale_queue_depth",
-  ready: "queuescale_queue_ready_messages",
-  unacked: "queuescale_queue_unacked_messages",
-  consumers: "queuescale_queue_consumers",
-} as const;
 
 let scenario: RabbitScenario;
 const running: RunningExporter[] = [];
@@ -50,15 +46,8 @@ async function exporterWith(env: Record<string, string>): Promise<string> {
   return `http://127.0.0.1:${exporter.port}`;
 }
 
-/** Per queue of the scenario's vhost, the depth families present on /metrics. */
-function countsIn(samples: Sample[]): Record<string, Partial<ExpectedCounts>> {
-  const counts: Record<string, Partial<ExpectedCounts>> = {};
-  for (const [field, family] of Object.entries(FAMILIES) as [keyof ExpectedCounts, string][]) {
-    for (const sample of findSamples(samples, family, { broker: "rabbitmq", vhost: scenario.vhost })) {
-      (counts[sample.labels.queue!] ??= {})[field] = sample.value;
-    }
-  }
-  return counts;
+function countsIn(samples: Sample[]) {
+  return countsOfVhost(samples, scenario.vhost);
 }
 
 function expectedCounts(fields: readonly (keyof ExpectedCounts)[] = ["depth", "ready", "unacked", "consumers"]) {
@@ -80,10 +69,6 @@ async function waitForCounts(baseUrl: string, expected: Record<string, Partial<E
     },
     { timeoutMs: 20_000, what: "the scenario's counts on /metrics" },
   );
-}
-
-function upOf(samples: Sample[], source: string): number | undefined {
-  return findSamples(samples, "queuescale_source_up", { broker: "rabbitmq", source })[0]?.value;
 }
 
 async function closedPort(): Promise<number> {
@@ -112,7 +97,7 @@ describe("RabbitMQ sources through the exporter, against the real broker", () =>
     const samples = await waitForCounts(baseUrl, expectedCounts());
     expect(upOf(samples, `prometheus@127.0.0.1:${new URL(PROMETHEUS_URL).port}`)).toBe(1);
     expect(upOf(samples, `prometheus@127.0.0.1:${proxy.port}`)).toBe(1);
-    expect(findSamples(samples, FAMILIES.depth, { vhost: scenario.vhost })).toHaveLength(QUEUES.length);
+    expect(findSamples(samples, "queuescale_queue_depth", { vhost: scenario.vhost })).toHaveLength(QUEUES.length);
   });
 
   it("management: exact counts, credentials taken from RABBITMQ_URL when the management URL has none", async () => {
@@ -172,12 +157,9 @@ describe("RabbitMQ sources through the exporter, against the real broker", () =>
     for (const queue of QUEUES) expect(upOf(samples, `amqp:${queue.name}`)).toBe(1);
     await eventually(async () => {
       const samples = await scrape(baseUrl);
-      const notFound = findSamples(samples, "queuescale_source_poll_errors_total", {
-        source: "amqp:no-such-queue",
-        reason: "not_found",
-      });
       // Polled again after the 404 closed its channel, and the others kept answering.
-      return (notFound[0]?.value ?? 0) >= 2 && upOf(samples, "amqp:no-such-queue") === 0 ? true : undefined;
+      const notFound = errorsOf(samples, "amqp:no-such-queue", "not_found");
+      return notFound >= 2 && upOf(samples, "amqp:no-such-queue") === 0 ? true : undefined;
     });
     await waitForCounts(baseUrl, expected);
   });
