@@ -45,6 +45,22 @@ interface Session {
   jsm: JetStreamManager;
   /** False between a disconnect and the client's reconnect. */
   connected: boolean;
+  /**
+   * Rejects when the connection drops. Requests in flight at that moment would otherwise wait in
+   * the client's buffer for the reconnect, and the poll would end as a timeout instead of saying
+   * what happened; a new promise is set on each reconnect.
+   */
+  lost: Promise<never>;
+}
+
+function lostPromise(): { promise: Promise<never>; reject: (error: Error) => void } {
+  let reject!: (error: Error) => void;
+  const promise = new Promise<never>((_resolve, rejectLost) => {
+    reject = rejectLost;
+  });
+  // Nobody may be waiting when the connection drops.
+  promise.catch(() => {});
+  return { promise, reject };
 }
 
 /**
@@ -70,7 +86,7 @@ export class JetStreamSource implements DepthSource {
     const session = await abortable(this.currentSession(), signal);
     if (!session.connected) throw new SourceError("connection", "not connected to NATS (the client is reconnecting)");
     try {
-      const readings = await abortable(this.read(session), signal);
+      const readings = await abortable(Promise.race([this.read(session), session.lost]), signal);
       return { readings, takenAtMs: Date.now() };
     } catch (error) {
       if (signal.aborted) throw error;
@@ -156,8 +172,9 @@ export class JetStreamSource implements DepthSource {
       await nc.close().catch(() => {});
       throw natsSourceError(error, "opening the JetStream API");
     }
-    const session: Session = { nc, jsm, connected: true };
-    void this.watch(session);
+    const lost = lostPromise();
+    const session: Session = { nc, jsm, connected: true, lost: lost.promise };
+    void this.watch(session, lost.reject);
     if (this.closed) {
       await nc.close();
       throw new SourceError("connection", "source closed");
@@ -167,12 +184,16 @@ export class JetStreamSource implements DepthSource {
     return session;
   }
 
-  private async watch(session: Session): Promise<void> {
+  private async watch(session: Session, markLost: (error: Error) => void): Promise<void> {
     for await (const status of session.nc.status()) {
       if (status.type === "disconnect") {
         session.connected = false;
-        this.options.logger.warn({ source: this.name }, "disconnected from NATS; reconnecting");
+        markLost(new SourceError("connection", "lost the connection to NATS"));
+        this.options.logger.info({ source: this.name }, "disconnected from NATS; reconnecting");
       } else if (status.type === "reconnect") {
+        const lost = lostPromise();
+        session.lost = lost.promise;
+        markLost = lost.reject;
         session.connected = true;
         this.options.logger.info({ source: this.name }, "reconnected to NATS");
       }

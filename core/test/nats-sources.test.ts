@@ -1,0 +1,214 @@
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  ConfigError,
+  NameFilter,
+  SourceError,
+  createLogger,
+  natsModule,
+  readSettings,
+  type DepthSource,
+} from "@queuescale/core";
+import { natsConnectionOptions } from "../src/sources/nats/connection.js";
+import { JetStreamSource } from "../src/sources/nats/jetstream-source.js";
+import { JszSource } from "../src/sources/nats/jsz-source.js";
+import { JetStreamScenario, SHARED_NATS_URL } from "./fixtures/nats/scenario.js";
+import { startNatsServer, type NatsTestServer } from "./support/nats-server.js";
+import { TcpProxy } from "./support/tcp-proxy.js";
+
+const logger = createLogger("test", "silent");
+const context = { filter: NameFilter.all(), logger };
+
+function sourcesFor(env: Record<string, string>): DepthSource[] {
+  return natsModule.createSources(readSettings(natsModule.settings, { env }), context);
+}
+
+/** The SourceError a poll fails with; a poll that hangs ends with the signal's timeout instead. */
+async function pollError(source: DepthSource, timeoutMs = 8000): Promise<SourceError> {
+  try {
+    await source.poll(AbortSignal.timeout(timeoutMs));
+  } catch (error) {
+    if (error instanceof SourceError) return error;
+    throw new Error(`expected a SourceError, got ${String(error)}`, { cause: error });
+  }
+  throw new Error("expected the poll to fail");
+}
+
+/** A free loopback port with nothing listening on it. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+describe("NATS settings", () => {
+  it("builds one /jsz source per monitoring URL, in preference to the JetStream API", () => {
+    const sources = sourcesFor({
+      NATS_URL: "nats://127.0.0.1:4222",
+      NATS_MONITOR_URL: "http://127.0.0.1:8222, http://nats-1.nats:8222",
+    });
+    expect(sources.map((source) => [source.broker, source.name])).toEqual([
+      ["nats", "jsz@127.0.0.1:8222"],
+      ["nats", "jsz@nats-1.nats:8222"],
+    ]);
+    expect(sourcesFor({ NATS_URL: "nats://127.0.0.1:4222" }).map((source) => source.name)).toEqual(["jetstream"]);
+  });
+
+  it("takes credentials out of the URL and lets explicit settings win", () => {
+    expect(natsConnectionOptions("nats://alice:s%40cret@127.0.0.1:4222", {})).toEqual({
+      servers: "nats://127.0.0.1:4222",
+      user: "alice",
+      pass: "s@cret",
+    });
+    expect(natsConnectionOptions("nats://t0ken@127.0.0.1:4222", {})).toEqual({
+      servers: "nats://127.0.0.1:4222",
+      token: "t0ken",
+    });
+    expect(
+      natsConnectionOptions("nats://alice:old@127.0.0.1:4222", { NATS_USER: "bob", NATS_PASSWORD: "new" }),
+    ).toEqual({ servers: "nats://127.0.0.1:4222", user: "bob", pass: "new" });
+    expect(natsConnectionOptions("nats://127.0.0.1:4222", { NATS_TOKEN: "abc" })).toEqual({
+      servers: "nats://127.0.0.1:4222",
+      token: "abc",
+    });
+    expect(natsConnectionOptions("nats://127.0.0.1:4222", { NATS_CREDS: "creds" })).toHaveProperty("authenticator");
+  });
+
+  it("rejects a user without a password, naming the missing setting", () => {
+    const run = () => sourcesFor({ NATS_URL: "nats://127.0.0.1:4222", NATS_USER: "alice" });
+    expect(run).toThrow(ConfigError);
+    expect(run).toThrow(/NATS_PASSWORD/);
+  });
+});
+
+describe("JetStream API source failures", () => {
+  it("fails with reason connection when nothing listens", async () => {
+    const port = await closedPort();
+    const source = new JetStreamSource({
+      connection: natsConnectionOptions(`nats://127.0.0.1:${port}`, {}),
+      filter: NameFilter.all(),
+      logger,
+    });
+    try {
+      expect((await pollError(source)).reason).toBe("connection");
+    } finally {
+      await source.close();
+    }
+  });
+
+  describe("against a server that wants a password", () => {
+    let server: NatsTestServer;
+    const password = "pa55-w0rd-not-for-logs";
+
+    beforeAll(async () => {
+      server = await startNatsServer({ args: ["--user", "queuescale", "--pass", password] });
+    });
+    afterAll(async () => {
+      await server?.stop();
+    });
+
+    it("fails with reason auth on a wrong password, and the message does not hold it", async () => {
+      const wrong = "wrong-secret-value";
+      const [source] = sourcesFor({ NATS_URL: `nats://queuescale:${wrong}@127.0.0.1:${server.port}` });
+      try {
+        const error = await pollError(source!);
+        expect(error.reason).toBe("auth");
+        expect(`${error.message} ${String(error.cause)}`).not.toContain(wrong);
+      } finally {
+        await source!.close();
+      }
+    });
+
+    it("reads with the password from the URL", async () => {
+      const [source] = sourcesFor({ NATS_URL: `nats://queuescale:${password}@127.0.0.1:${server.port}` });
+      try {
+        const snapshot = await source!.poll(AbortSignal.timeout(8000));
+        expect(snapshot.readings).toEqual([]);
+      } finally {
+        await source!.close();
+      }
+    });
+  });
+
+  describe("while the connection is cut", () => {
+    let scenario: JetStreamScenario;
+    const proxy = new TcpProxy(Number(new URL(SHARED_NATS_URL).port));
+    let source: JetStreamSource;
+
+    beforeAll(async () => {
+      scenario = await JetStreamScenario.create();
+      await scenario.addPullConsumer("c", {});
+      await scenario.publish("x", 2);
+      await proxy.start();
+      source = new JetStreamSource({
+        connection: natsConnectionOptions(`nats://${proxy.address}`, {}),
+        filter: new NameFilter(new RegExp(`^${scenario.stream}$`, "u")),
+        logger,
+      });
+    });
+    afterAll(async () => {
+      await source?.close();
+      await proxy.close();
+      await scenario?.dispose();
+    });
+
+    it("fails promptly with reason connection instead of waiting for the reconnect, and reads again after", async () => {
+      const before = await source.poll(AbortSignal.timeout(8000));
+      expect(before.readings.map((reading) => reading.depth)).toEqual([2]);
+      await proxy.cut();
+      // A long signal: a poll that waited on the client's buffer would end with the signal, not a SourceError.
+      expect((await pollError(source, 30_000)).reason).toBe("connection");
+      expect((await pollError(source, 30_000)).reason).toBe("connection");
+      await proxy.restore();
+      let after;
+      for (let attempt = 0; attempt < 100 && !after; attempt++) {
+        after = await source.poll(AbortSignal.timeout(8000)).catch(async () => {
+          await new Promise((resolve) => setTimeout(resolve, 100));
+          return undefined;
+        });
+      }
+      expect(after?.readings.map((reading) => reading.depth)).toEqual([2]);
+    });
+  });
+});
+
+describe("/jsz source failures", () => {
+  let server: Server;
+  let baseUrl: string;
+  const answers: Record<string, [number, string]> = {
+    "/broken": [500, "oops"],
+    "/denied": [401, "no"],
+    "/garbage": [200, "<html>not json</html>"],
+  };
+
+  beforeAll(async () => {
+    server = createServer((request, response) => {
+      const prefix = Object.keys(answers).find((key) => request.url?.startsWith(`${key}/`));
+      const [status, body] = prefix ? answers[prefix]! : [404, ""];
+      response.writeHead(status).end(body);
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    await new Promise((resolve) => server.close(resolve));
+  });
+
+  const jsz = (url: string) => new JszSource({ url, filter: NameFilter.all(), logger });
+
+  it("names the reason: http_status, auth, parse, connection", async () => {
+    expect((await pollError(jsz(`${baseUrl}/broken`))).reason).toBe("http_status");
+    expect((await pollError(jsz(`${baseUrl}/denied`))).reason).toBe("auth");
+    expect((await pollError(jsz(`${baseUrl}/garbage`))).reason).toBe("parse");
+    expect((await pollError(jsz(`http://127.0.0.1:${await closedPort()}`))).reason).toBe("connection");
+  });
+
+  it("never puts the monitoring URL's credentials into its name or errors", async () => {
+    const source = jsz(`http://admin:hunter2-secret@127.0.0.1:${(server.address() as AddressInfo).port}/broken`);
+    expect(source.name).not.toContain("hunter2");
+    expect((await pollError(source)).message).not.toContain("hunter2");
+  });
+});
