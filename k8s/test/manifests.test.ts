@@ -1,0 +1,255 @@
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { BROKERS, DEPTH_METRICS, IDENTITY_LABELS, RESERVED_LABELS, type BrokerName } from "@queuescale/core";
+import { afterAll, describe, expect, it } from "vitest";
+import { stringify } from "yaml";
+import { exporterSettings } from "../../exporter/src/settings.js";
+import {
+  REPO_ROOT,
+  composedKustomization,
+  findGenerated,
+  findObject,
+  joinWrappedSecretData,
+  kustomize,
+  prometheusOperatorCrds,
+  run,
+  tool,
+  type K8sObject,
+} from "./render.js";
+
+const OVERLAYS = readdirSync(join(REPO_ROOT, "k8s/overlays")).sort();
+const COMPONENTS = readdirSync(join(REPO_ROOT, "k8s/components"))
+  .sort()
+  .map((name) => `k8s/components/${name}`);
+/** Which broker each overlay's HPA scales on. */
+const OVERLAY_BROKER: Record<string, BrokerName> = { rabbitmq: "rabbitmq", nats: "nats", dev: "rabbitmq" };
+const KUBERNETES_VERSION = "1.30";
+const WORKLOADS = ["queuescale-worker", "queuescale-exporter", "queuescale-producer"];
+
+/** Kubernetes label values (and so HPA selector values): at most 63 characters of this form. */
+const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
+
+const scratch = mkdtempSync(join(REPO_ROOT, ".tmp", "manifests-"));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+async function validate(name: string, objects: K8sObject[]): Promise<void> {
+  const file = join(scratch, `${name}.yaml`);
+  writeFileSync(
+    file,
+    joinWrappedSecretData(objects)
+      .map((object) => stringify(object))
+      .join("---\n"),
+  );
+  // Offline: built-in schemas of the given Kubernetes version, CRDs from the operator's module.
+  const { stdout } = await run(
+    tool("kubectl-validate"),
+    ["--version", KUBERNETES_VERSION, "--local-crds", prometheusOperatorCrds(), "--output", "json", file],
+    { cwd: REPO_ROOT },
+  ).catch((error: { stdout?: string; message: string }) => {
+    throw new Error(`kubectl-validate rejected ${name}:\n${error.stdout ?? error.message}`, { cause: error });
+  });
+  const results = JSON.parse(stdout) as Record<string, Array<{ status: string; message?: string }>>;
+  const problems = Object.values(results)
+    .flat()
+    .filter((result) => result.status !== "Success");
+  expect(problems).toEqual([]);
+  expect(Object.values(results).flat()).toHaveLength(objects.length);
+}
+
+describe("kustomize overlays", () => {
+  it("has the overlays the docs promise", () => {
+    expect(OVERLAYS).toEqual(["dev", "nats", "rabbitmq"]);
+  });
+
+  for (const overlay of OVERLAYS) {
+    describe(overlay, () => {
+      const rendered = kustomize(`k8s/overlays/${overlay}`);
+
+      it("renders and every object passes kubectl-validate against Kubernetes 1.30 schemas", async () => {
+        const { objects } = await rendered;
+        expect(objects.length).toBeGreaterThan(10);
+        await validate(overlay, objects);
+      });
+
+      it("HPA: External queue-depth metric, AverageValue target, the documented behavior", async () => {
+        const hpa = findObject((await rendered).objects, "HorizontalPodAutoscaler", "queuescale-worker");
+        expect(hpa.apiVersion).toBe("autoscaling/v2");
+        expect(hpa.spec.scaleTargetRef).toEqual({
+          apiVersion: "apps/v1",
+          kind: "Deployment",
+          name: "queuescale-worker",
+        });
+        expect(hpa.spec.minReplicas).toBe(1);
+        expect(hpa.spec.maxReplicas).toBe(50);
+        const [depth] = hpa.spec.metrics;
+        expect(depth.type).toBe("External");
+        expect(depth.external.metric.name).toBe(DEPTH_METRICS.depth.name);
+        expect(depth.external.target).toEqual({ type: "AverageValue", averageValue: "100" });
+        expect(hpa.spec.metrics.some((metric: { type: string }) => metric.type === "Pods")).toBe(false);
+        expect(hpa.spec.behavior).toEqual({
+          scaleUp: {
+            stabilizationWindowSeconds: 0,
+            selectPolicy: "Max",
+            policies: [
+              { type: "Percent", value: 100, periodSeconds: 15 },
+              { type: "Pods", value: 4, periodSeconds: 15 },
+            ],
+          },
+          scaleDown: {
+            stabilizationWindowSeconds: 300,
+            selectPolicy: "Min",
+            policies: [{ type: "Percent", value: 10, periodSeconds: 60 }],
+          },
+        });
+      });
+
+      it("HPA selector names one queue by exactly the labels the exporter publishes", async () => {
+        const { objects } = await rendered;
+        const hpa = findObject(objects, "HorizontalPodAutoscaler", "queuescale-worker");
+        const broker = OVERLAY_BROKER[overlay]!;
+        const selector = hpa.spec.metrics[0].external.metric.selector as { matchLabels: Record<string, string> };
+        expect(Object.keys(selector).sort()).toEqual(["matchLabels"]);
+        expect(Object.keys(selector.matchLabels).sort()).toEqual(["broker", ...IDENTITY_LABELS[broker]].sort());
+        expect(DEPTH_METRICS.depth.labels).toEqual(expect.arrayContaining(Object.keys(selector.matchLabels)));
+        expect(BROKERS).toContain(selector.matchLabels.broker);
+        expect(selector.matchLabels.broker).toBe(broker);
+        for (const label of RESERVED_LABELS) expect(selector.matchLabels).not.toHaveProperty(label);
+        for (const value of Object.values(selector.matchLabels)) {
+          expect(value.length).toBeLessThanOrEqual(63);
+          expect(value).toMatch(LABEL_VALUE);
+        }
+        // The HPA watches the queue the workers consume.
+        const workerConfig = findGenerated(objects, "ConfigMap", "queuescale-worker").data as Record<string, string>;
+        expect(workerConfig.BROKER).toBe(broker);
+        if (broker === "rabbitmq") {
+          expect(workerConfig.QUEUE).toBe(selector.matchLabels.queue);
+        } else {
+          expect(workerConfig.STREAM).toBe(selector.matchLabels.stream);
+          expect(workerConfig.CONSUMER).toBe(selector.matchLabels.consumer);
+        }
+      });
+
+      it("workloads run hardened, probed and bounded", async () => {
+        const { objects } = await rendered;
+        for (const name of WORKLOADS) {
+          const deployment = findObject(objects, "Deployment", name);
+          const pod = deployment.spec.template.spec;
+          expect(pod.automountServiceAccountToken, name).toBe(false);
+          expect(findObject(objects, "ServiceAccount", pod.serviceAccountName).automountServiceAccountToken).toBe(
+            false,
+          );
+          expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } });
+          for (const container of pod.containers) {
+            expect(container.securityContext, name).toEqual({
+              allowPrivilegeEscalation: false,
+              readOnlyRootFilesystem: true,
+              capabilities: { drop: ["ALL"] },
+            });
+            expect(container.livenessProbe.httpGet.path, name).toBe("/healthz");
+            expect(container.readinessProbe.httpGet.path, name).toBe("/readyz");
+            expect(Object.keys(container.resources.requests).sort(), name).toEqual(["cpu", "memory"]);
+            expect(container.resources.limits.memory, name).toBeDefined();
+          }
+          for (const key of ["name", "component", "part-of", "managed-by"]) {
+            expect(pod.containers && deployment.spec.template.metadata.labels, name).toHaveProperty(
+              `app.kubernetes.io/${key}`,
+            );
+          }
+        }
+      });
+
+      it("the worker outlives its shutdown timeout and the PDB keeps all but one", async () => {
+        const { objects } = await rendered;
+        const pod = findObject(objects, "Deployment", "queuescale-worker").spec.template.spec;
+        const env = Object.fromEntries(
+          (pod.containers[0].env as Array<{ name: string; value: string }>).map((entry) => [entry.name, entry.value]),
+        );
+        expect(pod.terminationGracePeriodSeconds).toBeGreaterThan(Number(env.SHUTDOWN_TIMEOUT_SECONDS));
+        const pdb = findObject(objects, "PodDisruptionBudget", "queuescale-worker");
+        expect(pdb.spec).toEqual({
+          maxUnavailable: 1,
+          selector: findObject(objects, "Deployment", "queuescale-worker").spec.selector,
+        });
+      });
+
+      it("Services name their metrics ports and the exporter's stays scrapable while not ready", async () => {
+        const { objects } = await rendered;
+        expect(findObject(objects, "Service", "queuescale-worker").spec.ports[0]).toMatchObject({
+          name: "metrics",
+          port: 9423,
+        });
+        const exporter = findObject(objects, "Service", "queuescale-exporter").spec;
+        expect(exporter.ports[0]).toMatchObject({ name: "metrics", port: 9422 });
+        expect(exporter.publishNotReadyAddresses).toBe(true);
+        expect(findObject(objects, "Service", "queuescale-producer").spec.ports[0]).toMatchObject({
+          name: "http",
+          port: 8080,
+        });
+      });
+
+      it("the exporter is configured only with settings it knows", async () => {
+        const { objects } = await rendered;
+        const config = findGenerated(objects, "ConfigMap", "queuescale-exporter").data as Record<string, string>;
+        const known = Object.keys(exporterSettings);
+        for (const key of Object.keys(config)) expect(known).toContain(key.replace(/_FILE$/, ""));
+      });
+    });
+  }
+
+  it("dev generates the Secret the workloads mount, with every key they read", async () => {
+    const { objects } = await kustomize("k8s/overlays/dev");
+    const secret = findGenerated(objects, "Secret", "queuescale-broker");
+    for (const name of WORKLOADS) {
+      const pod = findObject(objects, "Deployment", name).spec.template.spec;
+      const volume = (pod.volumes as Array<{ name: string; secret?: { secretName: string } }>).find(
+        (entry) => entry.secret,
+      );
+      expect(volume?.secret?.secretName).toBe(secret.metadata.name);
+      const configName = pod.containers[0].envFrom[0].configMapRef.name as string;
+      const config = findObject(objects, "ConfigMap", configName).data as Record<string, string>;
+      const env = (pod.containers[0].env as Array<{ name: string; value: string }>).map((entry) => [
+        entry.name,
+        entry.value,
+      ]);
+      for (const [key, value] of [...Object.entries(config), ...env]) {
+        if (!key!.endsWith("_FILE")) continue;
+        expect(value!.startsWith("/etc/queuescale/broker/"), key).toBe(true);
+        expect(Object.keys(secret.data), key).toContain(value!.slice("/etc/queuescale/broker/".length));
+      }
+    }
+    for (const broker of ["rabbitmq", "nats"])
+      expect(findObject(objects, "StatefulSet", broker).spec.volumeClaimTemplates).toHaveLength(1);
+  });
+
+  it("rabbitmq and nats overlays leave credentials to a Secret made outside the repository", async () => {
+    for (const overlay of ["rabbitmq", "nats"]) {
+      const { objects } = await kustomize(`k8s/overlays/${overlay}`);
+      expect(objects.filter((object) => object.kind === "Secret")).toEqual([]);
+    }
+  });
+
+  for (const overlay of ["rabbitmq", "nats"]) {
+    it(`${overlay} with every component renders and validates (Prometheus Operator CRDs included)`, async () => {
+      const dir = composedKustomization(`k8s/overlays/${overlay}`, COMPONENTS, "queuescale");
+      try {
+        const { objects } = await kustomize(dir);
+        const kinds = new Set(objects.map((object) => object.kind));
+        for (const kind of ["NetworkPolicy", "ServiceMonitor", "PodMonitor", "PrometheusRule", "ConfigMap"]) {
+          expect(kinds).toContain(kind);
+        }
+        const hpa = findObject(objects, "HorizontalPodAutoscaler", "queuescale-worker");
+        expect(hpa.spec.metrics.map((metric: { type: string }) => metric.type)).toEqual(["External", "Resource"]);
+        expect(hpa.spec.metrics[1].resource).toEqual({
+          name: "cpu",
+          target: { type: "Utilization", averageUtilization: 70 },
+        });
+        for (const object of objects) {
+          if (object.kind !== "Namespace") expect(object.metadata.namespace, object.metadata.name).toBe("queuescale");
+        }
+        await validate(`${overlay}-components`, objects);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  }
+});

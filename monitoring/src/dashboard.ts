@@ -1,0 +1,255 @@
+/**
+ * The Grafana dashboard, built with the Grafana Foundation SDK. `npx tsx monitoring/src/generate.ts`
+ * writes it to monitoring/grafana/queuescale.json and into the ConfigMap the Grafana sidecar loads.
+ */
+import type { DataSourceRef } from "@grafana/grafana-foundation-sdk/common";
+import {
+  DashboardBuilder,
+  DatasourceVariableBuilder,
+  QueryVariableBuilder,
+  RowBuilder,
+  VariableRefresh,
+  VariableSort,
+  type Dashboard,
+} from "@grafana/grafana-foundation-sdk/dashboard";
+import { DataqueryBuilder } from "@grafana/grafana-foundation-sdk/prometheus";
+import { PanelBuilder as TimeseriesPanel } from "@grafana/grafana-foundation-sdk/timeseries";
+
+export const DASHBOARD_UID = "queuescale";
+
+const datasource: DataSourceRef = { type: "prometheus", uid: "${datasource}" };
+
+/**
+ * Series selector of the depth families for the chosen namespace, broker, queue (RabbitMQ) and
+ * consumer (JetStream). "All" is `.*`, which also matches the other broker's absent label.
+ */
+const queueFilter = 'namespace=~"$namespace", broker=~"$broker", queue=~"$queue", consumer=~"$consumer"';
+const queueIdentity = "namespace, broker, vhost, queue, stream, consumer";
+const queueLegend = "{{broker}} {{namespace}} {{vhost}}{{stream}}/{{queue}}{{consumer}}";
+
+/** Workers and the exporter publish the same depth series: one line per queue is their max. */
+function perQueue(metric: string): string {
+  return `max by (${queueIdentity}) (${metric}{${queueFilter}})`;
+}
+
+interface Target {
+  expr: string;
+  legend: string;
+}
+
+function panel(title: string, description: string, unit: string, targets: Target[]) {
+  const builder = new TimeseriesPanel()
+    .title(title)
+    .description(description)
+    .datasource(datasource)
+    .unit(unit)
+    .min(0)
+    .height(8)
+    .span(12)
+    .fillOpacity(10);
+  targets.forEach((target, index) => {
+    builder.withTarget(
+      new DataqueryBuilder()
+        .expr(target.expr)
+        .legendFormat(target.legend)
+        .refId(String.fromCharCode(65 + index)),
+    );
+  });
+  return builder;
+}
+
+function queryVariable(name: string, label: string, query: string) {
+  return new QueryVariableBuilder(name)
+    .label(label)
+    .datasource(datasource)
+    .query({ query, refId: `${name}-values` })
+    .definition(query)
+    .refresh(VariableRefresh.OnTimeRangeChanged)
+    .sort(VariableSort.AlphabeticalAsc)
+    .multi(true)
+    .includeAll(true)
+    .allValue(".*");
+}
+
+export function buildDashboard(): Dashboard {
+  const dashboard = new DashboardBuilder("queuescale")
+    .uid(DASHBOARD_UID)
+    .description("Queue backlog, workers and autoscaling of queuescale (RabbitMQ queues and NATS JetStream consumers).")
+    .tags(["queuescale", "rabbitmq", "nats", "autoscaling"])
+    .refresh("30s")
+    .time({ from: "now-3h", to: "now" })
+    .timezone("browser")
+    .withVariable(new DatasourceVariableBuilder("datasource").label("Data source").type("prometheus"))
+    .withVariable(queryVariable("namespace", "Namespace", "label_values(queuescale_queue_depth, namespace)"))
+    .withVariable(
+      queryVariable("broker", "Broker", 'label_values(queuescale_queue_depth{namespace=~"$namespace"}, broker)'),
+    )
+    .withVariable(
+      queryVariable(
+        "queue",
+        "Queue (RabbitMQ)",
+        'label_values(queuescale_queue_depth{namespace=~"$namespace", broker=~"$broker"}, queue)',
+      ),
+    )
+    .withVariable(
+      queryVariable(
+        "consumer",
+        "Consumer (JetStream)",
+        'label_values(queuescale_queue_depth{namespace=~"$namespace", broker=~"$broker"}, consumer)',
+      ),
+    )
+
+    .withRow(new RowBuilder("Backlog"))
+    .withPanel(
+      panel("Depth", "Ready + unacknowledged: the number the HPA divides by its AverageValue target.", "short", [
+        { expr: perQueue("queuescale_queue_depth"), legend: queueLegend },
+      ]),
+    )
+    .withPanel(
+      panel(
+        "Ready vs unacknowledged",
+        "Waiting for a consumer; delivered but not yet acknowledged; of those, redelivered.",
+        "short",
+        [
+          { expr: perQueue("queuescale_queue_ready_messages"), legend: `ready ${queueLegend}` },
+          { expr: perQueue("queuescale_queue_unacked_messages"), legend: `unacked ${queueLegend}` },
+          { expr: perQueue("queuescale_queue_redelivered_messages"), legend: `redelivered ${queueLegend}` },
+        ],
+      ),
+    )
+    .withPanel(
+      panel(
+        "Consumers",
+        "Consumers attached to the queue, or pull requests waiting on the JetStream consumer.",
+        "short",
+        [{ expr: perQueue("queuescale_queue_consumers"), legend: queueLegend }],
+      ),
+    )
+    .withPanel(
+      panel("Oldest message age", "Age of the oldest unfinished message, where the broker tells it.", "s", [
+        { expr: perQueue("queuescale_queue_oldest_message_age_seconds"), legend: queueLegend },
+      ]),
+    )
+    .withPanel(
+      panel("Estimated time to drain", "Depth divided by the workers' ack rate over 2 minutes (recording rule).", "s", [
+        { expr: `queuescale:queue_drain_seconds:estimate{${queueFilter}}`, legend: queueLegend },
+      ]),
+    )
+    .withPanel(
+      panel(
+        "Backlog per worker",
+        "Depth divided by the workers consuming the queue; the HPA aims at its target.",
+        "short",
+        [{ expr: `queuescale:queue_backlog_per_replica:ratio{${queueFilter}}`, legend: queueLegend }],
+      ),
+    )
+
+    .withRow(new RowBuilder("Workers"))
+    .withPanel(
+      panel("Messages processed", "Settled messages per second by outcome.", "ops", [
+        {
+          expr: 'sum by (namespace, job, outcome) (rate(queuescale_worker_messages_total{namespace=~"$namespace"}[$__rate_interval]))',
+          legend: "{{outcome}} {{namespace}}/{{job}}",
+        },
+      ]),
+    )
+    .withPanel(
+      panel("Processing time p95", "95th percentile of the handler's time per message.", "s", [
+        {
+          expr: 'histogram_quantile(0.95, sum by (namespace, job, le) (rate(queuescale_worker_processing_seconds_bucket{namespace=~"$namespace"}[$__rate_interval])))',
+          legend: "p95 {{namespace}}/{{job}}",
+        },
+      ]),
+    )
+    .withPanel(
+      panel("Dead letters", "Messages moved to the dead-letter queue or stream after MAX_ATTEMPTS.", "short", [
+        {
+          expr: 'sum by (namespace, job) (increase(queuescale_worker_messages_total{namespace=~"$namespace", outcome="dead_letter"}[$__rate_interval]))',
+          legend: "{{namespace}}/{{job}}",
+        },
+      ]),
+    )
+    .withPanel(
+      panel("In flight and connected", "Messages in the handlers, and workers holding a broker connection.", "short", [
+        {
+          expr: 'sum by (namespace, job) (queuescale_worker_in_flight{namespace=~"$namespace"})',
+          legend: "in flight {{namespace}}/{{job}}",
+        },
+        {
+          expr: 'sum by (namespace, job) (queuescale_worker_connected{namespace=~"$namespace"})',
+          legend: "connected {{namespace}}/{{job}}",
+        },
+      ]),
+    )
+
+    .withRow(new RowBuilder("Autoscaling"))
+    .withPanel(
+      panel(
+        "HPA replicas",
+        "Current and desired replicas of each HPA (kube-state-metrics), and its maximum.",
+        "short",
+        [
+          {
+            expr: 'max by (namespace, horizontalpodautoscaler) (kube_horizontalpodautoscaler_status_current_replicas{namespace=~"$namespace"})',
+            legend: "current {{namespace}}/{{horizontalpodautoscaler}}",
+          },
+          {
+            expr: 'max by (namespace, horizontalpodautoscaler) (kube_horizontalpodautoscaler_status_desired_replicas{namespace=~"$namespace"})',
+            legend: "desired {{namespace}}/{{horizontalpodautoscaler}}",
+          },
+          {
+            expr: 'max by (namespace, horizontalpodautoscaler) (kube_horizontalpodautoscaler_spec_max_replicas{namespace=~"$namespace"})',
+            legend: "max {{namespace}}/{{horizontalpodautoscaler}}",
+          },
+        ],
+      ),
+    )
+    .withPanel(
+      panel("HPA target per replica", "The AverageValue target of the queue-depth metric.", "short", [
+        {
+          expr: 'max by (namespace, horizontalpodautoscaler) (kube_horizontalpodautoscaler_spec_target_metric{namespace=~"$namespace", metric_name="queuescale_queue_depth"})',
+          legend: "target {{namespace}}/{{horizontalpodautoscaler}}",
+        },
+      ]),
+    )
+
+    .withRow(new RowBuilder("Depth sources"))
+    .withPanel(
+      panel("Source up", "1 when the last poll of a broker succeeded; at 0 the depth series are absent.", "short", [
+        {
+          expr: 'min by (namespace, job, broker, source) (queuescale_source_up{namespace=~"$namespace", broker=~"$broker"})',
+          legend: "{{job}} {{broker}}/{{source}}",
+        },
+      ]),
+    )
+    .withPanel(
+      panel("Seconds since last successful poll", "Grows while a broker cannot be read.", "s", [
+        {
+          expr: 'time() - max by (namespace, job, broker, source) (queuescale_source_last_success_timestamp_seconds{namespace=~"$namespace", broker=~"$broker"})',
+          legend: "{{job}} {{broker}}/{{source}}",
+        },
+      ]),
+    )
+    .withPanel(
+      panel("Poll time p95", "95th percentile of one poll of a depth source.", "s", [
+        {
+          expr: 'histogram_quantile(0.95, sum by (namespace, job, broker, source, le) (rate(queuescale_source_poll_duration_seconds_bucket{namespace=~"$namespace", broker=~"$broker"}[$__rate_interval])))',
+          legend: "{{job}} {{broker}}/{{source}}",
+        },
+      ]),
+    )
+    .withPanel(
+      panel("Poll errors", "Failed polls per second by reason.", "ops", [
+        {
+          expr: 'sum by (namespace, job, broker, source, reason) (rate(queuescale_source_poll_errors_total{namespace=~"$namespace", broker=~"$broker"}[$__rate_interval]))',
+          legend: "{{reason}} {{job}} {{broker}}/{{source}}",
+        },
+      ]),
+    )
+    .build();
+  // Stable panel ids keep links and the committed JSON from changing between generations.
+  (dashboard.panels ?? []).forEach((panel, index) => {
+    panel.id = index + 1;
+  });
+  return dashboard;
+}

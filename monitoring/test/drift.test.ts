@@ -1,0 +1,122 @@
+import { readFileSync } from "node:fs";
+import { DEPTH_METRICS, EXPORTER_METRICS } from "@queuescale/core";
+import { describe, expect, it } from "vitest";
+import { parse } from "yaml";
+import { buildDashboard } from "../src/dashboard.js";
+import { MONITORING_DIR, PATHS } from "../src/generated.js";
+import { adapterConfig, fillMetricsQuery, seriesName } from "./support/adapter.js";
+import { metricNames } from "./support/promql.js";
+
+/** kube-state-metrics families the rules and the dashboard read (HPA status and spec). */
+const KUBE_STATE_METRICS = [
+  "kube_horizontalpodautoscaler_status_current_replicas",
+  "kube_horizontalpodautoscaler_status_desired_replicas",
+  "kube_horizontalpodautoscaler_spec_max_replicas",
+  "kube_horizontalpodautoscaler_spec_target_metric",
+];
+/**
+ * The worker's own families, besides the contract's depth families (fixed names the worker package
+ * publishes; they are not in core's contract).
+ */
+const WORKER_METRICS = [
+  { name: "queuescale_worker_messages_total", type: "counter" },
+  { name: "queuescale_worker_processing_seconds", type: "histogram" },
+  { name: "queuescale_worker_in_flight", type: "gauge" },
+  { name: "queuescale_worker_connected", type: "gauge" },
+] as const;
+
+interface RuleFile {
+  groups: Array<{ rules: Array<{ alert?: string; record?: string; expr: string }> }>;
+}
+
+const ruleFile = parse(readFileSync(`${MONITORING_DIR}${PATHS.rules}`, "utf8")) as RuleFile;
+const ruleEntries = ruleFile.groups.flatMap((group) => group.rules);
+const recorded = ruleEntries.filter((rule) => rule.record).map((rule) => rule.record!);
+
+function dashboardExpressions(): string[] {
+  const dashboard = buildDashboard();
+  const panelQueries = (dashboard.panels ?? []).flatMap((panel) =>
+    ((panel as { targets?: Array<{ expr?: string }> }).targets ?? []).map((target) => target.expr ?? ""),
+  );
+  const variableQueries = (dashboard.templating?.list ?? [])
+    .filter((variable) => variable.type === "query")
+    .map((variable) => (variable.query as { query: string }).query.replace(/^label_values\((.*), \w+\)$/, "$1"));
+  return [...panelQueries, ...variableQueries];
+}
+
+function adapterExpressions(): string[] {
+  const config = adapterConfig();
+  return [...config.rules, ...config.externalRules].flatMap((rule) => [
+    rule.seriesQuery,
+    fillMetricsQuery(rule, { namespace: "ns", resource: { label: "pod", names: ["p"] } }),
+  ]);
+}
+
+/** Every family a query may name: the contract, the worker's own, kube-state-metrics, our recordings. */
+function knownNames(): Set<string> {
+  const known = new Set<string>([...KUBE_STATE_METRICS, ...recorded]);
+  for (const spec of [...EXPORTER_METRICS, ...WORKER_METRICS]) {
+    known.add(spec.name);
+    if (spec.type === "histogram") for (const suffix of ["_bucket", "_sum", "_count"]) known.add(spec.name + suffix);
+  }
+  return known;
+}
+
+describe("metric names in adapter rules, recording/alerting rules and the dashboard", () => {
+  const sources: Record<string, string[]> = {
+    "adapter rules": adapterExpressions(),
+    "Prometheus rules": ruleEntries.map((rule) => rule.expr),
+    dashboard: dashboardExpressions(),
+  };
+
+  for (const [source, expressions] of Object.entries(sources)) {
+    it(`${source} name only metrics the contract, the worker or kube-state-metrics publish`, () => {
+      const known = knownNames();
+      expect(expressions.length).toBeGreaterThan(0);
+      for (const expr of expressions) {
+        const names = metricNames(expr);
+        expect(names.length, expr).toBeGreaterThan(0);
+        for (const name of names) expect(known.has(name), `${name} in ${expr}`).toBe(true);
+      }
+    });
+  }
+
+  it("the name reader finds what a query selects and skips functions, keywords and labels", () => {
+    expect(
+      metricNames(
+        'sum by (namespace, job) (rate(a_total{outcome="ack"}[2m])) * on (namespace, job) group_right () b:c:d and max by (le) (e)',
+      ).sort(),
+    ).toEqual(["a_total", "b:c:d", "e"]);
+  });
+
+  it("the dashboard shows every family the exporter and the worker publish", () => {
+    const used = new Set(dashboardExpressions().flatMap(metricNames));
+    for (const spec of [...EXPORTER_METRICS, ...WORKER_METRICS]) {
+      const name = spec.type === "histogram" ? `${spec.name}_bucket` : spec.name;
+      expect(used.has(name), name).toBe(true);
+    }
+  });
+
+  it("depth families are combined over reporters with max, never sum", () => {
+    const depthNames = Object.values(DEPTH_METRICS).map((spec) => spec.name);
+    const everything = Object.values(sources).flat();
+    for (const expr of everything) {
+      for (const name of depthNames) {
+        if (!metricNames(expr).includes(name)) continue;
+        // count() is allowed: it counts reporters (workers per queue), it does not add depths.
+        expect(expr, expr).not.toMatch(new RegExp(`(sum|avg)\\s*(by\\s*\\([^)]*\\))?\\s*\\(\\s*${name}\\b`));
+      }
+    }
+    const external = adapterConfig().externalRules;
+    expect(external.map(seriesName).sort()).toEqual(
+      [DEPTH_METRICS.depth, DEPTH_METRICS.ready, DEPTH_METRICS.unacked, DEPTH_METRICS.oldestMessageAgeSeconds]
+        .map((spec) => spec.name)
+        .sort(),
+    );
+    for (const rule of external) {
+      expect(rule.metricsQuery).toMatch(/^max by \(namespace, broker, vhost, queue, stream, consumer\) \(/);
+      expect(rule.resources.overrides.namespace).toEqual({ resource: "namespace" });
+      expect(rule.name.as).toBe(seriesName(rule));
+    }
+  });
+});
