@@ -28,9 +28,7 @@ function asSourceError(error: unknown, what: string): SourceError {
   if (error instanceof SourceError) return error;
   const reason = amqpFailureReason(error) ?? classifyPollError(error);
   // amqplib rejects pending calls with plain errors when the socket goes away.
-  return new SourceError(reason === "unknown" ? "connection" : reason, `${what}: ${describeError(error)}`, {
-    cause: error,
-  });
+  return new SourceError(reason === "unknown" ? "connection" : reason, `${what}: ${describeError(error)}`);
 }
 
 /**

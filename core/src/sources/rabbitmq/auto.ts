@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
 import { mergeReadings } from "../../metrics/depth.js";
-import { describeError } from "../errors.js";
+import { classifyPollError, describeError } from "../errors.js";
 import type { DepthSource, Snapshot } from "../types.js";
 import { SourceError } from "../types.js";
 
@@ -64,10 +64,8 @@ export class AutoSource implements DepthSource {
       }
     }
     // The reason of the preferred kind is reported: it is the one the operator expects to work.
-    const first = failures[0]!;
-    const reason = first.error instanceof SourceError ? first.error.reason : undefined;
     const message = failures.map((failure) => `${failure.kind}: ${describeError(failure.error)}`).join("; ");
-    throw reason ? new SourceError(reason, message) : new Error(message, { cause: first.error });
+    throw new SourceError(classifyPollError(failures[0]!.error), message);
   }
 
   async close(): Promise<void> {

@@ -1,5 +1,5 @@
 import { SourceError } from "../types.js";
-import { redactUrl } from "../errors.js";
+import { classifyPollError, describeError, redactUrl } from "../errors.js";
 
 /** A URL split into what is sent on the wire and the credentials that go into a header. */
 export interface HttpEndpoint {
@@ -51,7 +51,13 @@ export async function getText(
 ): Promise<string> {
   const headers: Record<string, string> = { accept };
   if (endpoint.authorization) headers.authorization = endpoint.authorization;
-  const response = await fetch(url, { headers, signal });
+  let response: Response;
+  try {
+    response = await fetch(url, { headers, signal });
+  } catch (error) {
+    // fetch says only "fetch failed"; name the endpoint (without credentials) and keep the cause's reason.
+    throw new SourceError(classifyPollError(error), `GET ${redactUrl(url)}: ${describeError(error)}`);
+  }
   if (!response.ok) {
     // Drain the body so the keep-alive connection can be reused.
     await response.body?.cancel();
