@@ -1,9 +1,16 @@
 import amqp, { type Channel, type ChannelModel } from "amqplib";
+import pLimit from "p-limit";
 import type { Logger } from "pino";
 import { classifyPollError, describeError, redactUrl } from "../errors.js";
 import type { DepthSource, Snapshot } from "../types.js";
 import { SourceError } from "../types.js";
-import { amqpFailureReason, readingFromDeclareOk, vhostOfAmqpUrl } from "./amqp-reading.js";
+import { amqpFailureReason, readingFromDeclareOk, vhostOfAmqpUrl, type DeclareOk } from "./amqp-reading.js";
+
+/**
+ * Passive declares run at most this many at a time, each on a channel of its own: amqplib allows
+ * one call in flight per channel, and RabbitMQ caps channels per connection (2047 by default).
+ */
+const CHANNELS = 8;
 
 /** Rejects with a timeout SourceError when the poll is abandoned, so a hung socket cannot pin a poll. */
 function raceAbort<T>(promise: Promise<T>, signal: AbortSignal, what: string): Promise<T> {
@@ -32,13 +39,17 @@ function asSourceError(error: unknown, what: string): SourceError {
 }
 
 /**
- * One AMQP connection shared by the queue sources of an exporter. It is opened on first use and,
- * after it is lost, again on the next poll; it is closed when the last source using it closes.
+ * One AMQP connection shared by the queue sources of an exporter, with a few reusable channels.
+ * It is opened on first use and, after it is lost, again on the next poll; it is closed when the
+ * last source using it closes.
  */
 export class AmqpConnection {
   readonly vhost: string;
   private connection: ChannelModel | undefined;
   private connecting: Promise<ChannelModel> | undefined;
+  /** Free channels of the current connection. */
+  private idle: { model: ChannelModel; channels: Channel[] } | undefined;
+  private readonly limit = pLimit(CHANNELS);
   private users = 0;
   private closed = false;
 
@@ -54,7 +65,7 @@ export class AmqpConnection {
     this.users++;
   }
 
-  async get(signal: AbortSignal): Promise<ChannelModel> {
+  private async get(signal: AbortSignal): Promise<ChannelModel> {
     if (this.closed) throw new SourceError("connection", "AMQP connection closed");
     if (this.connection) return this.connection;
     this.connecting ??= this.open().finally(() => {
@@ -85,10 +96,54 @@ export class AmqpConnection {
     return connection;
   }
 
+  private async takeChannel(model: ChannelModel): Promise<Channel> {
+    if (this.idle?.model !== model) this.idle = { model, channels: [] };
+    const reused = this.idle.channels.pop();
+    if (reused) return reused;
+    const channel = await model.createChannel();
+    // A 404 closes the channel with an error event; it is then simply not reused.
+    channel.on("error", () => undefined);
+    return channel;
+  }
+
+  private giveBack(model: ChannelModel, channel: Channel): void {
+    if (this.idle?.model === model && !this.closed) this.idle.channels.push(channel);
+    else channel.close().catch(() => undefined);
+  }
+
+  /** Passive declare of one queue. */
+  check(queue: string, signal: AbortSignal): Promise<DeclareOk> {
+    const what = `check queue ${queue} in vhost ${this.vhost}`;
+    const attempt = this.limit(async () => {
+      // A poll abandoned while waiting for a channel does not need its answer any more.
+      if (signal.aborted) throw new SourceError("timeout", `${what}: poll abandoned`);
+      const model = await this.get(signal);
+      let channel: Channel;
+      try {
+        channel = await this.takeChannel(model);
+      } catch (error) {
+        this.discard();
+        throw asSourceError(error, "open AMQP channel");
+      }
+      try {
+        const reply = await channel.checkQueue(queue);
+        this.giveBack(model, channel);
+        return reply;
+      } catch (error) {
+        const failure = asSourceError(error, what);
+        // 404 closed only this channel; anything else leaves the connection in doubt.
+        if (failure.reason !== "not_found") this.discard();
+        throw failure;
+      }
+    });
+    return raceAbort(attempt, signal, what);
+  }
+
   /** Forgets a connection that misbehaved, so the next poll opens a new one. */
   discard(): void {
     const connection = this.connection;
     this.connection = undefined;
+    this.idle = undefined;
     connection?.close().catch(() => undefined);
   }
 
@@ -98,19 +153,18 @@ export class AmqpConnection {
     this.closed = true;
     const connection = this.connection ?? (await this.connecting?.catch(() => undefined));
     this.connection = undefined;
+    this.idle = undefined;
     await connection?.close().catch(() => undefined);
   }
 }
 
 /**
- * Reads one queue with a passive declare (`checkQueue`) on a channel of its own: a missing queue
- * makes the broker close the channel (404), which must not take the other queues' checks with it.
- * One source per queue lets a missing queue be counted (reason not_found) while the others stay.
+ * Reads one queue with a passive declare (`checkQueue`). One source per listed queue lets a
+ * missing queue be counted (reason not_found, its series absent) while the others stay.
  */
 export class AmqpQueueSource implements DepthSource {
   readonly broker = "rabbitmq" as const;
   readonly name: string;
-  private channel: { model: ChannelModel; channel: Channel } | undefined;
 
   constructor(
     private readonly connection: AmqpConnection,
@@ -121,48 +175,12 @@ export class AmqpQueueSource implements DepthSource {
     connection.acquire();
   }
 
-  private async openChannel(signal: AbortSignal): Promise<Channel> {
-    const model = await this.connection.get(signal);
-    if (this.channel?.model === model) return this.channel.channel;
-    let channel: Channel;
-    try {
-      channel = await raceAbort(model.createChannel(), signal, "open AMQP channel");
-    } catch (error) {
-      this.connection.discard();
-      throw asSourceError(error, "open AMQP channel");
-    }
-    const entry = { model, channel };
-    // A 404 closes the channel with an error event; the next poll opens a fresh one.
-    channel.on("error", () => undefined);
-    channel.on("close", () => {
-      if (this.channel === entry) this.channel = undefined;
-    });
-    this.channel = entry;
-    return channel;
-  }
-
   async poll(signal: AbortSignal): Promise<Snapshot> {
-    const channel = await this.openChannel(signal);
-    try {
-      const reply = await raceAbort(channel.checkQueue(this.queue), signal, `check queue ${this.queue}`);
-      return { readings: [readingFromDeclareOk(this.connection.vhost, reply)], takenAtMs: Date.now() };
-    } catch (error) {
-      const failure = asSourceError(error, `check queue ${this.queue} in vhost ${this.connection.vhost}`);
-      if (failure.reason === "not_found") {
-        this.channel = undefined;
-      } else {
-        // A timeout or a lost socket leaves the connection in doubt: start afresh next poll.
-        this.channel = undefined;
-        this.connection.discard();
-      }
-      throw failure;
-    }
+    const reply = await this.connection.check(this.queue, signal);
+    return { readings: [readingFromDeclareOk(this.connection.vhost, reply)], takenAtMs: Date.now() };
   }
 
   async close(): Promise<void> {
-    const entry = this.channel;
-    this.channel = undefined;
-    await entry?.channel.close().catch(() => undefined);
     await this.connection.release();
   }
 }
