@@ -15,7 +15,7 @@ export interface ApiOptions {
   adminToken: string | undefined;
   maxBatchMessages: number;
   maxBodyBytes: number;
-  /** Publish requests not yet answered; shutdown waits for them. */
+  /** Requests not yet answered; shutdown waits for them. */
   inFlight: Set<Promise<unknown>>;
 }
 
@@ -37,6 +37,19 @@ function requestMetrics(metrics: ProducerMetrics): RequestHandler {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       metrics.observeRequest(route, request.method, response.statusCode, seconds);
     });
+    next();
+  };
+}
+
+/**
+ * Tracks every request until its answer is written, so shutdown can let publishes that already
+ * started finish (and be answered) while refusing new connections.
+ */
+function trackInFlight(inFlight: Set<Promise<unknown>>): RequestHandler {
+  return (_request, response, next) => {
+    const answered = new Promise<void>((resolve) => response.once("close", () => resolve()));
+    inFlight.add(answered);
+    void answered.then(() => inFlight.delete(answered));
     next();
   };
 }
@@ -78,6 +91,7 @@ export function createApi(options: ApiOptions): Express {
   });
   // Metrics middleware must see every request, so it goes before the routes.
   app.use(requestMetrics(metrics));
+  app.use(trackInFlight(inFlight));
   app.set("query parser", "simple");
   // Any content type is read as JSON (curl -d sends form encoding); the size limit is always on.
   const json = express.json({ limit: options.maxBodyBytes, type: () => true });
@@ -89,10 +103,6 @@ export function createApi(options: ApiOptions): Express {
     requireConnected(client);
     if (!(await client.queueExists(name))) throw new QueueOperationError("not_found", `queue ${name} not found`);
 
-    // Shutdown waits until this answer is written, not just until the broker confirmed.
-    const answered = new Promise<void>((resolve) => response.once("close", () => resolve()));
-    inFlight.add(answered);
-    void answered.then(() => inFlight.delete(answered));
     const outcomes = await client.publish(name, messages);
 
     const ids = messages.map((message) => message.id);

@@ -87,7 +87,6 @@ class NatsClient implements BrokerClient {
   private connected = false;
   private closing = false;
   private readonly firstConnect = deferred<void>();
-  private readonly connecting: Promise<NatsConnection | undefined>;
 
   constructor(
     private readonly url: string,
@@ -96,10 +95,10 @@ class NatsClient implements BrokerClient {
     private readonly logger: Logger,
   ) {
     this.firstConnect.promise.catch(() => undefined);
-    this.connecting = this.start();
+    void this.start();
   }
 
-  private async start(): Promise<NatsConnection | undefined> {
+  private async start(): Promise<void> {
     let connection: NatsConnection;
     try {
       connection = await connect({
@@ -111,18 +110,22 @@ class NatsClient implements BrokerClient {
         reconnectTimeWait: 250,
         timeout: 5_000,
       });
+      if (this.closing) {
+        // Closed while the first connection was still being attempted.
+        await connection.close();
+        return;
+      }
       const jsm = await jetstreamManager(connection);
       this.live = { connection, js: jetstream(connection, { timeout: this.publishTimeoutMs }), jsm };
     } catch (error) {
       this.logger.error({ error: describeError(error) }, "cannot use NATS JetStream");
       this.firstConnect.reject(error);
-      return undefined;
+      return;
     }
     this.connected = true;
     this.firstConnect.resolve();
     this.logger.info({ url: redactUrl(this.url), stream: this.stream }, "connected to NATS");
     void this.watch(connection);
-    return connection;
   }
 
   private async watch(connection: NatsConnection): Promise<void> {
@@ -274,11 +277,11 @@ class NatsClient implements BrokerClient {
 
   async close(): Promise<void> {
     this.closing = true;
+    // Not connected yet: the attempt in progress sees `closing` and closes what it opens.
     const connection = this.live?.connection;
     if (!connection) return;
     // Drain flushes what is buffered and waits for outstanding replies before closing.
     await connection.drain().catch(() => undefined);
-    await this.connecting;
   }
 }
 

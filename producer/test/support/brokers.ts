@@ -199,7 +199,8 @@ async function natsHarness(): Promise<BrokerHarness> {
           // JetStream stores every message; the streams here use file storage.
           persistent: true,
         });
-        message.ack();
+        // Wait for the server to take the ack, so a count right after sees the message gone.
+        await message.ackAck();
         if (messages.length === expected) break;
       }
       return messages;

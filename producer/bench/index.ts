@@ -1,0 +1,257 @@
+/**
+ * Confirmed ingest through the producer's HTTP API on loopback, against the bare client's confirmed
+ * publish rate in the same run, for each broker. The producer runs as its own process (as in
+ * production), so it does not share an event loop with the load generator.
+ *
+ *   npm run bench -w @queuescale/producer         (after `make build`; brokers on 127.0.0.1)
+ *   BENCH_MESSAGES=200000 BENCH_CLIENTS=8 BENCH_BATCH=500 npm run bench -w @queuescale/producer
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { fileURLToPath } from "node:url";
+import amqp from "amqplib";
+import {
+  AckPolicy,
+  RetentionPolicy,
+  StorageType,
+  jetstream,
+  jetstreamManager,
+  type JetStreamClient,
+} from "@nats-io/jetstream";
+import { connect as natsConnect } from "@nats-io/transport-node";
+import type { BrokerName } from "@queuescale/core";
+
+const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 100_000);
+const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 4);
+const BATCH = Number(process.env.BENCH_BATCH ?? 500);
+const PAYLOAD = "x".repeat(Number(process.env.BENCH_PAYLOAD_BYTES ?? 200));
+const TARGET_PER_SECOND = 5_000;
+const MAIN = fileURLToPath(new URL("../dist/main.js", import.meta.url));
+const ADMIN_TOKEN = randomBytes(16).toString("hex");
+
+interface Figure {
+  broker: BrokerName;
+  path: string;
+  messages: number;
+  seconds: number;
+  batchP50Ms: number;
+  batchP99Ms: number;
+}
+
+function percentile(sorted: number[], fraction: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * fraction))] ?? NaN;
+}
+
+/** Runs `batches` calls of `sendBatch` from CLIENTS concurrent loops; returns duration and latencies. */
+async function drive(
+  batches: number,
+  sendBatch: (batchIndex: number) => Promise<void>,
+): Promise<{ seconds: number; latencies: number[] }> {
+  let next = 0;
+  const latencies: number[] = [];
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: CLIENTS }, async () => {
+      for (let batch = next++; batch < batches; batch = next++) {
+        const sent = performance.now();
+        await sendBatch(batch);
+        latencies.push(performance.now() - sent);
+      }
+    }),
+  );
+  return { seconds: (performance.now() - started) / 1000, latencies: latencies.sort((a, b) => a - b) };
+}
+
+function figure(broker: BrokerName, path: string, run: { seconds: number; latencies: number[] }): Figure {
+  const batches = Math.ceil(MESSAGES / BATCH);
+  return {
+    broker,
+    path,
+    messages: batches * BATCH,
+    seconds: run.seconds,
+    batchP50Ms: percentile(run.latencies, 0.5),
+    batchP99Ms: percentile(run.latencies, 0.99),
+  };
+}
+
+function batchBody(batchIndex: number): string {
+  return JSON.stringify({
+    messages: Array.from({ length: BATCH }, (_, index) => ({
+      body: { n: batchIndex * BATCH + index, payload: PAYLOAD },
+    })),
+  });
+}
+
+/** Starts the built producer and waits for /readyz. */
+async function startProducer(env: Record<string, string>): Promise<{ url: string; child: ChildProcess }> {
+  const port = 18_000 + Math.floor(Math.random() * 2_000);
+  const child = spawn(process.execPath, [MAIN], {
+    env: {
+      ...process.env,
+      ...env,
+      LISTEN_ADDRESS: `127.0.0.1:${port}`,
+      LOG_LEVEL: "warn",
+      ADMIN_TOKEN,
+      MAX_BATCH_MESSAGES: String(Math.max(BATCH, 1000)),
+      MAX_BODY_BYTES: String(16 * 1024 * 1024),
+    },
+    stdio: ["ignore", "inherit", "inherit"],
+  });
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`producer exited with ${child.exitCode}`);
+    const ready = await fetch(`${url}/readyz`).then(
+      (response) => response.ok,
+      () => false,
+    );
+    if (ready) return { url, child };
+    if (Date.now() > deadline) throw new Error("producer did not become ready");
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+async function stopProducer(child: ChildProcess): Promise<void> {
+  const exited = new Promise((resolve) => child.once("exit", resolve));
+  child.kill("SIGTERM");
+  await exited;
+}
+
+async function httpIngest(broker: BrokerName, url: string, queue: string): Promise<Figure> {
+  const batches = Math.ceil(MESSAGES / BATCH);
+  const bodies = Array.from({ length: Math.min(batches, 16) }, (_, index) => batchBody(index));
+  const run = await drive(batches, async (batchIndex) => {
+    const response = await fetch(`${url}/v1/queues/${queue}/messages`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: bodies[batchIndex % bodies.length],
+    });
+    const answer = (await response.json()) as { accepted?: number; error?: string };
+    if (response.status !== 202 || answer.accepted !== BATCH) {
+      throw new Error(`batch ${batchIndex}: ${response.status} ${JSON.stringify(answer).slice(0, 300)}`);
+    }
+  });
+  return figure(broker, `HTTP API (${CLIENTS} clients × ${BATCH}/batch)`, run);
+}
+
+async function benchRabbitmq(): Promise<Figure[]> {
+  const base = "amqp://guest:guest@127.0.0.1:5672";
+  const queue = `qs-producer-bench-${process.pid}-${Date.now().toString(36)}`;
+  const connection = await amqp.connect(base);
+  const admin = await connection.createChannel();
+  await admin.assertQueue(queue, { durable: true });
+  const figures: Figure[] = [];
+  try {
+    const { url, child } = await startProducer({ BROKER: "rabbitmq", RABBITMQ_URL: base });
+    try {
+      figures.push(await httpIngest("rabbitmq", url, queue));
+    } finally {
+      await stopProducer(child);
+    }
+    await admin.purgeQueue(queue);
+
+    // The bare client: one confirm channel, the same batches, persistent, waiting for each batch.
+    const channel = await connection.createConfirmChannel();
+    const payloads = Array.from({ length: BATCH }, (_, index) =>
+      Buffer.from(JSON.stringify({ n: index, payload: PAYLOAD })),
+    );
+    const run = await drive(Math.ceil(MESSAGES / BATCH), async () => {
+      await Promise.all(
+        payloads.map(
+          (payload) =>
+            new Promise<void>((resolve, reject) => {
+              channel.sendToQueue(queue, payload, { persistent: true, mandatory: true }, (error: unknown) =>
+                error ? reject(error) : resolve(),
+              );
+            }),
+        ),
+      );
+    });
+    figures.push(figure("rabbitmq", "bare amqplib confirm channel", run));
+    await channel.close();
+  } finally {
+    await admin.deleteQueue(queue);
+    await connection.close();
+  }
+  return figures;
+}
+
+async function benchNats(): Promise<Figure[]> {
+  const stream = `qs-producer-bench-${process.pid}-${Date.now().toString(36)}`;
+  const queue = "ingest";
+  const connection = await natsConnect({ servers: "127.0.0.1:4222" });
+  const jsm = await jetstreamManager(connection);
+  await jsm.streams.add({
+    name: stream,
+    subjects: [`${stream}.>`],
+    retention: RetentionPolicy.Workqueue,
+    storage: StorageType.File,
+  });
+  await jsm.consumers.add(stream, {
+    durable_name: queue,
+    ack_policy: AckPolicy.Explicit,
+    filter_subject: `${stream}.${queue}`,
+  });
+  const figures: Figure[] = [];
+  try {
+    const { url, child } = await startProducer({ BROKER: "nats", NATS_URL: "nats://127.0.0.1:4222", STREAM: stream });
+    try {
+      figures.push(await httpIngest("nats", url, queue));
+    } finally {
+      await stopProducer(child);
+    }
+    await jsm.streams.purge(stream);
+
+    // The bare client: the same batches as concurrent js.publish calls with message ids.
+    const js: JetStreamClient = jetstream(connection);
+    const payloads = Array.from({ length: BATCH }, (_, index) =>
+      Buffer.from(JSON.stringify({ n: index, payload: PAYLOAD })),
+    );
+    const run = await drive(Math.ceil(MESSAGES / BATCH), async (batchIndex) => {
+      await Promise.all(
+        payloads.map((payload, index) =>
+          js.publish(`${stream}.${queue}`, payload, { msgID: `bare-${batchIndex}-${index}` }),
+        ),
+      );
+    });
+    figures.push(figure("nats", "bare nats.js js.publish", run));
+  } finally {
+    await jsm.streams.delete(stream);
+    await connection.drain();
+  }
+  return figures;
+}
+
+if (!existsSync(MAIN)) {
+  process.stderr.write("producer bench: dist/main.js is missing; run `make build` first\n");
+  process.exit(2);
+}
+
+console.log(
+  `confirmed ingest: ${Math.ceil(MESSAGES / BATCH) * BATCH} messages of ~${PAYLOAD.length + 30} bytes per path, ` +
+    `${CLIENTS} concurrent clients, batches of ${BATCH}; target ≥ ${TARGET_PER_SECOND} msgs/s through the API\n`,
+);
+const figures = [...(await benchRabbitmq()), ...(await benchNats())];
+const rows = figures.map((each) => [
+  each.broker,
+  each.path,
+  String(each.messages),
+  each.seconds.toFixed(2),
+  String(Math.round(each.messages / each.seconds)),
+  each.batchP50Ms.toFixed(1),
+  each.batchP99Ms.toFixed(1),
+]);
+const header = ["broker", "path", "messages", "seconds", "msgs/s", "batch p50 ms", "batch p99 ms"];
+const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column]!.length)));
+for (const row of [header, ...rows]) console.log(row.map((cell, column) => cell.padEnd(widths[column]!)).join("  "));
+for (const each of figures.filter((item) => item.path.startsWith("HTTP"))) {
+  const rate = Math.round(each.messages / each.seconds);
+  const bare = figures.find((item) => item.broker === each.broker && !item.path.startsWith("HTTP"));
+  const share = bare
+    ? ` (${Math.round((100 * each.seconds ** -1 * each.messages) / (bare.messages / bare.seconds))}% of the bare client)`
+    : "";
+  console.log(
+    `${each.broker}: ${rate} msgs/s through the API${share}: ${rate >= TARGET_PER_SECOND ? "meets" : "BELOW"} the target`,
+  );
+}
