@@ -7,7 +7,13 @@ import {
   type Limited,
   type Stabilized,
 } from "./behavior.js";
-import { metricReplicas, type MetricSample, type ReplicaCounts, type Tolerances } from "./replicas.js";
+import {
+  SampleShapeError,
+  metricReplicas,
+  type MetricSample,
+  type ReplicaCounts,
+  type Tolerances,
+} from "./replicas.js";
 import { describeMetric, type HpaSpec } from "./spec.js";
 import { cloneState, emptyState, type HpaState } from "./state.js";
 
@@ -82,7 +88,13 @@ function computeReplicasForMetrics(
       errors.push(`failed to get ${describeMetric(source)}: no value`);
       return;
     }
-    const proposal = metricReplicas(source, sample, counts, tolerances);
+    let proposal;
+    try {
+      proposal = metricReplicas(source, sample, counts, tolerances);
+    } catch (error) {
+      if (error instanceof SampleShapeError) throw new HpaStateError(`metrics[${index}]: ${error.message}`);
+      throw error;
+    }
     if (!proposal.ok) {
       errors.push(`failed to get ${describeMetric(source)}: ${proposal.error}`);
       return;

@@ -136,7 +136,10 @@ export function podsTargetReplicas(
   return { ok: true, replicas: newReplicas, usageRatio };
 }
 
-/** The proposal for one metric spec and its sample. Throws on a sample of the wrong shape. */
+/** A sample that does not fit its metric's type: the caller's mistake, not a metrics outage. */
+export class SampleShapeError extends Error {}
+
+/** The proposal for one metric spec and its sample. Throws SampleShapeError on a mismatch. */
 export function metricReplicas(
   metric: MetricSource,
   sample: MetricSample,
@@ -144,10 +147,10 @@ export function metricReplicas(
   tolerances: Tolerances,
 ): Proposal {
   if (metric.type === "Pods") {
-    if (!("podValues" in sample)) throw new TypeError("a Pods metric needs {podValues: [...]}");
+    if (!("podValues" in sample)) throw new SampleShapeError("a Pods metric needs {podValues: [...]}");
     return podsTargetReplicas(sample, metric.target.milli, counts.specReplicas, tolerances);
   }
-  if (!("value" in sample)) throw new TypeError(`an ${metric.type} metric needs {value: <total>}`);
+  if (!("value" in sample)) throw new SampleShapeError(`an ${metric.type} metric needs {value: <total>}`);
   const usage = toMilli(sample.value);
   return metric.target.type === "AverageValue"
     ? averageValueTargetReplicas(usage, metric.target.milli, counts, tolerances)
