@@ -1,0 +1,437 @@
+import { hostname } from "node:os";
+import {
+  AckPolicy,
+  DeliverPolicy,
+  JetStreamApiCodes,
+  JetStreamApiError,
+  RetentionPolicy,
+  StorageType,
+  jetstream,
+  jetstreamManager,
+  type ConsumerMessages,
+  type JetStreamClient,
+  type JetStreamManager,
+  type JsMsg,
+} from "@nats-io/jetstream";
+import { connect, headers as natsHeaders, nanos, type NatsConnection } from "@nats-io/transport-node";
+import { z } from "zod";
+import {
+  ConfigError,
+  describeError,
+  listSetting,
+  natsModule,
+  redactUrl,
+  secondsSetting,
+  urlSetting,
+  type DepthSource,
+  type Logger,
+} from "@queuescale/core";
+import {
+  cappedBackoffMs,
+  RECONNECT_FIRST_MS,
+  RECONNECT_MAX_MS,
+  reconnectDelayMs,
+  sleep,
+  withJitter,
+} from "../backoff.js";
+import { exactNames } from "../depth.js";
+import { oneLine } from "./headers.js";
+import {
+  ATTEMPTS_HEADER,
+  DEAD_AT_HEADER,
+  MESSAGE_ID_HEADER,
+  NatsMessage,
+  ORIGIN_CONSUMER_HEADER,
+  ORIGIN_SEQUENCE_HEADER,
+  ORIGIN_STREAM_HEADER,
+  ORIGIN_SUBJECT_HEADER,
+  REASON_HEADER,
+  defaultDeadLetterStream,
+  defaultDeadLetterSubject,
+} from "./nats-message.js";
+import {
+  TopologyError,
+  type BrokerConsumer,
+  type ConsumerHooks,
+  type ConsumerOptions,
+  type Delivery,
+  type WorkerBrokerModule,
+} from "./types.js";
+
+export const natsWorkerSettings = {
+  NATS_URL: urlSetting(["nats", "tls", "ws", "wss"])
+    .optional()
+    .describe("NATS server URL (nats://user:pass@host:4222). Required when BROKER=nats."),
+  STREAM: z.string().optional().describe("JetStream stream of the consumer. Required when BROKER=nats."),
+  CONSUMER: z.string().optional().describe("Durable pull consumer to consume. Required when BROKER=nats."),
+  SUBJECTS: listSetting()
+    .optional()
+    .describe("Comma-separated subjects of the stream, for DECLARE=true when the stream does not exist yet."),
+  NATS_ACK_WAIT_SECONDS: secondsSetting(30).describe(
+    "ack_wait of a consumer DECLARE creates: how long a message may run before JetStream redelivers it. Default 30.",
+  ),
+  NATS_DEAD_LETTER_SUBJECT: z
+    .string()
+    .optional()
+    .describe("Subject dead letters are published to. Default queuescale.dead.<STREAM>.<CONSUMER>."),
+  NATS_DEAD_LETTER_STREAM: z
+    .string()
+    .optional()
+    .describe("Stream DECLARE creates to keep dead letters. Default <STREAM>_DEAD."),
+};
+
+type NatsWorkerSettings = z.infer<z.ZodObject<typeof natsWorkerSettings>>;
+
+interface NatsTarget {
+  url: string;
+  stream: string;
+  consumer: string;
+  subjects: string[] | undefined;
+  ackWaitMs: number;
+  deadLetterSubject: string;
+  deadLetterStream: string;
+}
+
+function isApiError(error: unknown, code: number): boolean {
+  return error instanceof JetStreamApiError && error.code === code;
+}
+
+/** Hands out at most `size` slots; waiting takers are woken in order, or told to give up. */
+class Slots {
+  private used = 0;
+  private waiters: ((granted: boolean) => void)[] = [];
+  private closed = false;
+
+  constructor(private readonly size: number) {}
+
+  /** true with a slot, false once closed. Synchronous when a slot is free, to keep the hot path cheap. */
+  take(): boolean | Promise<boolean> {
+    if (this.closed) return false;
+    if (this.used < this.size) {
+      this.used++;
+      return true;
+    }
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  give(): void {
+    const next = this.waiters.shift();
+    if (next) next(true);
+    else this.used--;
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const waiter of this.waiters.splice(0)) waiter(false);
+  }
+}
+
+class NatsDelivery implements Delivery {
+  readonly message: NatsMessage;
+  private done = false;
+
+  constructor(
+    private readonly raw: JsMsg,
+    private readonly consumer: NatsConsumer,
+    private readonly freeSlot: () => void,
+  ) {
+    this.message = new NatsMessage(raw);
+  }
+
+  async ack(): Promise<boolean> {
+    return this.settle(() => this.raw.ack());
+  }
+
+  async retry(delayMs: number): Promise<boolean> {
+    return this.settle(() => this.raw.nak(Math.max(0, Math.round(delayMs))));
+  }
+
+  async deadLetter(reason: string): Promise<boolean> {
+    if (this.done) return false;
+    // The copy must be stored (PubAck) before the original is terminated.
+    await this.consumer.publishDeadLetter(this.raw, this.message.id, oneLine(reason), this.message.attempt);
+    return this.settle(() => this.raw.term(oneLine(reason)));
+  }
+
+  release(): void {
+    void this.settle(() => this.raw.nak());
+  }
+
+  private settle(action: () => void): boolean {
+    if (this.done) return false;
+    this.done = true;
+    this.freeSlot();
+    try {
+      action();
+      return true;
+    } catch {
+      // The connection is closed for good: JetStream redelivers after ack_wait.
+      return false;
+    }
+  }
+}
+
+/**
+ * Consumes a JetStream durable pull consumer with `consume()`, keeping at most `concurrency`
+ * messages in the handler. Retries are `nak(delay)`; dead letters are published (and stored) to a
+ * subject with the reason in headers, then `term`ed; `max_deliver` of a declared consumer is
+ * MAX_ATTEMPTS + 1, so a message whose last attempt crashed its worker still reaches the dead
+ * letters. The client reconnects by itself; an ack sent after a reconnect is still valid for
+ * JetStream, which keys acks by the message's reply subject, not by the connection.
+ */
+export class NatsConsumer implements BrokerConsumer {
+  readonly description: string;
+  private connection: NatsConnection | undefined;
+  private js: JetStreamClient | undefined;
+  private messages: ConsumerMessages | undefined;
+  private readonly slots: Slots;
+  private readonly stopController = new AbortController();
+  private loop: Promise<void> | undefined;
+  private reconnectAttempts = 0;
+
+  constructor(
+    private readonly target: NatsTarget,
+    private readonly options: ConsumerOptions,
+    private readonly hooks: ConsumerHooks,
+  ) {
+    this.description = `${target.stream}/${target.consumer}`;
+    this.slots = new Slots(options.concurrency);
+  }
+
+  private get logger(): Logger {
+    return this.hooks.logger;
+  }
+
+  async start(onDelivery: (delivery: Delivery) => void): Promise<void> {
+    const connection = await this.connectUntilUp();
+    if (!connection) return;
+    this.connection = connection;
+    void this.watchStatus(connection);
+    const manager = await jetstreamManager(connection);
+    try {
+      await this.prepareTopology(manager);
+    } catch (error) {
+      await connection.close().catch(() => undefined);
+      throw error;
+    }
+    this.js = jetstream(connection);
+    const consumer = await this.js.consumers.get(this.target.stream, this.target.consumer);
+    const messages = await consumer.consume({ max_messages: this.options.concurrency });
+    this.messages = messages;
+    // stop() may have come while connecting: the loop then only gives back what was pulled.
+    if (this.stopController.signal.aborted) messages.stop();
+    this.hooks.onConnectionChange(true);
+    this.logger.info({ stream: this.target.stream, consumer: this.target.consumer }, "consuming");
+    this.loop = this.dispatch(messages, onDelivery);
+  }
+
+  async stopConsuming(): Promise<void> {
+    this.stopController.abort();
+    this.slots.close();
+    this.messages?.stop();
+    // Messages pulled but not yet handed out are given back by the loop as it empties.
+    await this.loop;
+  }
+
+  async close(): Promise<void> {
+    await this.stopConsuming();
+    const connection = this.connection;
+    this.connection = undefined;
+    if (connection) {
+      // drain() flushes the acks still buffered before closing.
+      await connection.drain().catch(() => connection.close().catch(() => undefined));
+    }
+    this.hooks.onConnectionChange(false);
+  }
+
+  async publishDeadLetter(raw: JsMsg, id: string, reason: string, attempt: number): Promise<void> {
+    const js = this.js;
+    if (!js) throw new Error("not connected");
+    const headers = natsHeaders();
+    if (raw.headers) {
+      for (const key of raw.headers.keys()) {
+        // A copied Nats-Msg-Id would make JetStream drop the copy as a duplicate of the original.
+        if (key === "Nats-Msg-Id") continue;
+        for (const value of raw.headers.values(key)) headers.append(key, value);
+      }
+    }
+    headers.set(REASON_HEADER, reason);
+    headers.set(ATTEMPTS_HEADER, String(attempt));
+    headers.set(ORIGIN_STREAM_HEADER, raw.info.stream);
+    headers.set(ORIGIN_CONSUMER_HEADER, raw.info.consumer);
+    headers.set(ORIGIN_SUBJECT_HEADER, raw.subject);
+    headers.set(ORIGIN_SEQUENCE_HEADER, String(raw.seq));
+    headers.set(MESSAGE_ID_HEADER, id);
+    headers.set(DEAD_AT_HEADER, new Date().toISOString());
+    await js.publish(this.target.deadLetterSubject, raw.data, { headers });
+  }
+
+  private async dispatch(messages: ConsumerMessages, onDelivery: (delivery: Delivery) => void): Promise<void> {
+    const freeSlot = () => this.slots.give();
+    try {
+      for await (const raw of messages) {
+        let granted = this.slots.take();
+        if (granted !== true && granted !== false) granted = await granted;
+        if (!granted) {
+          // Stopping: this one was pulled but never handled; give it back for another replica.
+          raw.nak();
+          continue;
+        }
+        onDelivery(new NatsDelivery(raw, this, freeSlot));
+      }
+    } catch (error) {
+      if (!this.stopController.signal.aborted) {
+        this.logger.error({ error: describeError(error) }, "JetStream consume loop ended");
+      }
+    }
+  }
+
+  private async watchStatus(connection: NatsConnection): Promise<void> {
+    for await (const status of connection.status()) {
+      switch (status.type) {
+        case "disconnect":
+          this.hooks.onConnectionChange(false);
+          this.logger.warn({ url: redactUrl(this.target.url) }, "NATS connection lost; reconnecting");
+          break;
+        case "reconnect":
+          this.reconnectAttempts = 0;
+          this.hooks.onConnectionChange(true);
+          this.logger.info({ url: redactUrl(this.target.url) }, "NATS connection restored");
+          break;
+        default:
+          break;
+      }
+    }
+  }
+
+  /** The first connection; afterwards the client reconnects by itself with the same capped backoff. */
+  private async connectUntilUp(): Promise<NatsConnection | undefined> {
+    const signal = this.stopController.signal;
+    for (let attempt = 1; !signal.aborted; attempt++) {
+      try {
+        return await connect({
+          servers: this.target.url,
+          name: `queuescale-worker ${hostname()} ${process.pid}`,
+          maxReconnectAttempts: -1,
+          reconnectDelayHandler: () =>
+            withJitter(cappedBackoffMs(++this.reconnectAttempts, RECONNECT_FIRST_MS, RECONNECT_MAX_MS)),
+        });
+      } catch (error) {
+        const delayMs = reconnectDelayMs(attempt);
+        const log = attempt === 1 ? this.logger.warn : this.logger.debug;
+        log.call(
+          this.logger,
+          { url: redactUrl(this.target.url), error: describeError(error), retryInMs: delayMs },
+          "cannot reach NATS; retrying",
+        );
+        await sleep(delayMs, signal);
+      }
+    }
+    return undefined;
+  }
+
+  private async prepareTopology(manager: JetStreamManager): Promise<void> {
+    const { stream, consumer, subjects, deadLetterSubject, deadLetterStream } = this.target;
+    const declare = this.options.declare;
+    try {
+      await manager.streams.info(stream);
+    } catch (error) {
+      if (!isApiError(error, JetStreamApiCodes.StreamNotFound)) throw error;
+      if (!declare)
+        throw new TopologyError(`stream ${JSON.stringify(stream)} does not exist; create it, or set DECLARE=true`);
+      if (!subjects || subjects.length === 0) {
+        throw new ConfigError("SUBJECTS", `required to create stream ${JSON.stringify(stream)} (DECLARE=true)`);
+      }
+      await manager.streams.add({
+        name: stream,
+        subjects,
+        retention: RetentionPolicy.Workqueue,
+        storage: StorageType.File,
+      });
+      this.logger.info({ stream, subjects }, "stream created");
+    }
+    try {
+      const info = await manager.consumers.info(stream, consumer);
+      if (info.config.ack_policy !== AckPolicy.Explicit) {
+        throw new TopologyError(`consumer ${JSON.stringify(consumer)} must have ack_policy explicit`);
+      }
+    } catch (error) {
+      if (!isApiError(error, JetStreamApiCodes.ConsumerNotFound)) throw error;
+      if (!declare) {
+        throw new TopologyError(
+          `consumer ${JSON.stringify(consumer)} of stream ${JSON.stringify(stream)} does not exist; create it, or set DECLARE=true`,
+        );
+      }
+      await manager.consumers.add(stream, {
+        durable_name: consumer,
+        ack_policy: AckPolicy.Explicit,
+        deliver_policy: DeliverPolicy.All,
+        ack_wait: nanos(this.target.ackWaitMs),
+        max_deliver: this.options.maxAttempts + 1,
+      });
+      this.logger.info({ stream, consumer }, "consumer created");
+    }
+    await this.prepareDeadLetters(manager, deadLetterSubject, deadLetterStream, declare);
+  }
+
+  private async prepareDeadLetters(
+    manager: JetStreamManager,
+    subject: string,
+    streamName: string,
+    declare: boolean,
+  ): Promise<void> {
+    try {
+      await manager.streams.find(subject);
+      return;
+    } catch (error) {
+      if (!declare) {
+        throw new TopologyError(
+          `no stream stores dead-letter subject ${JSON.stringify(subject)} (${describeError(error)}); create one, or set DECLARE=true`,
+        );
+      }
+    }
+    try {
+      const info = await manager.streams.info(streamName);
+      await manager.streams.update(streamName, { subjects: [...(info.config.subjects ?? []), subject] });
+    } catch (error) {
+      if (!isApiError(error, JetStreamApiCodes.StreamNotFound)) throw error;
+      await manager.streams.add({ name: streamName, subjects: [subject], storage: StorageType.File });
+    }
+    this.logger.info({ stream: streamName, subject }, "dead-letter stream ready");
+  }
+}
+
+export const natsWorkerModule: WorkerBrokerModule<typeof natsWorkerSettings> = {
+  broker: "nats",
+  settings: natsWorkerSettings,
+  createConsumer(settings, options, hooks) {
+    return new NatsConsumer(target(settings), options, hooks);
+  },
+  createDepthSources(settings: NatsWorkerSettings, logger: Logger): DepthSource[] {
+    const { url, stream, consumer } = target(settings);
+    return natsModule.createSources(
+      { NATS_URL: url, NATS_MONITOR_URL: undefined },
+      { filter: exactNames([stream, consumer]), logger },
+    );
+  },
+  identity(settings) {
+    const { stream, consumer } = target(settings);
+    return { stream, consumer };
+  },
+};
+
+function target(settings: NatsWorkerSettings): NatsTarget {
+  if (!settings.NATS_URL) throw new ConfigError("NATS_URL", "required when BROKER=nats");
+  if (!settings.STREAM) throw new ConfigError("STREAM", "required when BROKER=nats");
+  if (!settings.CONSUMER) throw new ConfigError("CONSUMER", "required when BROKER=nats");
+  return {
+    url: settings.NATS_URL,
+    stream: settings.STREAM,
+    consumer: settings.CONSUMER,
+    subjects: settings.SUBJECTS,
+    ackWaitMs: settings.NATS_ACK_WAIT_SECONDS * 1000,
+    deadLetterSubject:
+      settings.NATS_DEAD_LETTER_SUBJECT ?? defaultDeadLetterSubject(settings.STREAM, settings.CONSUMER),
+    deadLetterStream: settings.NATS_DEAD_LETTER_STREAM ?? defaultDeadLetterStream(settings.STREAM),
+  };
+}

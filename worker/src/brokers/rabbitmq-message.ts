@@ -1,0 +1,89 @@
+import type { ConsumeMessage, MessageProperties, Options } from "amqplib";
+import { decodeJson, type WorkerMessage } from "../message.js";
+import { contentId, headerText } from "./headers.js";
+
+/** Headers the worker sets on the copies it publishes. */
+export const RETRIES_HEADER = "x-queuescale-retries";
+export const LAST_ERROR_HEADER = "x-queuescale-last-error";
+export const REASON_HEADER = "x-queuescale-reason";
+export const ATTEMPTS_HEADER = "x-queuescale-attempts";
+export const ORIGIN_HEADER = "x-queuescale-queue";
+export const DEAD_AT_HEADER = "x-queuescale-dead-lettered-at";
+
+export function retryQueueName(queue: string): string {
+  return `${queue}.retry`;
+}
+
+export function deadQueueName(queue: string): string {
+  return `${queue}.dead`;
+}
+
+/** Retries the worker scheduled before, from its own header. */
+export function retriesOf(headers: MessageProperties["headers"]): number {
+  const value = Number(headerText(headers?.[RETRIES_HEADER] ?? 0));
+  return Number.isInteger(value) && value > 0 ? value : 0;
+}
+
+/**
+ * The delivery attempt: retries the worker scheduled, plus redeliveries quorum queues count in
+ * `x-delivery-count` (classic queues only flag a redelivery, without a count).
+ */
+export function attemptOf(properties: MessageProperties): number {
+  const redeliveries = Number(headerText(properties.headers?.["x-delivery-count"] ?? 0));
+  return 1 + retriesOf(properties.headers) + (Number.isInteger(redeliveries) && redeliveries > 0 ? redeliveries : 0);
+}
+
+/** A consumed AMQP message as handlers see it. Headers and id are worked out on first use. */
+export class RabbitMqMessage implements WorkerMessage {
+  readonly attempt: number;
+  private headerCache: Record<string, string> | undefined;
+
+  constructor(private readonly raw: ConsumeMessage) {
+    this.attempt = attemptOf(raw.properties);
+  }
+
+  get body(): Buffer {
+    return this.raw.content;
+  }
+
+  get id(): string {
+    const messageId = this.raw.properties.messageId as unknown;
+    return typeof messageId === "string" && messageId !== "" ? messageId : contentId(this.raw.content);
+  }
+
+  get headers(): Readonly<Record<string, string>> {
+    if (!this.headerCache) {
+      const texts: Record<string, string> = {};
+      for (const [name, value] of Object.entries(this.raw.properties.headers ?? {})) texts[name] = headerText(value);
+      this.headerCache = texts;
+    }
+    return this.headerCache;
+  }
+
+  json<T = unknown>(): T {
+    return decodeJson<T>(this.raw.content);
+  }
+}
+
+/**
+ * Properties for a copy of a consumed message (retry or dead letter): everything the publisher set
+ * except `expiration` (the copy has its own) and `userId` (RabbitMQ rejects one that is not the
+ * publishing user's), persistent, with extra headers.
+ */
+export function copyProperties(raw: ConsumeMessage, extraHeaders: Record<string, unknown>): Options.Publish {
+  const { properties } = raw;
+  const copy: Options.Publish = {
+    persistent: true,
+    headers: { ...(properties.headers ?? {}), ...extraHeaders },
+  };
+  if (properties.contentType !== undefined) copy.contentType = properties.contentType as string;
+  if (properties.contentEncoding !== undefined) copy.contentEncoding = properties.contentEncoding as string;
+  if (properties.priority !== undefined) copy.priority = properties.priority as number;
+  if (properties.correlationId !== undefined) copy.correlationId = properties.correlationId as string;
+  if (properties.replyTo !== undefined) copy.replyTo = properties.replyTo as string;
+  if (properties.messageId !== undefined) copy.messageId = properties.messageId as string;
+  if (properties.timestamp !== undefined) copy.timestamp = properties.timestamp as number;
+  if (properties.type !== undefined) copy.type = properties.type as string;
+  if (properties.appId !== undefined) copy.appId = properties.appId as string;
+  return copy;
+}

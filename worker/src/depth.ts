@@ -1,0 +1,38 @@
+import { NameFilter, type BrokerName, type DepthSource, type Snapshot } from "@queuescale/core";
+
+/** A filter that keeps exactly the given names. */
+export function exactNames(names: readonly string[]): NameFilter {
+  const escaped = names.map((name) => name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"));
+  return new NameFilter(new RegExp(`^(?:${escaped.join("|")})$`, "u"));
+}
+
+/**
+ * Keeps, of what a depth source reads, only the worker's own queue or consumer: a worker must not
+ * publish series for queues it does not serve (they are the exporter's, or another worker's).
+ */
+export class OwnDepthSource implements DepthSource {
+  readonly broker: BrokerName;
+  readonly name: string;
+
+  constructor(
+    private readonly inner: DepthSource,
+    private readonly identity: Readonly<Record<string, string>>,
+  ) {
+    this.broker = inner.broker;
+    this.name = inner.name;
+  }
+
+  async poll(signal: AbortSignal): Promise<Snapshot> {
+    const snapshot = await this.inner.poll(signal);
+    const readings = snapshot.readings.filter(
+      (reading) =>
+        reading.broker === this.broker &&
+        Object.entries(this.identity).every(([label, value]) => reading.labels[label] === value),
+    );
+    return { readings, takenAtMs: snapshot.takenAtMs };
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}

@@ -1,0 +1,54 @@
+import type { Logger } from "@queuescale/core";
+
+/** One message as a handler sees it, whichever broker it came from. */
+export interface WorkerMessage {
+  /** The raw payload, exactly as published. */
+  readonly body: Buffer;
+  /** The broker's headers, each as a string (multi-valued NATS headers joined with ", "). */
+  readonly headers: Readonly<Record<string, string>>;
+  /**
+   * A stable id for de-duplication: the publisher's message id when it set one (AMQP
+   * `message-id`, NATS `Nats-Msg-Id`), else one derived from the message itself.
+   */
+  readonly id: string;
+  /** 1 on the first delivery, counting retries and redeliveries after a crash. */
+  readonly attempt: number;
+  /** The body parsed as JSON; throws DecodeError, which dead-letters the message at once. */
+  json<T = unknown>(): T;
+}
+
+export interface HandlerContext {
+  /** Aborted when shutdown gives up waiting for this message; it will be redelivered. */
+  readonly signal: AbortSignal;
+  readonly logger: Logger;
+}
+
+export type Handler = (message: WorkerMessage, context: HandlerContext) => Promise<unknown> | unknown;
+
+/**
+ * A failure that no retry can fix: the message goes to the dead letters at once. Handlers throw it
+ * (or a subclass) for messages they can never process.
+ */
+export class PermanentError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "PermanentError";
+  }
+}
+
+/** The body is not what the handler can read (e.g. not JSON). */
+export class DecodeError extends PermanentError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "DecodeError";
+  }
+}
+
+/** Parses a body as UTF-8 JSON or throws DecodeError. */
+export function decodeJson<T>(body: Buffer): T {
+  try {
+    return JSON.parse(body.toString("utf8")) as T;
+  } catch (error) {
+    throw new DecodeError(`body is not JSON (${error instanceof Error ? error.message : String(error)})`);
+  }
+}

@@ -1,0 +1,62 @@
+import { Counter, Gauge, Histogram } from "prom-client";
+import type { AnyRegistry } from "@queuescale/core";
+
+export const OUTCOMES = ["ack", "retry", "dead_letter"] as const;
+export type Outcome = (typeof OUTCOMES)[number];
+
+/** The worker's own families, next to the contract's depth families on the same /metrics. */
+export const WORKER_METRICS = {
+  messages: {
+    name: "queuescale_worker_messages_total",
+    help: "Messages settled by this worker, by outcome: ack (handled), retry (handler failed, scheduled again), dead_letter.",
+  },
+  processing: {
+    name: "queuescale_worker_processing_seconds",
+    help: "Time the handler took per message, successful or not.",
+  },
+  inFlight: {
+    name: "queuescale_worker_in_flight",
+    help: "Messages handed to the handler and not yet settled.",
+  },
+  connected: {
+    name: "queuescale_worker_connected",
+    help: "1 while the worker holds a live connection to its broker and consumes, else 0.",
+  },
+} as const;
+
+export class WorkerMetrics {
+  private readonly byOutcome: Record<Outcome, Counter.Internal>;
+  readonly processingSeconds: Histogram;
+  readonly inFlight: Gauge;
+  private readonly connectedGauge: Gauge;
+
+  constructor(registry: AnyRegistry) {
+    const registers = [registry];
+    const { messages, processing, inFlight, connected } = WORKER_METRICS;
+    const counter = new Counter({ name: messages.name, help: messages.help, labelNames: ["outcome"], registers });
+    // Children are resolved once: a label look-up per message would show in the throughput.
+    this.byOutcome = {
+      ack: counter.labels({ outcome: "ack" }),
+      retry: counter.labels({ outcome: "retry" }),
+      dead_letter: counter.labels({ outcome: "dead_letter" }),
+    };
+    for (const outcome of OUTCOMES) this.byOutcome[outcome].inc(0);
+    this.processingSeconds = new Histogram({
+      name: processing.name,
+      help: processing.help,
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+      registers,
+    });
+    this.inFlight = new Gauge({ name: inFlight.name, help: inFlight.help, registers });
+    this.connectedGauge = new Gauge({ name: connected.name, help: connected.help, registers });
+    this.connectedGauge.set(0);
+  }
+
+  settled(outcome: Outcome): void {
+    this.byOutcome[outcome].inc();
+  }
+
+  setConnected(connected: boolean): void {
+    this.connectedGauge.set(connected ? 1 : 0);
+  }
+}

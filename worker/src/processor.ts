@@ -1,0 +1,168 @@
+import { describeError, type Logger } from "@queuescale/core";
+import { cappedBackoffMs } from "./backoff.js";
+import type { Delivery } from "./brokers/types.js";
+import type { Handler, HandlerContext } from "./message.js";
+import type { Outcome, WorkerMetrics } from "./metrics.js";
+
+export interface RetryPolicy {
+  maxAttempts: number;
+  firstDelayMs: number;
+  maxDelayMs: number;
+}
+
+/** Reasons travel in headers: keep them to one bounded line. */
+const MAX_REASON_LENGTH = 512;
+
+export function formatReason(error: unknown): string {
+  const text = describeError(error).replace(/\s+/g, " ").trim();
+  return text.length > MAX_REASON_LENGTH ? `${text.slice(0, MAX_REASON_LENGTH - 1)}…` : text;
+}
+
+/** Errors no retry can fix, recognised by name or a `permanent: true` flag so handlers need not import ours. */
+export function isPermanent(error: unknown): boolean {
+  if (typeof error !== "object" || error === null) return false;
+  const { name, permanent } = error as { name?: unknown; permanent?: unknown };
+  return permanent === true || name === "PermanentError" || name === "DecodeError";
+}
+
+type Decision =
+  | { outcome: "ack" }
+  | { outcome: "retry"; delayMs: number; reason: string }
+  | { outcome: "dead_letter"; reason: string };
+
+/**
+ * Runs the handler for each delivery and settles it: ack after the handler resolves, retry with
+ * backoff when it throws, dead letters when it throws a permanent error or the attempts run out.
+ * Broker-agnostic: the delivery knows how its broker does each of those.
+ */
+export class MessageProcessor {
+  private inFlight = 0;
+  private idleWaiters: (() => void)[] = [];
+  private readonly abandonController = new AbortController();
+  private readonly context: HandlerContext;
+  private readonly unsettled = new Set<Delivery>();
+
+  constructor(
+    private readonly handler: Handler,
+    private readonly policy: RetryPolicy,
+    private readonly metrics: WorkerMetrics,
+    private readonly logger: Logger,
+  ) {
+    this.context = { signal: this.abandonController.signal, logger };
+  }
+
+  get inFlightCount(): number {
+    return this.inFlight;
+  }
+
+  /** Takes a delivery; never throws. */
+  readonly accept = (delivery: Delivery): void => {
+    this.inFlight++;
+    this.unsettled.add(delivery);
+    this.metrics.inFlight.set(this.inFlight);
+    void this.process(delivery).finally(() => {
+      this.unsettled.delete(delivery);
+      this.inFlight--;
+      this.metrics.inFlight.set(this.inFlight);
+      if (this.inFlight === 0) for (const wake of this.idleWaiters.splice(0)) wake();
+    });
+  };
+
+  /** Resolves true once nothing is in flight, or false after `timeoutMs`. */
+  async drain(timeoutMs: number): Promise<boolean> {
+    if (this.inFlight === 0) return true;
+    let timer: NodeJS.Timeout | undefined;
+    const idle = new Promise<boolean>((resolve) => this.idleWaiters.push(() => resolve(true)));
+    const timeout = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)));
+    try {
+      return await Promise.race([idle, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /**
+   * Gives up on what is still running: handlers see their signal abort, their messages are handed
+   * back unsettled (the broker redelivers them) and a late result is not acted on.
+   */
+  abandon(): number {
+    this.abandonController.abort();
+    const left = [...this.unsettled];
+    for (const delivery of left) delivery.release();
+    return left.length;
+  }
+
+  private decide(attempt: number, error: unknown): Decision {
+    const reason = formatReason(error);
+    if (isPermanent(error)) return { outcome: "dead_letter", reason };
+    if (attempt >= this.policy.maxAttempts) {
+      return { outcome: "dead_letter", reason: `failed ${attempt} of ${this.policy.maxAttempts} attempts: ${reason}` };
+    }
+    const delayMs = cappedBackoffMs(attempt, this.policy.firstDelayMs, this.policy.maxDelayMs);
+    return { outcome: "retry", delayMs, reason };
+  }
+
+  private async process(delivery: Delivery): Promise<void> {
+    const { message } = delivery;
+    let decision: Decision;
+    if (message.attempt > this.policy.maxAttempts) {
+      // Delivered again after the last attempt never finished (a crash or a timeout): running it
+      // once more could crash the next replica too.
+      decision = {
+        outcome: "dead_letter",
+        reason: `delivered ${message.attempt} times without finishing (max ${this.policy.maxAttempts} attempts)`,
+      };
+    } else {
+      const started = performance.now();
+      try {
+        await this.handler(message, this.context);
+        decision = { outcome: "ack" };
+      } catch (error) {
+        decision = this.decide(message.attempt, error);
+      }
+      this.metrics.processingSeconds.observe((performance.now() - started) / 1000);
+    }
+    if (this.abandonController.signal.aborted) return;
+    await this.settle(delivery, decision);
+  }
+
+  private async settle(delivery: Delivery, decision: Decision): Promise<void> {
+    const { message } = delivery;
+    let settled: boolean;
+    try {
+      settled = await this.apply(delivery, decision);
+    } catch (error) {
+      // The broker refused the retry or dead-letter copy: hand the message back rather than lose it.
+      this.logger.error(
+        { messageId: message.id, outcome: decision.outcome, error: describeError(error) },
+        "could not settle message; handing it back",
+      );
+      delivery.release();
+      return;
+    }
+    if (!settled) {
+      this.logger.debug({ messageId: message.id }, "connection gone before settling; the broker redelivers it");
+      return;
+    }
+    this.metrics.settled(decision.outcome as Outcome);
+    if (decision.outcome !== "ack") {
+      const log = decision.outcome === "dead_letter" ? this.logger.warn : this.logger.info;
+      log.call(
+        this.logger,
+        { messageId: message.id, attempt: message.attempt, reason: decision.reason },
+        decision.outcome === "dead_letter" ? "message dead-lettered" : "message failed; retry scheduled",
+      );
+    }
+  }
+
+  private apply(delivery: Delivery, decision: Decision): Promise<boolean> {
+    switch (decision.outcome) {
+      case "ack":
+        return delivery.ack();
+      case "retry":
+        return delivery.retry(decision.delayMs, decision.reason);
+      case "dead_letter":
+        return delivery.deadLetter(decision.reason);
+    }
+  }
+}

@@ -1,0 +1,50 @@
+import { z, type ZodType } from "zod";
+import {
+  BROKERS,
+  booleanSetting,
+  countSetting,
+  listenAddressSetting,
+  logLevelSetting,
+  secondsSetting,
+} from "@queuescale/core";
+import { WORKER_BROKERS } from "./brokers/index.js";
+
+/** Settings every worker has, whichever broker it consumes. */
+export const commonWorkerSettings = {
+  BROKER: z
+    .enum(BROKERS, { message: `must be one of ${BROKERS.join(", ")}` })
+    .describe(`Broker to consume: ${BROKERS.join(" or ")}.`),
+  HANDLER: z
+    .string({ message: "is required: the path of the module that exports handle(message, context)" })
+    .describe("Module exporting `handle(message, context)` (named or default); a path or a package name."),
+  CONCURRENCY: countSetting(10).describe(
+    "Messages handled at once (RabbitMQ prefetch; JetStream messages in flight). Default 10.",
+  ),
+  MAX_ATTEMPTS: countSetting(5).describe(
+    "Deliveries of a failing message before it goes to the dead letters. Default 5.",
+  ),
+  RETRY_DELAY_SECONDS: secondsSetting(1).describe("Delay before the first retry; doubles per attempt. Default 1."),
+  RETRY_MAX_DELAY_SECONDS: secondsSetting(60).describe("Longest delay between retries. Default 60."),
+  SHUTDOWN_TIMEOUT_SECONDS: secondsSetting(25).describe(
+    "On SIGTERM, how long in-flight messages may take to finish; the rest is left to the broker. Default 25.",
+  ),
+  DECLARE: booleanSetting(false).describe(
+    "true: create the queue/stream/consumer and the retry and dead-letter topology; false: expect them. Default false.",
+  ),
+  DEPTH_POLL_INTERVAL_SECONDS: secondsSetting(5).describe(
+    "Seconds between polls of the worker's own queue depth for /metrics. Default 5.",
+  ),
+  LISTEN_ADDRESS: listenAddressSetting("0.0.0.0:9423").describe(
+    "host:port for /metrics, /healthz, /readyz. Default 0.0.0.0:9423.",
+  ),
+  LOG_LEVEL: logLevelSetting().describe("fatal, error, warn, info, debug, trace or silent. Default info."),
+};
+
+/** Common settings plus every broker's own (for parsing, validation and --help). */
+export const workerSettings: Record<string, ZodType> = Object.assign(
+  {},
+  commonWorkerSettings,
+  ...Object.values(WORKER_BROKERS).map((module) => module.settings),
+);
+
+export type CommonWorkerSettings = z.infer<z.ZodObject<typeof commonWorkerSettings>>;

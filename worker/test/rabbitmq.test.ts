@@ -1,0 +1,4 @@
+import { rabbitmqHarness } from "./support/brokers.js";
+import { describeWorkerScenarios } from "./support/scenarios.js";
+
+describeWorkerScenarios(rabbitmqHarness);

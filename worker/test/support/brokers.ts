@@ -1,0 +1,191 @@
+import amqp from "amqplib";
+import { jetstream, jetstreamManager, RetentionPolicy, StorageType } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
+import type { BrokerName } from "@queuescale/core";
+import { uniqueName } from "../../../core/test/support/names.js";
+
+export interface TestMessage {
+  id: string;
+  body: Buffer;
+}
+
+export interface DeadLetter {
+  id: string;
+  reason: string;
+  attempts: number;
+  body: Buffer;
+}
+
+/** One queue (RabbitMQ) or stream + durable consumer (JetStream) a test owns. */
+export interface BrokerTarget {
+  readonly broker: BrokerName;
+  /** The broker's port, for a TcpProxy in front of it. */
+  readonly brokerPort: number;
+  /** Identity labels of the depth series the worker publishes. */
+  readonly identity: Record<string, string>;
+  /** Worker settings for this target (DECLARE=true); `port` replaces the broker's port, for a proxy. */
+  workerEnv(port?: number): Record<string, string>;
+  /** Worker settings naming a target that does not exist, with DECLARE=false. */
+  missingTargetEnv(): Record<string, string>;
+  /** What a missing-target failure must name. */
+  readonly missingTargetName: string;
+  publish(messages: readonly TestMessage[]): Promise<void>;
+  /** Messages not yet finished as the broker counts them (with no worker attached). */
+  backlog(): Promise<number>;
+  deadLetters(): Promise<DeadLetter[]>;
+  cleanup(): Promise<void>;
+}
+
+export interface BrokerHarness {
+  readonly broker: BrokerName;
+  create(): Promise<BrokerTarget>;
+}
+
+const RABBITMQ_PORT = 5672;
+const NATS_PORT = 4222;
+
+export const rabbitmqHarness: BrokerHarness = {
+  broker: "rabbitmq",
+  async create() {
+    const queue = uniqueName("worker-test");
+    const url = (port = RABBITMQ_PORT) => `amqp://guest:guest@127.0.0.1:${port}`;
+    const connection = await amqp.connect(url());
+    const channel = await connection.createConfirmChannel();
+    // The queue exists before the worker does, as it would with a producer running first.
+    await channel.assertQueue(queue, { durable: true });
+    // The worker declares the retry and dead-letter queues; until it has, looking at them fails and
+    // closes the channel that looked, so each look gets its own.
+    async function probe<T>(look: (probing: amqp.Channel) => Promise<T>): Promise<T | undefined> {
+      const probing = await connection.createChannel();
+      probing.on("error", () => undefined);
+      try {
+        return await look(probing);
+      } catch {
+        return undefined;
+      } finally {
+        await probing.close().catch(() => undefined);
+      }
+    }
+    return {
+      broker: "rabbitmq",
+      brokerPort: RABBITMQ_PORT,
+      identity: { vhost: "/", queue },
+      missingTargetName: `${queue}-missing`,
+      workerEnv: (port) => ({ BROKER: "rabbitmq", RABBITMQ_URL: url(port), QUEUE: queue, DECLARE: "true" }),
+      missingTargetEnv: () => ({
+        BROKER: "rabbitmq",
+        RABBITMQ_URL: url(),
+        QUEUE: `${queue}-missing`,
+        DECLARE: "false",
+      }),
+      async publish(messages) {
+        for (const message of messages) {
+          channel.sendToQueue(queue, message.body, { messageId: message.id, persistent: true });
+        }
+        await channel.waitForConfirms();
+      },
+      async backlog() {
+        const work = await channel.checkQueue(queue);
+        const retry = await probe((probing) => probing.checkQueue(`${queue}.retry`));
+        return work.messageCount + (retry?.messageCount ?? 0);
+      },
+      async deadLetters() {
+        const letters: DeadLetter[] = [];
+        for (;;) {
+          const message = await probe((probing) => probing.get(`${queue}.dead`, { noAck: true }));
+          if (!message) return letters;
+          const headers = message.properties.headers ?? {};
+          letters.push({
+            id: String(message.properties.messageId),
+            reason: String(headers["x-queuescale-reason"]),
+            attempts: Number(headers["x-queuescale-attempts"]),
+            body: message.content,
+          });
+        }
+      },
+      async cleanup() {
+        for (const name of [queue, `${queue}.retry`, `${queue}.dead`, `${queue}-missing`]) {
+          await channel.deleteQueue(name).catch(() => undefined);
+        }
+        await connection.close().catch(() => undefined);
+      },
+    };
+  },
+};
+
+export const natsHarness: BrokerHarness = {
+  broker: "nats",
+  async create() {
+    const stream = uniqueName("worker_test");
+    const consumer = "workers";
+    const subject = `${stream}.jobs`;
+    const deadStream = `${stream}_DEAD`;
+    const url = (port = NATS_PORT) => `nats://127.0.0.1:${port}`;
+    const connection = await connect({ servers: url() });
+    const manager = await jetstreamManager(connection);
+    const js = jetstream(connection);
+    await manager.streams.add({
+      name: stream,
+      subjects: [`${stream}.>`],
+      retention: RetentionPolicy.Workqueue,
+      storage: StorageType.File,
+    });
+    return {
+      broker: "nats",
+      brokerPort: NATS_PORT,
+      identity: { stream, consumer },
+      missingTargetName: "missing",
+      workerEnv: (port) => ({
+        BROKER: "nats",
+        NATS_URL: url(port),
+        STREAM: stream,
+        CONSUMER: consumer,
+        DECLARE: "true",
+        // Redelivery after a crash waits for ack_wait; tests do not want to wait 30 s.
+        NATS_ACK_WAIT_SECONDS: "3",
+      }),
+      missingTargetEnv: () => ({
+        BROKER: "nats",
+        NATS_URL: url(),
+        STREAM: stream,
+        CONSUMER: "missing",
+        DECLARE: "false",
+      }),
+      async publish(messages) {
+        const batch = 200;
+        for (let start = 0; start < messages.length; start += batch) {
+          await Promise.all(
+            messages
+              .slice(start, start + batch)
+              .map((message) => js.publish(subject, message.body, { msgID: message.id })),
+          );
+        }
+      },
+      async backlog() {
+        const info = await manager.consumers.info(stream, consumer);
+        return info.num_pending + info.num_ack_pending;
+      },
+      async deadLetters() {
+        const letters: DeadLetter[] = [];
+        const info = await manager.streams.info(deadStream).catch(() => undefined);
+        if (!info) return letters;
+        for (let seq = info.state.first_seq; seq <= info.state.last_seq && info.state.messages > 0; seq++) {
+          const stored = await manager.streams.getMessage(deadStream, { seq });
+          if (!stored) continue;
+          letters.push({
+            id: stored.header.get("Queuescale-Message-Id"),
+            reason: stored.header.get("Queuescale-Reason"),
+            attempts: Number(stored.header.get("Queuescale-Attempts")),
+            body: Buffer.from(stored.data),
+          });
+        }
+        return letters;
+      },
+      async cleanup() {
+        await manager.streams.delete(stream).catch(() => undefined);
+        await manager.streams.delete(deadStream).catch(() => undefined);
+        await connection.close().catch(() => undefined);
+      },
+    };
+  },
+};
