@@ -1,3 +1,5 @@
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { ConfigError, readSettings } from "@queuescale/core";
 import { describe, expect, it } from "vitest";
 import { splitCommand } from "../src/cli/args.js";
@@ -121,5 +123,20 @@ describe("durations", () => {
 
   it.each(["", "0", "-1s", "1d", "fast"])("%j is not a duration", (text) => {
     expect(parseDurationMs(text)).toBeUndefined();
+  });
+});
+
+describe("docs/producer.md", () => {
+  it("documents every setting in its configuration table, one row each", () => {
+    const text = readFileSync(fileURLToPath(new URL("../../docs/producer.md", import.meta.url)), "utf8");
+    const table = text.slice(
+      text.indexOf("<!-- settings:producer:start -->"),
+      text.indexOf("<!-- settings:producer:end -->"),
+    );
+    const documented = table
+      .split("\n")
+      .filter((line) => line.startsWith("| `"))
+      .map((line) => /`([A-Z_]+)`/.exec(line)?.[1]);
+    expect([...documented].sort()).toEqual(Object.keys(producerSettings).sort());
   });
 });

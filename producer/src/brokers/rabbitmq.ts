@@ -87,8 +87,14 @@ class RabbitClient implements BrokerClient {
           if (!this.closing)
             this.logger.warn({ error: describeError(error) }, "RabbitMQ connection lost; reconnecting");
         });
+        let failedAttempts = 0;
+        model.on("connect", () => {
+          failedAttempts = 0;
+        });
         model.on("connect-failed", (error: Error) => {
-          this.logger.debug({ error: describeError(error) }, "RabbitMQ connection attempt failed");
+          // One warning per outage; the retries after it are debug noise.
+          const log = failedAttempts++ === 0 ? this.logger.warn.bind(this.logger) : this.logger.debug.bind(this.logger);
+          log({ error: describeError(error) }, "cannot connect to RabbitMQ; retrying");
         });
         model.on("error", (error: Error) => {
           this.logger.warn({ error: describeError(error) }, "RabbitMQ connection error");
