@@ -28,9 +28,9 @@ export const producerSettings = {
   STREAM: z
     .string()
     .regex(/^[A-Za-z0-9_-]{1,64}$/, { message: "must be 1-64 letters, digits, _ or -" })
-    .default("queuescale")
+    .default("WORK")
     .describe(
-      "NATS: the JetStream stream messages go into. Queue NAME is the durable consumer NAME, fed by subject STREAM.NAME. Default queuescale.",
+      "NATS: the JetStream stream messages go into. Queue NAME is the durable consumer NAME, fed by subject STREAM.NAME. Default WORK.",
     ),
   ADMIN_TOKEN: z
     .string()
