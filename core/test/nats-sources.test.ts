@@ -175,6 +175,48 @@ describe("JetStream API source failures", () => {
   });
 });
 
+describe("JetStream API source: oldest message age", () => {
+  let scenario: JetStreamScenario;
+  let source: JetStreamSource;
+
+  beforeAll(async () => {
+    scenario = await JetStreamScenario.create();
+    await scenario.addPullConsumer("c", {});
+    source = new JetStreamSource({
+      connection: natsConnectionOptions(SHARED_NATS_URL, {}),
+      filter: new NameFilter(new RegExp(`^${scenario.stream}$`, "u")),
+      logger,
+    });
+  });
+  afterAll(async () => {
+    await source?.close();
+    await scenario?.dispose();
+  });
+
+  /** Polls and checks the age lies within what the publish times allow. */
+  async function ageBetween(published: { firstBeforeMs: number; firstAfterMs: number }): Promise<number> {
+    const startedMs = Date.now();
+    const snapshot = await source.poll(AbortSignal.timeout(8000));
+    const endedMs = Date.now();
+    const age = snapshot.readings[0]?.oldestMessageAgeSeconds;
+    // 5 ms of slack for the millisecond rounding of the two clocks' readings.
+    expect(age).toBeGreaterThanOrEqual((startedMs - published.firstAfterMs) / 1000 - 0.005);
+    expect(age).toBeLessThanOrEqual((endedMs - published.firstBeforeMs) / 1000 + 0.005);
+    return age!;
+  }
+
+  it("follows the ack floor: once the oldest message is acknowledged, the next one's age counts", async () => {
+    const first = await scenario.publish("x", 1);
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    const second = await scenario.publish("x", 1);
+    await ageBetween(first);
+    // Twice, so the second answer may come from what the source remembers.
+    await ageBetween(first);
+    await scenario.receive("c", 1, 1);
+    await ageBetween(second);
+  });
+});
+
 describe("/jsz source failures", () => {
   let server: Server;
   let baseUrl: string;

@@ -9,6 +9,8 @@ import type { QueueReading } from "../types.js";
 export interface ConsumerState {
   readonly stream_name: string;
   readonly name: string;
+  /** Creation time; tells a re-created consumer of the same name apart. */
+  readonly created?: string;
   readonly config?: {
     readonly durable_name?: string;
     readonly filter_subject?: string;
@@ -93,4 +95,20 @@ export function firstUnfinishedLookups(consumer: ConsumerState): { seq: number; 
 /** Seconds between a message's store time and now, never negative (clocks of server and exporter differ). */
 export function ageSeconds(storedAtMs: number, nowMs: number): number {
   return Math.max(0, (nowMs - storedAtMs) / 1000);
+}
+
+/**
+ * Identifies where the oldest unfinished message of a consumer was looked up: while the consumer
+ * (same creation), its filter and its ack floor stay the same, the first matching message after
+ * the floor is the same message, unless the stream dropped it (see JetStreamSource).
+ */
+export function oldestLookupKey(consumer: ConsumerState): string {
+  const filters = firstUnfinishedLookups(consumer).map((lookup) => lookup.next_by_subj);
+  return JSON.stringify([
+    consumer.stream_name,
+    consumer.name,
+    consumer.created ?? "",
+    consumer.ack_floor.stream_seq,
+    filters,
+  ]);
 }

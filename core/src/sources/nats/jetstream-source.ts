@@ -4,9 +4,16 @@ import pLimit from "p-limit";
 import type { Logger } from "pino";
 import type { NameFilter } from "../filter.js";
 import { SourceError, type DepthSource, type QueueReading, type Snapshot } from "../types.js";
-import { ageSeconds, consumerDepth, consumerReading, exportedConsumers, firstUnfinishedLookups } from "./consumer.js";
+import {
+  ageSeconds,
+  consumerDepth,
+  consumerReading,
+  exportedConsumers,
+  firstUnfinishedLookups,
+  oldestLookupKey,
+} from "./consumer.js";
 import { natsSourceError } from "./connection.js";
-import { earliestMessage, parseMessageGetResponse } from "./message.js";
+import { earliestMessage, parseMessageGetResponse, type StoredMessageRef } from "./message.js";
 
 /** JetStream API error code: the stream is gone (deleted between listing and asking). */
 const STREAM_NOT_FOUND = 10059;
@@ -17,8 +24,15 @@ export interface JetStreamSourceOptions {
   logger: Logger;
   /** Bound on each API request; a poll is also cut short by the poller's own timeout. Default 5 s. */
   requestTimeoutMs?: number;
-  /** Message look-ups for the oldest-message age in flight at once. Default 16. */
+  /** Message look-ups for the oldest-message age in flight at once. Default 64. */
   ageLookupConcurrency?: number;
+}
+
+/** What the age look-up needs to know of a stream. */
+interface StreamFacts {
+  firstSeq: number;
+  /** max_msgs_per_subject is set: the stream may delete any message, not only its oldest. */
+  perSubjectLimit: boolean;
 }
 
 /** Rejects when the signal aborts, so a poll never outlives the poller's timeout. */
@@ -76,10 +90,12 @@ export class JetStreamSource implements DepthSource {
   private closed = false;
   private readonly requestTimeoutMs: number;
   private readonly limitLookups: ReturnType<typeof pLimit>;
+  /** Oldest unfinished message per consumer, kept from the last poll (keyed by oldestLookupKey). */
+  private oldestCache = new Map<string, StoredMessageRef>();
 
   constructor(private readonly options: JetStreamSourceOptions) {
     this.requestTimeoutMs = options.requestTimeoutMs ?? 5000;
-    this.limitLookups = pLimit(options.ageLookupConcurrency ?? 16);
+    this.limitLookups = pLimit(options.ageLookupConcurrency ?? 64);
   }
 
   async poll(signal: AbortSignal): Promise<Snapshot> {
@@ -95,22 +111,48 @@ export class JetStreamSource implements DepthSource {
   }
 
   private async read(session: Session): Promise<QueueReading[]> {
-    const consumers = exportedConsumers(await this.listConsumers(session.jsm), this.options.filter);
+    const { streams, consumers } = await this.listConsumers(session.jsm);
+    const exported = exportedConsumers(consumers, this.options.filter);
     const nowMs = Date.now();
-    return Promise.all(
-      consumers.map(async (consumer) => {
+    const remembered = new Map<string, StoredMessageRef>();
+    const readings = await Promise.all(
+      exported.map(async (consumer) => {
         if (consumerDepth(consumer) === 0) return consumerReading(consumer);
-        const oldest = await this.limitLookups(() => this.firstUnfinished(session.nc, consumer));
-        return consumerReading(consumer, oldest === null ? undefined : ageSeconds(oldest, nowMs));
+        const key = oldestLookupKey(consumer);
+        const stream = streams.get(consumer.stream_name);
+        let oldest = this.oldestCache.get(key);
+        // The stream may have dropped that message since (limits, purge), which moves its first
+        // sequence past it; with a per-subject limit it may drop any message, so no reuse there.
+        const reusable =
+          oldest !== undefined &&
+          stream !== undefined &&
+          stream.perSubjectLimit === false &&
+          oldest.seq >= stream.firstSeq;
+        if (!reusable) {
+          oldest = (await this.limitLookups(() => this.firstUnfinished(session.nc, consumer))) ?? undefined;
+        }
+        if (oldest === undefined) return consumerReading(consumer);
+        remembered.set(key, oldest);
+        return consumerReading(consumer, ageSeconds(oldest.storedAtMs, nowMs));
       }),
     );
+    // Only what this poll used, so consumers that went away are forgotten.
+    this.oldestCache = remembered;
+    return readings;
   }
 
-  private async listConsumers(jsm: JetStreamManager): Promise<ConsumerInfo[]> {
-    const streams: string[] = [];
-    for await (const stream of jsm.streams.names()) streams.push(stream);
+  private async listConsumers(
+    jsm: JetStreamManager,
+  ): Promise<{ streams: Map<string, StreamFacts>; consumers: ConsumerInfo[] }> {
+    const streams = new Map<string, StreamFacts>();
+    for await (const stream of jsm.streams.list()) {
+      streams.set(stream.config.name, {
+        firstSeq: stream.state.first_seq,
+        perSubjectLimit: (stream.config.max_msgs_per_subject ?? -1) > 0,
+      });
+    }
     const perStream = await Promise.all(
-      streams.map(async (stream) => {
+      [...streams.keys()].map(async (stream) => {
         const consumers: ConsumerInfo[] = [];
         try {
           for await (const consumer of jsm.consumers.list(stream)) consumers.push(consumer);
@@ -122,11 +164,11 @@ export class JetStreamSource implements DepthSource {
         return consumers;
       }),
     );
-    return perStream.flat();
+    return { streams, consumers: perStream.flat() };
   }
 
-  /** Store time (Unix ms) of the consumer's oldest unfinished message, or null if none is stored. */
-  private async firstUnfinished(nc: NatsConnection, consumer: ConsumerInfo): Promise<number | null> {
+  /** The consumer's oldest unfinished message, or null if none is stored. */
+  private async firstUnfinished(nc: NatsConnection, consumer: ConsumerInfo): Promise<StoredMessageRef | null> {
     const subject = `$JS.API.STREAM.MSG.GET.${consumer.stream_name}`;
     const found = await Promise.all(
       firstUnfinishedLookups(consumer).map(async (query) => {
@@ -134,7 +176,7 @@ export class JetStreamSource implements DepthSource {
         return parseMessageGetResponse(answer.string());
       }),
     );
-    return earliestMessage(found)?.storedAtMs ?? null;
+    return earliestMessage(found);
   }
 
   private currentSession(): Promise<Session> {

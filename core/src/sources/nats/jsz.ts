@@ -10,33 +10,50 @@ import { consumerReading, exportedConsumers, type ConsumerState } from "./consum
  */
 export const JSZ_PATH = "/jsz?accounts=true&streams=true&consumers=true&config=true";
 
-const consumerDetail = z.object({
-  stream_name: z.string(),
-  name: z.string(),
-  config: z
-    .object({
-      durable_name: z.string().optional(),
-      filter_subject: z.string().optional(),
-      filter_subjects: z.array(z.string()).optional(),
-      deliver_subject: z.string().optional(),
-    })
-    .optional(),
-  ack_floor: z.object({ stream_seq: z.number() }),
-  num_pending: z.number(),
-  num_ack_pending: z.number(),
-  num_redelivered: z.number(),
-  num_waiting: z.number(),
-  push_bound: z.boolean().optional(),
-  cluster: z.object({ leader: z.string().optional() }).optional(),
-});
+const isNumber = (value: unknown): value is number => typeof value === "number";
+const isOptional = (value: unknown, type: "string" | "boolean" | "object") =>
+  value === undefined || (typeof value === type && value !== null);
 
+/**
+ * Checks a consumer_detail entry for the fields the mapping reads, without copying it. Written out
+ * rather than a zod schema because it runs for every consumer on every poll, and a schema's
+ * per-object cost is what a poll of thousands of consumers would spend most of its time on.
+ */
+function isConsumerDetail(value: unknown): value is ConsumerState {
+  if (typeof value !== "object" || value === null) return false;
+  const detail = value as Record<string, unknown>;
+  const config = detail.config as Record<string, unknown> | undefined;
+  const ackFloor = detail.ack_floor as Record<string, unknown> | undefined;
+  const cluster = detail.cluster as Record<string, unknown> | undefined;
+  return (
+    typeof detail.stream_name === "string" &&
+    typeof detail.name === "string" &&
+    isNumber(detail.num_pending) &&
+    isNumber(detail.num_ack_pending) &&
+    isNumber(detail.num_redelivered) &&
+    isNumber(detail.num_waiting) &&
+    typeof ackFloor === "object" &&
+    ackFloor !== null &&
+    isNumber(ackFloor.stream_seq) &&
+    isOptional(detail.push_bound, "boolean") &&
+    isOptional(config, "object") &&
+    (config === undefined ||
+      (isOptional(config.durable_name, "string") &&
+        isOptional(config.filter_subject, "string") &&
+        (config.filter_subjects === undefined || Array.isArray(config.filter_subjects)))) &&
+    isOptional(cluster, "object") &&
+    (cluster === undefined || isOptional(cluster.leader, "string"))
+  );
+}
+
+/** The envelope; consumer entries are checked by isConsumerDetail. */
 const jszResponse = z.object({
   // Servers newer than 2.9 name themselves here; 2.9 only in /varz.
   server_name: z.string().optional(),
   account_details: z
     .array(
       z.object({
-        stream_detail: z.array(z.object({ consumer_detail: z.array(consumerDetail).nullish() })).nullish(),
+        stream_detail: z.array(z.object({ consumer_detail: z.array(z.unknown()).nullish() })).nullish(),
       }),
     )
     .nullish(),
@@ -64,7 +81,12 @@ export function parseJsz(body: string): JszReport {
   }
   const consumers: ConsumerState[] = [];
   for (const account of parsed.data.account_details ?? []) {
-    for (const stream of account.stream_detail ?? []) consumers.push(...(stream.consumer_detail ?? []));
+    for (const stream of account.stream_detail ?? []) {
+      for (const detail of stream.consumer_detail ?? []) {
+        if (!isConsumerDetail(detail)) throw new SourceError("parse", "unexpected consumer entry in /jsz answer");
+        consumers.push(detail);
+      }
+    }
   }
   return { serverName: parsed.data.server_name, consumers };
 }
