@@ -119,11 +119,13 @@ export function runWithHpa(model: WorkloadModel, spec: HpaSpec, flags: Controlle
   // Each pod is the time it becomes ready; the ReplicaSet removes pods that are not ready first.
   let pods: number[] = Array.from({ length: model.initialReplicas }, () => 0);
   const samples: { t: number; depth: number }[] = [];
+  let seen = -1; // index of the latest sample old enough to have reached the HPA
   return simulate(model, {
     replicasAt(t, depthNow) {
       if (t % model.scrapeIntervalSeconds === 0) samples.push({ t, depth: depthNow });
       if (t % model.syncPeriodSeconds === 0) {
-        const visible = samples.filter((sample) => sample.t + model.adapterDelaySeconds <= t).at(-1);
+        while (seen + 1 < samples.length && samples[seen + 1]!.t + model.adapterDelaySeconds <= t) seen++;
+        const visible = seen >= 0 ? samples[seen] : undefined;
         const decision = controller.sync({
           now: t,
           currentReplicas: pods.length,
