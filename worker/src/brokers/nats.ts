@@ -36,6 +36,7 @@ import {
 } from "../backoff.js";
 import { exactNames } from "../depth.js";
 import { oneLine } from "./headers.js";
+import { natsConnectionOptions, type NatsCredentials } from "./nats-connection.js";
 import {
   ATTEMPTS_HEADER,
   DEAD_AT_HEADER,
@@ -74,6 +75,10 @@ export const natsWorkerSettings = {
     .string()
     .optional()
     .describe("Subject dead letters are published to. Default queuescale.dead.<STREAM>.<CONSUMER>."),
+  NATS_USER: natsModule.settings.NATS_USER,
+  NATS_PASSWORD: natsModule.settings.NATS_PASSWORD,
+  NATS_TOKEN: natsModule.settings.NATS_TOKEN,
+  NATS_CREDS: natsModule.settings.NATS_CREDS,
   NATS_DEAD_LETTER_STREAM: z
     .string()
     .optional()
@@ -84,6 +89,7 @@ type NatsWorkerSettings = z.infer<z.ZodObject<typeof natsWorkerSettings>>;
 
 interface NatsTarget {
   url: string;
+  credentials: NatsCredentials;
   stream: string;
   consumer: string;
   subjects: string[] | undefined;
@@ -310,7 +316,7 @@ export class NatsConsumer implements BrokerConsumer {
     for (let attempt = 1; !signal.aborted; attempt++) {
       try {
         return await connect({
-          servers: this.target.url,
+          ...natsConnectionOptions(this.target.url, this.target.credentials),
           name: `queuescale-worker ${hostname()} ${process.pid}`,
           maxReconnectAttempts: -1,
           reconnectDelayHandler: () =>
@@ -408,9 +414,9 @@ export const natsWorkerModule: WorkerBrokerModule<typeof natsWorkerSettings> = {
     return new NatsConsumer(target(settings), options, hooks);
   },
   createDepthSources(settings: NatsWorkerSettings, logger: Logger): DepthSource[] {
-    const { url, stream, consumer } = target(settings);
+    const { url, stream, consumer, credentials } = target(settings);
     return natsModule.createSources(
-      { NATS_URL: url, NATS_MONITOR_URL: undefined },
+      { NATS_URL: url, NATS_MONITOR_URL: undefined, ...credentials },
       { filter: exactNames([stream, consumer]), logger },
     );
   },
@@ -426,6 +432,12 @@ function target(settings: NatsWorkerSettings): NatsTarget {
   if (!settings.CONSUMER) throw new ConfigError("CONSUMER", "required when BROKER=nats");
   return {
     url: settings.NATS_URL,
+    credentials: {
+      NATS_USER: settings.NATS_USER,
+      NATS_PASSWORD: settings.NATS_PASSWORD,
+      NATS_TOKEN: settings.NATS_TOKEN,
+      NATS_CREDS: settings.NATS_CREDS,
+    },
     stream: settings.STREAM,
     consumer: settings.CONSUMER,
     subjects: settings.SUBJECTS,

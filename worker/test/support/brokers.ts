@@ -32,6 +32,7 @@ export interface BrokerTarget {
   publish(messages: readonly TestMessage[]): Promise<void>;
   /** Messages not yet finished as the broker counts them (with no worker attached). */
   backlog(): Promise<number>;
+  /** Every dead letter so far. */
   deadLetters(): Promise<DeadLetter[]>;
   cleanup(): Promise<void>;
 }
@@ -53,6 +54,7 @@ export const rabbitmqHarness: BrokerHarness = {
     const channel = await connection.createConfirmChannel();
     // The queue exists before the worker does, as it would with a producer running first.
     await channel.assertQueue(queue, { durable: true });
+    const letters: DeadLetter[] = [];
     // The worker declares the retry and dead-letter queues; until it has, looking at them fails and
     // closes the channel that looked, so each look gets its own.
     async function probe<T>(look: (probing: amqp.Channel) => Promise<T>): Promise<T | undefined> {
@@ -90,10 +92,10 @@ export const rabbitmqHarness: BrokerHarness = {
         return work.messageCount + (retry?.messageCount ?? 0);
       },
       async deadLetters() {
-        const letters: DeadLetter[] = [];
+        // Taken off the queue as they are read, so kept here: every call answers all seen so far.
         for (;;) {
           const message = await probe((probing) => probing.get(`${queue}.dead`, { noAck: true }));
-          if (!message) return letters;
+          if (!message) return [...letters];
           const headers = message.properties.headers ?? {};
           letters.push({
             id: String(message.properties.messageId),
@@ -162,8 +164,11 @@ export const natsHarness: BrokerHarness = {
         }
       },
       async backlog() {
-        const info = await manager.consumers.info(stream, consumer);
-        return info.num_pending + info.num_ack_pending;
+        // A work-queue stream drops a message once it is acked. Terminated ones (dead-lettered)
+        // stay in it on nats-server 2.9, never to be delivered again, so they are not backlog.
+        const info = await manager.streams.info(stream);
+        const dead = await manager.streams.info(deadStream).catch(() => undefined);
+        return info.state.messages - (dead?.state.messages ?? 0);
       },
       async deadLetters() {
         const letters: DeadLetter[] = [];

@@ -220,10 +220,10 @@ export function describeWorkerScenarios(harness: BrokerHarness): void {
         RETRY_DELAY_SECONDS: "0.05",
         RETRY_MAX_DELAY_SECONDS: "0.2",
       });
-      const letters: DeadLetter[] = [];
+      let letters: DeadLetter[] = [];
       await eventually(
         async () => {
-          letters.push(...(await target.deadLetters()));
+          letters = await target.deadLetters();
           return letters.length >= 2 && readRecords(recordFile).size === good.length ? true : undefined;
         },
         { what: "two dead letters and every good message handled" },

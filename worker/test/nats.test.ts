@@ -1,0 +1,4 @@
+import { natsHarness } from "./support/brokers.js";
+import { describeWorkerScenarios } from "./support/scenarios.js";
+
+describeWorkerScenarios(natsHarness);
