@@ -1,15 +1,7 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  ConfigError,
-  NameFilter,
-  SourceError,
-  createLogger,
-  natsModule,
-  readSettings,
-  type DepthSource,
-} from "@queuescale/core";
+import { NameFilter, SourceError, createLogger, natsModule, readSettings, type DepthSource } from "@queuescale/core";
 import { natsConnectionOptions } from "../src/sources/nats/connection.js";
 import { JetStreamSource } from "../src/sources/nats/jetstream-source.js";
 import { JszSource } from "../src/sources/nats/jsz-source.js";
@@ -57,30 +49,17 @@ describe("NATS settings", () => {
     expect(sourcesFor({ NATS_URL: "nats://127.0.0.1:4222" }).map((source) => source.name)).toEqual(["jetstream"]);
   });
 
-  it("takes credentials out of the URL and lets explicit settings win", () => {
-    expect(natsConnectionOptions("nats://alice:s%40cret@127.0.0.1:4222", {})).toEqual({
+  it("takes credentials out of the URL", () => {
+    expect(natsConnectionOptions("nats://alice:s%40cret@127.0.0.1:4222")).toEqual({
       servers: "nats://127.0.0.1:4222",
       user: "alice",
       pass: "s@cret",
     });
-    expect(natsConnectionOptions("nats://t0ken@127.0.0.1:4222", {})).toEqual({
+    expect(natsConnectionOptions("nats://t0ken@127.0.0.1:4222")).toEqual({
       servers: "nats://127.0.0.1:4222",
       token: "t0ken",
     });
-    expect(
-      natsConnectionOptions("nats://alice:old@127.0.0.1:4222", { NATS_USER: "bob", NATS_PASSWORD: "new" }),
-    ).toEqual({ servers: "nats://127.0.0.1:4222", user: "bob", pass: "new" });
-    expect(natsConnectionOptions("nats://127.0.0.1:4222", { NATS_TOKEN: "abc" })).toEqual({
-      servers: "nats://127.0.0.1:4222",
-      token: "abc",
-    });
-    expect(natsConnectionOptions("nats://127.0.0.1:4222", { NATS_CREDS: "creds" })).toHaveProperty("authenticator");
-  });
-
-  it("rejects a user without a password, naming the missing setting", () => {
-    const run = () => sourcesFor({ NATS_URL: "nats://127.0.0.1:4222", NATS_USER: "alice" });
-    expect(run).toThrow(ConfigError);
-    expect(run).toThrow(/NATS_PASSWORD/);
+    expect(natsConnectionOptions("nats://127.0.0.1:4222")).toEqual({ servers: "nats://127.0.0.1:4222" });
   });
 });
 
@@ -88,7 +67,7 @@ describe("JetStream API source failures", () => {
   it("fails with reason connection when nothing listens", async () => {
     const port = await closedPort();
     const source = new JetStreamSource({
-      connection: natsConnectionOptions(`nats://127.0.0.1:${port}`, {}),
+      connection: natsConnectionOptions(`nats://127.0.0.1:${port}`),
       filter: NameFilter.all(),
       logger,
     });
@@ -144,7 +123,7 @@ describe("JetStream API source failures", () => {
       await scenario.publish("x", 2);
       await proxy.start();
       source = new JetStreamSource({
-        connection: natsConnectionOptions(`nats://${proxy.address}`, {}),
+        connection: natsConnectionOptions(`nats://${proxy.address}`),
         filter: new NameFilter(new RegExp(`^${scenario.stream}$`, "u")),
         logger,
       });
@@ -183,7 +162,7 @@ describe("JetStream API source: oldest message age", () => {
     scenario = await JetStreamScenario.create();
     await scenario.addPullConsumer("c", {});
     source = new JetStreamSource({
-      connection: natsConnectionOptions(SHARED_NATS_URL, {}),
+      connection: natsConnectionOptions(SHARED_NATS_URL),
       filter: new NameFilter(new RegExp(`^${scenario.stream}$`, "u")),
       logger,
     });

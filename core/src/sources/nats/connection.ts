@@ -1,57 +1,29 @@
-import { credsAuthenticator, errors, type ConnectionOptions } from "@nats-io/transport-node";
+import { errors, type ConnectionOptions } from "@nats-io/transport-node";
 import { JetStreamApiError } from "@nats-io/jetstream";
-import { ConfigError } from "../../config.js";
 import type { PollErrorReason } from "../../contract.js";
-import { classifyPollError, describeError, redactUrl } from "../errors.js";
+import { classifyPollError, describeError } from "../errors.js";
 import { SourceError } from "../types.js";
 
-export interface NatsCredentials {
-  NATS_USER?: string | undefined;
-  NATS_PASSWORD?: string | undefined;
-  NATS_TOKEN?: string | undefined;
-  NATS_CREDS?: string | undefined;
-}
-
 /**
- * Client options for NATS_URL plus the credential settings. Credentials written into the URL
- * (`nats://user:pass@host` or `nats://token@host`) are taken out of it, because the client would
- * otherwise carry the URL, password and all, into its error messages; explicit settings win over
- * the URL.
+ * Client options for NATS_URL. Credentials written into the URL (`nats://user:pass@host` or
+ * `nats://token@host`; mount it from a Secret with NATS_URL_FILE) are taken out of it and passed as
+ * options, because the client would otherwise carry the URL, password and all, into its error
+ * messages.
  */
-export function natsConnectionOptions(url: string, credentials: NatsCredentials): ConnectionOptions {
+export function natsConnectionOptions(url: string): ConnectionOptions {
   const parsed = new URL(url);
-  const fromUrl = {
-    user: decodeURIComponent(parsed.username),
-    pass: decodeURIComponent(parsed.password),
-  };
+  const user = decodeURIComponent(parsed.username);
+  const pass = decodeURIComponent(parsed.password);
   parsed.username = "";
   parsed.password = "";
   const options: ConnectionOptions = { servers: parsed.toString().replace(/\/$/, "") };
-
-  if (credentials.NATS_USER !== undefined && credentials.NATS_PASSWORD === undefined) {
-    throw new ConfigError("NATS_PASSWORD", "must be set together with NATS_USER");
-  }
-  if (credentials.NATS_CREDS !== undefined) {
-    options.authenticator = credsAuthenticator(new TextEncoder().encode(credentials.NATS_CREDS));
-  } else if (credentials.NATS_TOKEN !== undefined) {
-    options.token = credentials.NATS_TOKEN;
-  } else if (credentials.NATS_USER !== undefined) {
-    options.user = credentials.NATS_USER;
-    options.pass = credentials.NATS_PASSWORD;
-  } else if (fromUrl.user && fromUrl.pass) {
-    options.user = fromUrl.user;
-    options.pass = fromUrl.pass;
-  } else if (fromUrl.user) {
-    options.token = fromUrl.user;
+  if (user && pass) {
+    options.user = user;
+    options.pass = pass;
+  } else if (user) {
+    options.token = user;
   }
   return options;
-}
-
-/** `nats://host:port` without credentials, for the source's name and logs. */
-export function natsServerLabel(url: string): string {
-  return redactUrl(url)
-    .replace(/^[a-z]+:\/\/(\*\*\*@)?/i, "")
-    .replace(/\/$/, "");
 }
 
 /**

@@ -1,27 +1,20 @@
-import { z } from "zod";
 import { urlListSetting, urlSetting } from "../../config.js";
 import type { BrokerModule } from "../broker.js";
 import { natsConnectionOptions } from "./connection.js";
 import { JetStreamSource } from "./jetstream-source.js";
 import { JszSource } from "./jsz-source.js";
 
-const secret = () => z.string().min(1, { message: "must not be empty" });
-
 export const natsSettings = {
   NATS_URL: urlSetting(["nats", "tls", "ws", "wss"])
     .optional()
-    .describe("NATS server URL (nats://user:pass@host:4222). Turns the JetStream source on (JetStream API)."),
+    .describe(
+      "NATS server URL (nats://user:pass@host:4222 or nats://token@host:4222). Turns the JetStream source on (JetStream API).",
+    ),
   NATS_MONITOR_URL: urlListSetting(["http", "https"])
     .optional()
     .describe(
       "NATS monitoring endpoint(s) (http://host:8222), comma-separated, one per server when clustered. When set, depths come from /jsz.",
     ),
-  NATS_USER: secret().optional().describe("NATS user (with NATS_PASSWORD); overrides a user in NATS_URL."),
-  NATS_PASSWORD: secret().optional().describe("NATS password (for NATS_USER)."),
-  NATS_TOKEN: secret().optional().describe("NATS authentication token."),
-  NATS_CREDS: secret()
-    .optional()
-    .describe("Contents of a NATS .creds file (JWT + NKey seed); usually mounted with NATS_CREDS_FILE."),
 };
 
 export const natsModule: BrokerModule<typeof natsSettings> = {
@@ -34,7 +27,7 @@ export const natsModule: BrokerModule<typeof natsSettings> = {
       return settings.NATS_MONITOR_URL.map((url) => new JszSource({ url, filter, logger }));
     }
     if (settings.NATS_URL === undefined) return [];
-    const connection = natsConnectionOptions(settings.NATS_URL, settings);
+    const connection = natsConnectionOptions(settings.NATS_URL);
     return [new JetStreamSource({ connection, filter, logger })];
   },
 };
