@@ -1,8 +1,16 @@
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { BROKERS, DEPTH_METRICS, IDENTITY_LABELS, RESERVED_LABELS, type BrokerName } from "@queuescale/core";
+import {
+  BROKERS,
+  createLogger,
+  DEPTH_METRICS,
+  IDENTITY_LABELS,
+  RESERVED_LABELS,
+  type BrokerName,
+} from "@queuescale/core";
 import { afterAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
+import { buildSources } from "../../exporter/src/exporter.js";
 import { exporterSettings } from "../../exporter/src/settings.js";
 import {
   REPO_ROOT,
@@ -219,6 +227,34 @@ describe("kustomize overlays", () => {
     }
     for (const broker of ["rabbitmq", "nats"])
       expect(findObject(objects, "StatefulSet", broker).spec.volumeClaimTemplates).toHaveLength(1);
+  });
+
+  it("dev: the exporter's own settings parser accepts its rendered configuration and reads both brokers", async () => {
+    const { objects } = await kustomize("k8s/overlays/dev");
+    const secret = findGenerated(objects, "Secret", "queuescale-broker");
+    const mounted = join(scratch, "dev-secret");
+    mkdirSync(mounted);
+    for (const [key, value] of Object.entries(secret.data as Record<string, string>)) {
+      writeFileSync(join(mounted, key), Buffer.from(value.replace(/\s+/g, ""), "base64"));
+    }
+    const pod = findObject(objects, "Deployment", "queuescale-exporter").spec.template.spec;
+    const config = findObject(objects, "ConfigMap", pod.containers[0].envFrom[0].configMapRef.name).data as Record<
+      string,
+      string
+    >;
+    const env: Record<string, string> = Object.fromEntries(
+      (pod.containers[0].env as Array<{ name: string; value: string }>).map((entry) => [entry.name, entry.value]),
+    );
+    for (const [key, value] of Object.entries(config)) {
+      env[key] = value.replace("/etc/queuescale/broker", mounted);
+    }
+    const { sources, settings } = buildSources({ env, argv: [] }, createLogger("test", "silent"));
+    try {
+      expect(new Set(sources.map((source) => source.broker))).toEqual(new Set(["rabbitmq", "nats"]));
+      expect(settings.LISTEN_ADDRESS).toMatchObject({ host: "0.0.0.0", port: 9422 });
+    } finally {
+      await Promise.all(sources.map((source) => source.close()));
+    }
   });
 
   it("rabbitmq and nats overlays leave credentials to a Secret made outside the repository", async () => {
