@@ -39,15 +39,19 @@ describe.each(BROKER_NAMES)("producer on %s when the broker fails mid-request", 
 
   describe("behind a proxy that is cut", () => {
     let proxy: TcpProxy;
+    let listingProxy: TcpProxy;
     let producer: TestProducer;
     let queue: string;
 
     beforeAll(async () => {
       proxy = new TcpProxy(harness.brokerPort);
       await proxy.start();
+      // Where listings come over a connection of their own, that one is cut too.
+      listingProxy = harness.listingPort === harness.brokerPort ? proxy : new TcpProxy(harness.listingPort);
+      if (listingProxy !== proxy) await listingProxy.start();
       queue = await harness.createQueue();
       producer = await startTestProducer({
-        ...harness.settings(proxy.port),
+        ...harness.settings(proxy.port, listingProxy.port),
         PUBLISH_TIMEOUT_SECONDS: "3",
         MAX_BATCH_MESSAGES: "5000",
         MAX_BODY_BYTES: String(64 * 1024 * 1024),
@@ -57,6 +61,7 @@ describe.each(BROKER_NAMES)("producer on %s when the broker fails mid-request", 
     afterAll(async () => {
       await producer?.stop();
       await proxy?.close();
+      await listingProxy?.close();
     });
 
     it("says which messages were not confirmed when the connection drops during a batch", async () => {
@@ -95,7 +100,9 @@ describe.each(BROKER_NAMES)("producer on %s when the broker fails mid-request", 
 
     it("is not ready (503) while cut, refuses publishes with 503, and recovers after restore", async () => {
       expect((await producer.request("GET", "/readyz")).status).toBe(200);
+      expect((await producer.request("GET", "/v1/queues")).status).toBe(200);
       await proxy.cut();
+      await listingProxy.cut();
       try {
         await eventually(async () => ((await producer.request("GET", "/readyz")).status === 503 ? true : undefined), {
           what: "/readyz to answer 503",
@@ -105,8 +112,15 @@ describe.each(BROKER_NAMES)("producer on %s when the broker fails mid-request", 
         expect(refused.status).toBe(503);
         expect(typeof refused.body.error).toBe("string");
         expect(await harness.count(queue)).toBe(before);
+        // An unreadable broker is an error, never an empty list. (Waits out the one second in which
+        // requests share a listing, so the one before the cut is not reused.)
+        await new Promise((resolve) => setTimeout(resolve, 1_100));
+        const listing = await producer.request("GET", "/v1/queues");
+        expect(listing.status).toBe(503);
+        expect(listing.body.queues).toBeUndefined();
       } finally {
         await proxy.restore();
+        await listingProxy.restore();
       }
       await eventually(async () => ((await producer.request("GET", "/readyz")).status === 200 ? true : undefined), {
         what: "/readyz to answer 200 again",
@@ -115,6 +129,15 @@ describe.each(BROKER_NAMES)("producer on %s when the broker fails mid-request", 
       const answer = await producer.post(`/v1/queues/${queue}/messages`, { body: "after restore", id: "back" });
       expect(answer.status).toBe(202);
       expect(await harness.count(queue)).toBe(before + 1);
+      await eventually(
+        async () => {
+          const listing = await producer.request("GET", "/v1/queues");
+          return listing.status === 200 && listing.body.queues.some((row: { name: string }) => row.name === queue)
+            ? true
+            : undefined;
+        },
+        { what: "the queue listing to come back" },
+      );
     });
   });
 });

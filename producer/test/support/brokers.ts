@@ -31,8 +31,13 @@ export interface BrokerHarness {
   readonly broker: BrokerName;
   /** The port the producer is pointed at; a TcpProxy in front of it simulates outages. */
   readonly brokerPort: number;
-  /** Producer settings that reach the broker through `port` (default: the broker itself). */
-  settings(port?: number): Record<string, string>;
+  /** The port queue listings are read from (the management API for RabbitMQ). */
+  readonly listingPort: number;
+  /**
+   * Producer settings that reach the broker through `port` and read listings through `listingPort`
+   * (default: the broker itself).
+   */
+  settings(port?: number, listingPort?: number): Record<string, string>;
   /** A fresh queue that exists on the broker. */
   createQueue(): Promise<string>;
   /**
@@ -50,6 +55,7 @@ export interface BrokerHarness {
 }
 
 const RABBITMQ_PORT = 5672;
+const RABBITMQ_MANAGEMENT_PORT = 15672;
 const NATS_PORT = 4222;
 
 async function rabbitHarness(): Promise<BrokerHarness> {
@@ -78,10 +84,11 @@ async function rabbitHarness(): Promise<BrokerHarness> {
   return {
     broker: "rabbitmq",
     brokerPort: RABBITMQ_PORT,
-    settings: (port = RABBITMQ_PORT) => ({
+    listingPort: RABBITMQ_MANAGEMENT_PORT,
+    settings: (port = RABBITMQ_PORT, listingPort = RABBITMQ_MANAGEMENT_PORT) => ({
       BROKER: "rabbitmq",
       RABBITMQ_URL: `amqp://guest:guest@127.0.0.1:${port}`,
-      RABBITMQ_MANAGEMENT_URL: "http://guest:guest@127.0.0.1:15672",
+      RABBITMQ_MANAGEMENT_URL: `http://guest:guest@127.0.0.1:${listingPort}`,
     }),
     createQueue: () => declare(),
     async createFullQueue(max) {
@@ -156,6 +163,8 @@ async function natsHarness(): Promise<BrokerHarness> {
   return {
     broker: "nats",
     brokerPort: NATS_PORT,
+    // Listings come from the JetStream API over the same connection URL.
+    listingPort: NATS_PORT,
     settings: (port = NATS_PORT) => ({ BROKER: "nats", NATS_URL: `nats://127.0.0.1:${port}`, STREAM: stream }),
     async createQueue() {
       const queue = await addConsumer(stream);
