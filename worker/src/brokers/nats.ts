@@ -36,7 +36,7 @@ import {
 } from "../backoff.js";
 import { exactNames } from "../depth.js";
 import { oneLine } from "./headers.js";
-import { natsConnectionOptions, type NatsCredentials } from "./nats-connection.js";
+import { natsConnectionOptions } from "./nats-connection.js";
 import {
   ATTEMPTS_HEADER,
   DEAD_AT_HEADER,
@@ -62,7 +62,7 @@ import {
 export const natsWorkerSettings = {
   NATS_URL: urlSetting(["nats", "tls", "ws", "wss"])
     .optional()
-    .describe("NATS server URL (nats://user:pass@host:4222). Required when BROKER=nats."),
+    .describe("NATS server URL (nats://user:pass@host:4222 or nats://token@host:4222). Required when BROKER=nats."),
   STREAM: z.string().optional().describe("JetStream stream of the consumer. Required when BROKER=nats."),
   CONSUMER: z.string().optional().describe("Durable pull consumer to consume. Required when BROKER=nats."),
   SUBJECTS: listSetting()
@@ -75,10 +75,6 @@ export const natsWorkerSettings = {
     .string()
     .optional()
     .describe("Subject dead letters are published to. Default queuescale.dead.<STREAM>.<CONSUMER>."),
-  NATS_USER: natsModule.settings.NATS_USER,
-  NATS_PASSWORD: natsModule.settings.NATS_PASSWORD,
-  NATS_TOKEN: natsModule.settings.NATS_TOKEN,
-  NATS_CREDS: natsModule.settings.NATS_CREDS,
   NATS_DEAD_LETTER_STREAM: z
     .string()
     .optional()
@@ -89,7 +85,6 @@ type NatsWorkerSettings = z.infer<z.ZodObject<typeof natsWorkerSettings>>;
 
 interface NatsTarget {
   url: string;
-  credentials: NatsCredentials;
   stream: string;
   consumer: string;
   subjects: string[] | undefined;
@@ -316,7 +311,7 @@ export class NatsConsumer implements BrokerConsumer {
     for (let attempt = 1; !signal.aborted; attempt++) {
       try {
         return await connect({
-          ...natsConnectionOptions(this.target.url, this.target.credentials),
+          ...natsConnectionOptions(this.target.url),
           name: `queuescale-worker ${hostname()} ${process.pid}`,
           maxReconnectAttempts: -1,
           reconnectDelayHandler: () =>
@@ -414,9 +409,9 @@ export const natsWorkerModule: WorkerBrokerModule<typeof natsWorkerSettings> = {
     return new NatsConsumer(target(settings), options, hooks);
   },
   createDepthSources(settings: NatsWorkerSettings, logger: Logger): DepthSource[] {
-    const { url, stream, consumer, credentials } = target(settings);
+    const { url, stream, consumer } = target(settings);
     return natsModule.createSources(
-      { NATS_URL: url, NATS_MONITOR_URL: undefined, ...credentials },
+      { NATS_URL: url, NATS_MONITOR_URL: undefined },
       { filter: exactNames([stream, consumer]), logger },
     );
   },
@@ -432,12 +427,6 @@ function target(settings: NatsWorkerSettings): NatsTarget {
   if (!settings.CONSUMER) throw new ConfigError("CONSUMER", "required when BROKER=nats");
   return {
     url: settings.NATS_URL,
-    credentials: {
-      NATS_USER: settings.NATS_USER,
-      NATS_PASSWORD: settings.NATS_PASSWORD,
-      NATS_TOKEN: settings.NATS_TOKEN,
-      NATS_CREDS: settings.NATS_CREDS,
-    },
     stream: settings.STREAM,
     consumer: settings.CONSUMER,
     subjects: settings.SUBJECTS,
