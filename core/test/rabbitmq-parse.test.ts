@@ -53,11 +53,11 @@ describe("rabbitmq_prometheus payload parser", () => {
   });
 
   it("tells raw from escaped payloads by version, else by whether every value is validly escaped", () => {
-    expect(detectEscaping('rabbitmq_build_info{rabbitmq_version="3.10.8"} 1', ["a\\\\b"])).toBe("raw");
-    expect(detectEscaping('rabbitmq_build_info{rabbitmq_version="4.0.1"} 1', ['a"b'])).toBe("escaped");
-    expect(detectEscaping("", ['a"b'])).toBe("raw");
-    expect(detectEscaping("", ["a\\qb"])).toBe("raw");
-    expect(detectEscaping("", ['a\\"b', "a\\\\b"])).toBe("escaped");
+    expect(detectEscaping('rabbitmq_build_info{rabbitmq_version="3.10.8"} 1', () => ["a\\\\b"])).toBe("raw");
+    expect(detectEscaping('rabbitmq_build_info{rabbitmq_version="4.0.1"} 1', () => ['a"b'])).toBe("escaped");
+    expect(detectEscaping("", () => ['a"b'])).toBe("raw");
+    expect(detectEscaping("", () => ["a\\qb"])).toBe("raw");
+    expect(detectEscaping("", () => ['a\\"b', "a\\\\b"])).toBe("escaped");
   });
 
   it("rejects a sample line it cannot cut as a parse failure", () => {

@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 import type { Logger } from "pino";
 import { mergeReadings } from "../../metrics/depth.js";
 import { classifyPollError, describeError } from "../errors.js";
@@ -12,6 +13,8 @@ export interface Candidate {
 
 /** Polls every source of a candidate; all must answer, or the candidate fails with the first error. */
 async function pollCandidate(candidate: Candidate, signal: AbortSignal): Promise<Snapshot> {
+  // Every source of the candidate (one per listed queue for amqp) listens to the one signal.
+  setMaxListeners(Math.max(10, candidate.sources.length + 10), signal);
   const snapshots = await Promise.all(candidate.sources.map((source) => source.poll(signal)));
   return {
     readings: mergeReadings(snapshots.map((snapshot) => snapshot.readings)),

@@ -70,19 +70,20 @@ function brokerVersion(text: string): [number, number] | undefined {
  * for 3.11/3.12 (fixed in a patch release) and unknown versions, one value that is not validly
  * escaped proves the payload is raw.
  */
-export function detectEscaping(text: string, rawValues: readonly string[]): LabelEscaping {
+export function detectEscaping(text: string, rawValues: () => Iterable<string>): LabelEscaping {
   const version = brokerVersion(text);
   if (version) {
     const [major, minor] = version;
     if (major < 3 || (major === 3 && minor <= 10)) return "raw";
     if (major > 3 || minor >= 13) return "escaped";
   }
-  return rawValues.every(isValidEscaped) ? "escaped" : "raw";
+  for (const value of rawValues()) if (!isValidEscaped(value)) return "raw";
+  return "escaped";
 }
 
-function parseSampleLine(line: string, family: Field, lineNumber: number): RawSample {
+function parseSampleLine(line: string, family: Field, lineNumber: () => number): RawSample {
   const fail = (what: string) =>
-    new SourceError("parse", `rabbitmq_prometheus line ${lineNumber}: ${what} in a ${family} sample`);
+    new SourceError("parse", `rabbitmq_prometheus line ${lineNumber()}: ${what} in a ${family} sample`);
   const labelsAt = line.indexOf(LABELS_START);
   if (labelsAt < 0) throw fail("no {vhost=…,queue=…} labels");
   // The value follows the last space; label values may themselves contain spaces.
@@ -91,24 +92,20 @@ function parseSampleLine(line: string, family: Field, lineNumber: number): RawSa
   if (valueAt < 0 || labelsEnd < labelsAt + LABELS_START.length || labelsEnd + LABELS_END.length !== valueAt) {
     throw fail("malformed labels");
   }
-  const inner = line.slice(labelsAt + LABELS_START.length, labelsEnd);
-  const middle = inner.indexOf(LABELS_MIDDLE);
-  if (middle < 0) throw fail("no queue label");
+  const middle = line.indexOf(LABELS_MIDDLE, labelsAt + LABELS_START.length);
+  if (middle < 0 || middle > labelsEnd) throw fail("no queue label");
   const value = parseValue(line.slice(valueAt + 1));
   if (!Number.isFinite(value)) throw fail("a value that is not a number");
   return {
     family,
-    vhost: inner.slice(0, middle),
-    queue: inner.slice(middle + LABELS_MIDDLE.length),
+    vhost: line.slice(labelsAt + LABELS_START.length, middle),
+    queue: line.slice(middle + LABELS_MIDDLE.length, labelsEnd),
     value,
   };
 }
 
-function familyOf(line: string): Field | undefined {
-  const end = line.indexOf("{");
-  if (end < 0) return undefined;
-  return (FAMILIES as Record<string, Field>)[line.slice(0, end)];
-}
+/** The sample lines of the needed families; the regex engine skips every other line without slicing it. */
+const SAMPLE_LINE = /^rabbitmq_detailed_queue_(messages_ready|messages_unacked|consumers)\{[^\n]*/gm;
 
 /**
  * Readings from one node's payload. depth = ready + unacked; a queue missing either family is
@@ -116,31 +113,34 @@ function familyOf(line: string): Field | undefined {
  */
 export function parsePrometheusQueues(text: string): QueueReading[] {
   const samples: RawSample[] = [];
-  let lineNumber = 0;
-  for (const line of text.split("\n")) {
-    lineNumber++;
-    if (line.length === 0 || line.charCodeAt(0) === 35 /* # */) continue;
-    const family = familyOf(line);
-    if (family) samples.push(parseSampleLine(line, family, lineNumber));
+  for (const match of text.matchAll(SAMPLE_LINE)) {
+    const family = FAMILIES[`rabbitmq_detailed_queue_${match[1]}` as keyof typeof FAMILIES];
+    // Line numbers are only counted for an error message.
+    const lineNumber = () => text.slice(0, match.index).split("\n").length;
+    samples.push(parseSampleLine(match[0], family, lineNumber));
   }
-  const escaping = detectEscaping(
-    text,
-    samples.flatMap((sample) => [sample.vhost, sample.queue]),
-  );
+  const escaping = detectEscaping(text, function* () {
+    for (const sample of samples) yield* [sample.vhost, sample.queue];
+  });
   const decode = escaping === "escaped" ? unescapeLabel : (value: string) => value;
 
-  const byQueue = new Map<string, { vhost: string; queue: string } & Partial<Record<Field, number>>>();
+  type Entry = { vhost: string; queue: string } & Partial<Record<Field, number>>;
+  // vhost → queue → entry: no composite string key per sample.
+  const byVhost = new Map<string, Map<string, Entry>>();
+  const entries: Entry[] = [];
   for (const sample of samples) {
-    const key = `${sample.vhost}\u0000${sample.queue}`;
-    let entry = byQueue.get(key);
+    let queues = byVhost.get(sample.vhost);
+    if (!queues) byVhost.set(sample.vhost, (queues = new Map()));
+    let entry = queues.get(sample.queue);
     if (!entry) {
       entry = { vhost: decode(sample.vhost), queue: decode(sample.queue) };
-      byQueue.set(key, entry);
+      queues.set(sample.queue, entry);
+      entries.push(entry);
     }
     entry[sample.family] = sample.value;
   }
   const readings: QueueReading[] = [];
-  for (const entry of byQueue.values()) {
+  for (const entry of entries) {
     if (entry.ready === undefined || entry.unacked === undefined) continue;
     readings.push({
       broker: "rabbitmq",
