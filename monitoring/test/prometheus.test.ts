@@ -60,6 +60,19 @@ function values(samples: VectorSample[]): number[] {
   return samples.map((sample) => Number(sample.value[1]));
 }
 
+/** Waits until an expression's values are `expected`; returns the last values seen either way. */
+async function settledValues(expr: string, expected: number[]): Promise<number[]> {
+  let last: number[] = [];
+  await eventually(
+    async () => {
+      last = values(await prometheus.query(expr));
+      return last.join() === expected.join() ? last : undefined;
+    },
+    { timeoutMs: 30_000, intervalMs: 500, what: `${expr} == ${expected.join()}` },
+  ).catch(() => undefined);
+  return last;
+}
+
 /** Waits until an expression returns data, then returns it. */
 function dataOf(expr: string, timeoutMs = 30_000): Promise<VectorSample[]> {
   return eventually(
@@ -152,14 +165,7 @@ describe("queries against a real Prometheus scraping the real exporter", () => {
     ];
     for (const { selector, backlog } of cases) {
       const query = fillMetricsQuery(depthRule!, { selector, namespace: NAMESPACE });
-      const result = await eventually(
-        async () => {
-          const samples = await prometheus.query(query);
-          return values(samples).join() === String(backlog) ? samples : undefined;
-        },
-        { timeoutMs: 30_000, intervalMs: 500, what: `${query} == ${backlog}` },
-      );
-      expect(values(result)).toEqual([backlog]);
+      expect(await settledValues(query, [backlog]), query).toEqual([backlog]);
       // What the HPA would see if reporters were added up instead: proof there are three of them.
       const matchers = Object.entries(selector).map(([label, value]) => `${label}="${value}"`);
       const reporters = await prometheus.query(
@@ -238,12 +244,12 @@ describe("queries against a real Prometheus scraping the real exporter", () => {
       .map(([label, value]) => `${label}="${value}"`)
       .join(",");
     const backlog = NATS_FIRST_BATCH + NATS_GROWTH.batches * NATS_GROWTH.perBatch;
-    const depth = await dataOf(`queuescale:queue_depth:max{${selector}}`);
-    expect(values(depth)).toEqual([backlog]);
-    const workers = await dataOf(`queuescale:queue_workers:count{${selector}}`);
-    expect(values(workers)).toEqual([1]);
-    const perReplica = await dataOf(`queuescale:queue_backlog_per_replica:ratio{${selector}}`);
-    expect(values(perReplica)).toEqual([backlog]);
+    // Recording rules run a scrape and an evaluation behind the last publish.
+    expect(await settledValues(`queuescale:queue_depth:max{${selector}}`, [backlog])).toEqual([backlog]);
+    expect(await settledValues(`queuescale:queue_workers:count{${selector}}`, [1])).toEqual([1]);
+    expect(await settledValues(`queuescale:queue_backlog_per_replica:ratio{${selector}}`, [backlog])).toEqual([
+      backlog,
+    ]);
     const acks = await dataOf(`queuescale:queue_acks:rate2m{${selector}}`);
     expect(values(acks)[0]).toBeGreaterThan(0);
   });
