@@ -37,6 +37,25 @@ function decide(input: Record<string, unknown>) {
 /** The HPA of the fixture as JSON, which `decide` reads inline. */
 const hpaObject = parse(HPA_TEXT) as Record<string, unknown>;
 
+describe("queuescale-sim", () => {
+  it("is the package's bin, and --help prints the commands", () => {
+    const pkg = JSON.parse(readFileSync(join(ROOT, "autoscaler/package.json"), "utf8")) as {
+      bin: Record<string, string>;
+    };
+    const bin = join(ROOT, "autoscaler", pkg.bin["queuescale-sim"]!);
+    const result = spawnSync(process.execPath, [bin, "--help"], { encoding: "utf8" });
+    expect(result.status).toBe(0);
+    expect(result.stdout).toMatch(/^Usage: queuescale-sim <command>/);
+    for (const command of ["decide", "replay", "burst"]) expect(result.stdout).toContain(`  ${command} `);
+  });
+
+  it("without a command exits 2", () => {
+    const result = sim([]);
+    expect(result.status).toBe(2);
+    expect(result.stderr).toBe("queuescale-sim: invalid command: missing; use decide, replay or burst (--help)\n");
+  });
+});
+
 describe("queuescale-sim decide", () => {
   it("3 replicas, 950 messages: proposal ceil(950/100) = 10, limited to max(3 + 4, 3 × 2) = 7", () => {
     const out = decide({ hpa: hpaObject, now: 0, currentReplicas: 3, metrics: [{ value: 950 }] });
