@@ -81,6 +81,12 @@ function lostPromise(): { promise: Promise<never>; reject: (error: Error) => voi
  * Reads durable consumers through the JetStream API over one NATS connection, kept across polls.
  * The client reconnects by itself; while it is disconnected a poll fails at once rather than
  * queueing requests behind the reconnect (they would time out, or worse, answer late).
+ *
+ * Per poll: the stream list, each stream's consumer list, and for each consumer with depth > 0
+ * one message look-up for the oldest-message age (STREAM.MSG.GET with `next_by_subj`, which
+ * servers have accepted since 2.9), a bounded number in flight at once. A look-up is reused on the
+ * next poll while the consumer's ack floor has not moved, so steady polls only ask about consumers
+ * that made progress.
  */
 export class JetStreamSource implements DepthSource {
   readonly broker = "nats" as const;
