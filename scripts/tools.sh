@@ -23,6 +23,12 @@ go_install() { # binary module@version
   GOBIN="$TOOLS_BIN" GOFLAGS=-mod=mod go install "$2"
 }
 
+# kubectl renders the Kustomize overlays (`kubectl kustomize`); Debian does not package it.
+if ! command -v kubectl >/dev/null; then
+  echo "tools: kubectl (with its built-in kustomize) is needed to render k8s/overlays; install it first" >&2
+  exit 1
+fi
+
 # promtool (rule checks and unit tests) and the prometheus server the scrape test starts itself.
 had_prometheus=""
 command -v prometheus >/dev/null && had_prometheus=1
