@@ -9,7 +9,13 @@ import {
   type ConsumerState,
 } from "../src/sources/nats/consumer.js";
 import { earliestMessage, parseMessageGetResponse } from "../src/sources/nats/message.js";
-import { jszReadings, needsServerName, parseJsz, parseVarzServerName } from "../src/sources/nats/jsz.js";
+import {
+  DurableConsumers,
+  jszReadings,
+  needsServerName,
+  parseJsz,
+  parseVarzServerName,
+} from "../src/sources/nats/jsz.js";
 
 /** Payloads recorded from nats-server 2.9.10 by fixtures/nats/record.ts, and the set-up behind them. */
 const fixture = (name: string) => readFileSync(new URL(`fixtures/nats/${name}`, import.meta.url), "utf8");
@@ -163,6 +169,35 @@ describe("/jsz mapping (recorded single server)", () => {
     expect(() => parseJsz('{"account_details":[{"stream_detail":[{"consumer_detail":[{"name":1}]}]}]}')).toThrow(
       expect.objectContaining({ reason: "parse" }) as Error,
     );
+  });
+});
+
+describe("/jsz without consumer config (recorded single server)", () => {
+  const withConfig = parseJsz(fixture("jsz-single.json"));
+  const plain = parseJsz(fixture("jsz-single-plain.json"));
+
+  it("maps like the answer with config once the consumers' kinds are known", () => {
+    expect(plain.consumers.some((consumer) => consumer.config !== undefined)).toBe(false);
+    const durables = new DurableConsumers();
+    expect(durables.knowsAll(plain)).toBe(false);
+    // Nothing known yet: nothing counts as durable.
+    expect(jszReadings(plain, undefined, NameFilter.all(), durables.isDurable)).toEqual([]);
+    expect(durables.learn(withConfig)).toBe(withConfig.consumers.length);
+    expect(durables.learn(withConfig)).toBe(0);
+    expect(durables.knowsAll(plain)).toBe(true);
+    expect(byConsumer(jszReadings(plain, undefined, NameFilter.all(), durables.isDurable))).toEqual(
+      expectedReadings(false),
+    );
+  });
+
+  it("notices a consumer it has not seen with config, and one re-created under the same name", () => {
+    const durables = new DurableConsumers();
+    const [first, ...others] = withConfig.consumers;
+    durables.learn({ serverName: undefined, consumers: others });
+    expect(durables.knowsAll(plain)).toBe(false);
+    durables.learn(withConfig);
+    const recreated = { ...first!, created: "2030-01-01T00:00:00Z" };
+    expect(durables.knowsAll({ serverName: undefined, consumers: [...others, recreated] })).toBe(false);
   });
 });
 

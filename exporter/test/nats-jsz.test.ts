@@ -63,6 +63,8 @@ function readingsIn(samples: Sample[], stream: string): Record<string, Partial<R
 async function populate(scenario: JetStreamScenario): Promise<void> {
   await scenario.addPullConsumer(WORKERS.name, { filter: WORKERS.filter, maxAckPending: WORKERS.received });
   await scenario.addPullConsumer(OTHERS.name, { filter: OTHERS.filter });
+  // Left out of /metrics, also by the polls that no longer ask for consumer config.
+  await scenario.addEphemeralConsumer();
   await scenario.publish(WORKERS.filter, WORKERS.published);
   await scenario.publish(OTHERS.filter, OTHERS.published);
   await scenario.receive(WORKERS.name, WORKERS.received);
@@ -105,9 +107,19 @@ describe("exporter reading JetStream consumers from one server's /jsz", () => {
       { what: "the workers consumer on /metrics" },
     );
     expect(readingsIn(samples, scenario.stream)).toEqual(EXPECTED);
-    expect(findSamples(samples, "queuescale_source_up", { source: `jsz@127.0.0.1:${server.monitorPort}` })).toEqual([
-      expect.objectContaining({ value: 1 }),
-    ]);
+    const source = { source: `jsz@127.0.0.1:${server.monitorPort}` };
+    expect(findSamples(samples, "queuescale_source_up", source)).toEqual([expect.objectContaining({ value: 1 })]);
+
+    // From the third poll on the source leaves the consumer config out; the same must come out.
+    const later = await eventually(
+      async () => {
+        const scraped = await scrape(baseUrl);
+        const polls = findSamples(scraped, "queuescale_source_poll_duration_seconds_count", source)[0]?.value ?? 0;
+        return polls >= 4 ? scraped : undefined;
+      },
+      { what: "four polls" },
+    );
+    expect(readingsIn(later, scenario.stream)).toEqual(EXPECTED);
   });
 
   it("drops the depth series while /jsz cannot be reached and brings them back after", async () => {

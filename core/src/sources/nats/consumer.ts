@@ -40,10 +40,14 @@ export function isDurable(consumer: ConsumerState): boolean {
 }
 
 /** Durable consumers whose stream or consumer name the filter keeps. */
-export function exportedConsumers<C extends ConsumerState>(consumers: Iterable<C>, filter: NameFilter): C[] {
+export function exportedConsumers<C extends ConsumerState>(
+  consumers: Iterable<C>,
+  filter: NameFilter,
+  durable: (consumer: C) => boolean = isDurable,
+): C[] {
   const kept: C[] = [];
   for (const consumer of consumers) {
-    if (isDurable(consumer) && filter.keeps(consumer.stream_name, consumer.name)) kept.push(consumer);
+    if (durable(consumer) && filter.keeps(consumer.stream_name, consumer.name)) kept.push(consumer);
   }
   return kept;
 }

@@ -2,7 +2,16 @@ import type { Logger } from "pino";
 import { classifyPollError, describeError, redactUrl } from "../errors.js";
 import type { NameFilter } from "../filter.js";
 import { SourceError, type DepthSource, type Snapshot } from "../types.js";
-import { JSZ_PATH, jszReadings, needsServerName, parseJsz, parseVarzServerName } from "./jsz.js";
+import {
+  DurableConsumers,
+  JSZ_PATH,
+  JSZ_PATH_WITH_CONFIG,
+  jszReadings,
+  needsServerName,
+  parseJsz,
+  parseVarzServerName,
+  type JszReport,
+} from "./jsz.js";
 
 export interface JszSourceOptions {
   /** Monitoring base URL of one server, e.g. `http://nats-0.nats:8222`. */
@@ -23,6 +32,9 @@ export class JszSource implements DepthSource {
   private readonly authorization: string | undefined;
   /** The server's name, learnt from /varz once; forgotten on a failure (a restart may rename it). */
   private serverName: string | undefined;
+  private readonly durables = new DurableConsumers();
+  /** Start with config: nothing is known yet. */
+  private askWithConfig = true;
 
   constructor(private readonly options: JszSourceOptions) {
     const url = new URL(options.url);
@@ -40,17 +52,34 @@ export class JszSource implements DepthSource {
 
   async poll(signal: AbortSignal): Promise<Snapshot> {
     try {
-      const report = parseJsz(await this.get(JSZ_PATH, signal));
+      const report = await this.consumers(signal);
       let serverName = report.serverName;
       if (serverName === undefined && needsServerName(report)) {
         this.serverName ??= parseVarzServerName(await this.get("/varz", signal));
         serverName = this.serverName;
       }
-      return { readings: jszReadings(report, serverName, this.options.filter), takenAtMs: Date.now() };
+      const readings = jszReadings(report, serverName, this.options.filter, this.durables.isDurable);
+      return { readings, takenAtMs: Date.now() };
     } catch (error) {
       this.serverName = undefined;
       throw error;
     }
+  }
+
+  /**
+   * The consumers, asked for without config when every consumer is known to be durable or not.
+   * Consumers that came and went since the last answer with config cost a second request; when
+   * an answer with config still shows new consumers, the next poll asks with config straight
+   * away, so a server where consumers keep coming (ephemeral ones) costs one request per poll.
+   */
+  private async consumers(signal: AbortSignal): Promise<JszReport> {
+    if (!this.askWithConfig) {
+      const report = parseJsz(await this.get(JSZ_PATH, signal));
+      if (this.durables.knowsAll(report)) return report;
+    }
+    const report = parseJsz(await this.get(JSZ_PATH_WITH_CONFIG, signal));
+    this.askWithConfig = this.durables.learn(report) > 0;
+    return report;
   }
 
   private async get(path: string, signal: AbortSignal): Promise<string> {

@@ -1,14 +1,16 @@
 import { z } from "zod";
 import type { NameFilter } from "../filter.js";
 import { SourceError, type QueueReading } from "../types.js";
-import { consumerReading, exportedConsumers, type ConsumerState } from "./consumer.js";
+import { consumerReading, exportedConsumers, isDurable, type ConsumerState } from "./consumer.js";
 
 /**
- * The monitoring endpoint's query. On 2.9 `consumers=true` already implies streams and accounts,
- * but newer servers are explicit about it; `config=true` adds the consumer config, without which
- * a durable consumer cannot be told from an ephemeral one.
+ * The monitoring endpoint's queries. On 2.9 `consumers=true` already implies streams and accounts,
+ * but newer servers are explicit about it. `config=true` adds each consumer's config, the only
+ * way to tell a durable consumer from an ephemeral one, and doubles the answer; it is asked for
+ * only while there are consumers whose kind is not known yet (see DurableConsumers).
  */
-export const JSZ_PATH = "/jsz?accounts=true&streams=true&consumers=true&config=true";
+export const JSZ_PATH = "/jsz?accounts=true&streams=true&consumers=true";
+export const JSZ_PATH_WITH_CONFIG = `${JSZ_PATH}&config=true`;
 
 const isNumber = (value: unknown): value is number => typeof value === "number";
 const isOptional = (value: unknown, type: "string" | "boolean" | "object") =>
@@ -28,6 +30,7 @@ function isConsumerDetail(value: unknown): value is ConsumerState {
   return (
     typeof detail.stream_name === "string" &&
     typeof detail.name === "string" &&
+    isOptional(detail.created, "string") &&
     isNumber(detail.num_pending) &&
     isNumber(detail.num_ack_pending) &&
     isNumber(detail.num_redelivered) &&
@@ -110,11 +113,52 @@ export function needsServerName(report: JszReport): boolean {
  * is its own leader. A consumer whose leader is being elected (no leader) is reported by nobody
  * until the election ends, rather than by a follower with stale numbers.
  */
-export function jszReadings(report: JszReport, serverName: string | undefined, filter: NameFilter): QueueReading[] {
+export function jszReadings(
+  report: JszReport,
+  serverName: string | undefined,
+  filter: NameFilter,
+  durable: (consumer: ConsumerState) => boolean = isDurable,
+): QueueReading[] {
   const led = report.consumers.filter((consumer) =>
     consumer.cluster === undefined
       ? true
       : consumer.cluster.leader !== undefined && consumer.cluster.leader === serverName,
   );
-  return exportedConsumers(led, filter).map((consumer) => consumerReading(consumer));
+  return exportedConsumers(led, filter, durable).map((consumer) => consumerReading(consumer));
+}
+
+/** A consumer's identity across answers: a re-created consumer of the same name is another one. */
+function consumerKey(consumer: ConsumerState): string {
+  return `${consumer.stream_name}\u0000${consumer.name}\u0000${consumer.created ?? ""}`;
+}
+
+/**
+ * Which consumers are durable, learnt from an answer with config and kept while they exist, so
+ * that the answers in between can leave the config out. A consumer's kind never changes.
+ */
+export class DurableConsumers {
+  private known = new Map<string, boolean>();
+
+  /**
+   * Takes the kinds from an answer with config; forgets consumers it no longer lists. Returns how
+   * many consumers were not known before.
+   */
+  learn(report: JszReport): number {
+    const next = new Map<string, boolean>();
+    let unknown = 0;
+    for (const consumer of report.consumers) {
+      const key = consumerKey(consumer);
+      if (!this.known.has(key)) unknown++;
+      next.set(key, isDurable(consumer));
+    }
+    this.known = next;
+    return unknown;
+  }
+
+  /** True when every consumer of an answer without config is known. */
+  knowsAll(report: JszReport): boolean {
+    return report.consumers.every((consumer) => this.known.has(consumerKey(consumer)));
+  }
+
+  readonly isDurable = (consumer: ConsumerState): boolean => this.known.get(consumerKey(consumer)) === true;
 }
