@@ -1,7 +1,5 @@
 #!/usr/bin/env node
 import { parseArgs, type ParseArgsConfig } from "node:util";
-
-type ParseArgsOptionsConfig = NonNullable<ParseArgsConfig["options"]>;
 import { ConfigError, runMain } from "@queuescale/core";
 import { stringify } from "csv-stringify/sync";
 import { DEFAULT_FLAGS, type ControllerFlags } from "../engine/index.js";
@@ -13,6 +11,9 @@ import { pickHpa } from "./manifest.js";
 import { replay } from "./replay.js";
 import { parseTrace } from "./trace.js";
 import { depthTarget, runWithHpa, runWithOracle, type WorkloadModel } from "./workload.js";
+
+type ParseArgsOptionsConfig = NonNullable<ParseArgsConfig["options"]>;
+type FlagValues = Record<string, string | string[] | boolean | undefined>;
 
 const PROGRAM = "queuescale-sim";
 
@@ -41,9 +42,7 @@ const CONTROLLER_OPTIONS = {
   "sync-period": { type: "string" },
   "initial-replicas": { type: "string" },
   chart: { type: "string" },
-} as const;
-
-type FlagValues = Record<string, string | string[] | boolean | undefined>;
+} satisfies ParseArgsOptionsConfig;
 
 function parseFlags(args: string[], options: ParseArgsOptionsConfig): FlagValues {
   try {
