@@ -139,7 +139,9 @@ describe.each(BROKER_NAMES)("producer API on %s", (brokerName) => {
       if (row?.depth === 2) break;
       await new Promise((resolve) => setTimeout(resolve, 500));
     }
-    expect(row).toMatchObject({ name: listed, depth: 2, ready: 2, consumers: 0 });
+    expect(row).toMatchObject({ name: listed, depth: 2, ready: 2 });
+    // The count of consumers is optional in the contract (a source may not know it); when given it is 0.
+    if (row?.consumers !== undefined) expect(row.consumers).toBe(0);
   });
 
   it("counts confirmed messages and requests by route in /metrics", async () => {
