@@ -391,14 +391,26 @@ export class NatsConsumer implements BrokerConsumer {
         );
       }
     }
+    // Replicas starting together race to create or extend the stream: whoever loses finds it done.
     try {
-      const info = await manager.streams.info(streamName);
-      await manager.streams.update(streamName, { subjects: [...(info.config.subjects ?? []), subject] });
+      await ensureStreamStores(manager, streamName, subject);
     } catch (error) {
-      if (!isApiError(error, JetStreamApiCodes.StreamNotFound)) throw error;
-      await manager.streams.add({ name: streamName, subjects: [subject], storage: StorageType.File });
+      await manager.streams.find(subject).catch(() => {
+        throw error;
+      });
     }
     this.logger.info({ stream: streamName, subject }, "dead-letter stream ready");
+  }
+}
+
+async function ensureStreamStores(manager: JetStreamManager, streamName: string, subject: string): Promise<void> {
+  try {
+    const info = await manager.streams.info(streamName);
+    const subjects = info.config.subjects ?? [];
+    if (!subjects.includes(subject)) await manager.streams.update(streamName, { subjects: [...subjects, subject] });
+  } catch (error) {
+    if (!isApiError(error, JetStreamApiCodes.StreamNotFound)) throw error;
+    await manager.streams.add({ name: streamName, subjects: [subject], storage: StorageType.File });
   }
 }
 

@@ -1,0 +1,149 @@
+import { pino } from "pino";
+import { describe, expect, it } from "vitest";
+import { createRegistry } from "@queuescale/core";
+import type { Delivery } from "../src/brokers/types.js";
+import { DecodeError, decodeJson, type Handler, type WorkerMessage } from "../src/message.js";
+import { WorkerMetrics } from "../src/metrics.js";
+import { MessageProcessor } from "../src/processor.js";
+
+/** A delivery that records how it was settled. */
+class RecordingDelivery implements Delivery {
+  readonly settled: string[] = [];
+  readonly message: WorkerMessage;
+
+  constructor(
+    attempt: number,
+    body = "{}",
+    private readonly answer: () => Promise<boolean> = async () => true,
+  ) {
+    const buffer = Buffer.from(body);
+    this.message = { body: buffer, headers: {}, id: "m-1", attempt, json: <T>() => decodeJson<T>(buffer) };
+  }
+
+  ack() {
+    this.settled.push("ack");
+    return this.answer();
+  }
+  retry(delayMs: number, reason: string) {
+    this.settled.push(`retry ${delayMs} ${reason}`);
+    return this.answer();
+  }
+  deadLetter(reason: string) {
+    this.settled.push(`dead ${reason}`);
+    return this.answer();
+  }
+  release() {
+    this.settled.push("release");
+  }
+}
+
+function processorFor(handler: Handler, maxAttempts = 3) {
+  const registry = createRegistry();
+  const metrics = new WorkerMetrics(registry);
+  const processor = new MessageProcessor(
+    handler,
+    { maxAttempts, firstDelayMs: 100, maxDelayMs: 250 },
+    metrics,
+    pino({ level: "silent" }),
+  );
+  const outcomes = async () => {
+    const counter = (await registry.getMetricsAsJSON()).find((m) => m.name === "queuescale_worker_messages_total")!;
+    return Object.fromEntries(counter.values.map((v) => [v.labels.outcome, v.value]));
+  };
+  return { processor, outcomes };
+}
+
+async function run(processor: MessageProcessor, delivery: RecordingDelivery) {
+  processor.accept(delivery);
+  expect(await processor.drain(5_000)).toBe(true);
+}
+
+describe("MessageProcessor", () => {
+  it("acks after the handler resolves", async () => {
+    const { processor, outcomes } = processorFor(async () => undefined);
+    const delivery = new RecordingDelivery(1);
+    await run(processor, delivery);
+    expect(delivery.settled).toEqual(["ack"]);
+    expect(await outcomes()).toEqual({ ack: 1, retry: 0, dead_letter: 0 });
+  });
+
+  it("retries a failure with doubling, capped delays, then dead-letters at MAX_ATTEMPTS", async () => {
+    const { processor, outcomes } = processorFor(async () => {
+      throw new Error("boom");
+    });
+    const settled = [];
+    for (const attempt of [1, 2, 3]) {
+      const delivery = new RecordingDelivery(attempt);
+      await run(processor, delivery);
+      settled.push(...delivery.settled);
+    }
+    expect(settled).toEqual(["retry 100 boom", "retry 200 boom", "dead failed 3 of 3 attempts: boom"]);
+    expect(await outcomes()).toEqual({ ack: 0, retry: 2, dead_letter: 1 });
+  });
+
+  it("dead-letters an undecodable body at once, without retries", async () => {
+    const { processor } = processorFor(async (message) => message.json());
+    const delivery = new RecordingDelivery(1, "{not json");
+    await run(processor, delivery);
+    expect(delivery.settled).toHaveLength(1);
+    expect(delivery.settled[0]).toMatch(/^dead body is not JSON/);
+  });
+
+  it("treats errors flagged permanent as permanent, whoever made them", async () => {
+    const { processor } = processorFor(async () => {
+      throw Object.assign(new Error("never valid"), { permanent: true });
+    });
+    const delivery = new RecordingDelivery(1);
+    await run(processor, delivery);
+    expect(delivery.settled).toEqual(["dead never valid"]);
+    expect(new DecodeError("x").name).toBe("DecodeError");
+  });
+
+  it("dead-letters without running the handler a message delivered past MAX_ATTEMPTS", async () => {
+    let calls = 0;
+    const { processor } = processorFor(async () => {
+      calls++;
+    });
+    const delivery = new RecordingDelivery(4);
+    await run(processor, delivery);
+    expect(calls).toBe(0);
+    expect(delivery.settled).toEqual(["dead delivered 4 times without finishing (max 3 attempts)"]);
+  });
+
+  it("does not count a settle the connection no longer takes", async () => {
+    const { processor, outcomes } = processorFor(async () => undefined);
+    const delivery = new RecordingDelivery(1, "{}", async () => false);
+    await run(processor, delivery);
+    expect(delivery.settled).toEqual(["ack"]);
+    expect(await outcomes()).toEqual({ ack: 0, retry: 0, dead_letter: 0 });
+  });
+
+  it("hands a message back when the broker refuses its dead-letter copy", async () => {
+    const { processor } = processorFor(async () => {
+      throw Object.assign(new Error("bad"), { permanent: true });
+    });
+    const delivery = new RecordingDelivery(1, "{}", async () => {
+      throw new Error("nacked by broker");
+    });
+    await run(processor, delivery);
+    expect(delivery.settled).toEqual(["dead bad", "release"]);
+  });
+
+  it("on abandon, aborts handlers, hands messages back and never settles them", async () => {
+    let seenSignal: AbortSignal | undefined;
+    const { processor } = processorFor(
+      (_message, context) =>
+        new Promise((resolve) => {
+          seenSignal = context.signal;
+          context.signal.addEventListener("abort", () => resolve(undefined));
+        }),
+    );
+    const delivery = new RecordingDelivery(1);
+    processor.accept(delivery);
+    expect(await processor.drain(50)).toBe(false);
+    expect(processor.abandon()).toBe(1);
+    expect(await processor.drain(1_000)).toBe(true);
+    expect(seenSignal?.aborted).toBe(true);
+    expect(delivery.settled).toEqual(["release"]);
+  });
+});
