@@ -60,6 +60,11 @@ describe("NATS settings", () => {
       token: "t0ken",
     });
     expect(natsConnectionOptions("nats://127.0.0.1:4222")).toEqual({ servers: "nats://127.0.0.1:4222" });
+    expect(natsConnectionOptions("tls://nats.example:4222")).toEqual({ servers: "tls://nats.example:4222", tls: {} });
+  });
+
+  it("refuses a WebSocket URL, which the Node client cannot speak, naming the setting", () => {
+    expect(() => sourcesFor({ NATS_URL: "ws://127.0.0.1:8080" })).toThrow(/NATS_URL/);
   });
 });
 

@@ -17,6 +17,9 @@ export function natsConnectionOptions(url: string): ConnectionOptions {
   parsed.username = "";
   parsed.password = "";
   const options: ConnectionOptions = { servers: parsed.toString().replace(/\/$/, "") };
+  // The client ignores the scheme; `tls://` has to be spelt out as an option to require TLS
+  // (verified against the system CAs, or NODE_EXTRA_CA_CERTS).
+  if (parsed.protocol === "tls:") options.tls = {};
   if (user && pass) {
     options.user = user;
     options.pass = pass;

@@ -5,10 +5,11 @@ import { JetStreamSource } from "./jetstream-source.js";
 import { JszSource } from "./jsz-source.js";
 
 export const natsSettings = {
-  NATS_URL: urlSetting(["nats", "tls", "ws", "wss"])
+  // The Node client speaks the NATS protocol over TCP only (no WebSocket).
+  NATS_URL: urlSetting(["nats", "tls"])
     .optional()
     .describe(
-      "NATS server URL (nats://user:pass@host:4222 or nats://token@host:4222). Turns the JetStream source on (JetStream API).",
+      "NATS server URL (nats://user:pass@host:4222, nats://token@host:4222; tls:// requires TLS). Turns the JetStream source on (JetStream API).",
     ),
   NATS_MONITOR_URL: urlListSetting(["http", "https"])
     .optional()
