@@ -4,9 +4,8 @@ import { endpointUrl, getJson, httpEndpoint, HttpStatusError, type HttpEndpoint 
 import { MANAGEMENT_COLUMNS, parseManagementPage, serverSideNamePattern } from "./management-parse.js";
 import { selectReadings, type QueueSelection } from "./readings.js";
 
+/** The largest page the management API serves. */
 export const MANAGEMENT_PAGE_SIZE = 500;
-/** Pages fetched at once after the first: enough to hide latency, few enough to spare the broker. */
-const PAGE_CONCURRENCY = 4;
 
 export interface ManagementSourceOptions {
   /** Management base URL; may carry user:password. */
@@ -16,6 +15,8 @@ export interface ManagementSourceOptions {
   selection: QueueSelection;
   logger: Logger;
   name?: string;
+  /** Queues per page; the API's maximum unless a test wants several pages from a few queues. */
+  pageSize?: number;
 }
 
 /**
@@ -39,7 +40,7 @@ export class ManagementSource implements DepthSource {
   private pageUrl(vhost: string | undefined, page: number): URL {
     const query = new URLSearchParams({
       page: String(page),
-      page_size: String(MANAGEMENT_PAGE_SIZE),
+      page_size: String(this.options.pageSize ?? MANAGEMENT_PAGE_SIZE),
       columns: MANAGEMENT_COLUMNS.join(","),
     });
     if (this.namePattern !== undefined) {
@@ -66,17 +67,18 @@ export class ManagementSource implements DepthSource {
     }
   }
 
+  /**
+   * Pages one after the other: the API builds the whole (filtered, sorted) list for every page, so
+   * each page costs the broker about as much as the full list. Fetching several at once was
+   * measured slower (10,000 queues: 1.5x the sequential walk) and only loads the broker more.
+   */
   private async readVhost(vhost: string | undefined, signal: AbortSignal): Promise<QueueReading[]> {
-    const first = await this.fetchPage(vhost, 1, signal);
-    const readings = [...first.readings];
-    const remaining: number[] = [];
-    for (let page = 2; page <= first.pageCount; page++) remaining.push(page);
-    while (remaining.length > 0) {
-      const batch = remaining.splice(0, PAGE_CONCURRENCY);
-      const pages = await Promise.all(batch.map((page) => this.fetchPage(vhost, page, signal)));
-      for (const page of pages) readings.push(...page.readings);
+    const readings: QueueReading[] = [];
+    for (let page = 1; ; page++) {
+      const answer = await this.fetchPage(vhost, page, signal);
+      readings.push(...answer.readings);
+      if (page >= answer.pageCount) return readings;
     }
-    return readings;
   }
 
   async poll(signal: AbortSignal): Promise<Snapshot> {
