@@ -5,6 +5,7 @@ import {
   createLogger,
   DEPTH_METRICS,
   IDENTITY_LABELS,
+  readSettings,
   RESERVED_LABELS,
   type BrokerName,
 } from "@queuescale/core";
@@ -12,6 +13,8 @@ import { afterAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import { buildSources } from "../../exporter/src/exporter.js";
 import { exporterSettings } from "../../exporter/src/settings.js";
+import { producerSettings } from "../../producer/src/settings.js";
+import { workerSettings } from "../../worker/src/settings.js";
 import {
   REPO_ROOT,
   composedKustomization,
@@ -33,6 +36,23 @@ const COMPONENTS = readdirSync(join(REPO_ROOT, "k8s/components"))
 const OVERLAY_BROKER: Record<string, BrokerName> = { rabbitmq: "rabbitmq", nats: "nats", dev: "rabbitmq" };
 const KUBERNETES_VERSION = "1.30";
 const WORKLOADS = ["queuescale-worker", "queuescale-exporter", "queuescale-producer"];
+/** Each workload's settings, as its program declares them. */
+const SETTINGS: Record<string, Record<string, unknown>> = {
+  "queuescale-worker": workerSettings,
+  "queuescale-exporter": exporterSettings,
+  "queuescale-producer": producerSettings,
+};
+
+/** The environment a workload's container gets: its ConfigMap (envFrom) and its own env. */
+function workloadEnv(objects: K8sObject[], name: string): Record<string, string> {
+  const container = findObject(objects, "Deployment", name).spec.template.spec.containers[0];
+  const config = findObject(objects, "ConfigMap", container.envFrom[0].configMapRef.name).data as Record<
+    string,
+    string
+  >;
+  const own = (container.env as Array<{ name: string; value: string }>).map((entry) => [entry.name, entry.value]);
+  return { ...config, ...Object.fromEntries(own) };
+}
 
 /** Kubernetes label values (and so HPA selector values): at most 63 characters of this form. */
 const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
@@ -195,11 +215,16 @@ describe("kustomize overlays", () => {
         });
       });
 
-      it("the exporter is configured only with settings it knows", async () => {
+      it("workloads are configured only with settings their programs know", async () => {
         const { objects } = await rendered;
-        const config = findGenerated(objects, "ConfigMap", "queuescale-exporter").data as Record<string, string>;
-        const known = Object.keys(exporterSettings);
-        for (const key of Object.keys(config)) expect(known).toContain(key.replace(/_FILE$/, ""));
+        for (const [name, settings] of Object.entries(SETTINGS)) {
+          const known = Object.keys(settings);
+          for (const key of Object.keys(workloadEnv(objects, name))) {
+            // WORK_* are read by the worker's example handler (overlays/dev), not by the worker.
+            if (name === "queuescale-worker" && key.startsWith("WORK_")) continue;
+            expect(known, `${name} ${key}`).toContain(key.replace(/_FILE$/, ""));
+          }
+        }
       });
     });
   }
@@ -229,26 +254,31 @@ describe("kustomize overlays", () => {
       expect(findObject(objects, "StatefulSet", broker).spec.volumeClaimTemplates).toHaveLength(1);
   });
 
-  it("dev: the exporter's own settings parser accepts its rendered configuration and reads both brokers", async () => {
+  it("dev: each program's settings parser accepts its rendered configuration, Secret files included", async () => {
     const { objects } = await kustomize("k8s/overlays/dev");
     const secret = findGenerated(objects, "Secret", "queuescale-broker");
     const mounted = join(scratch, "dev-secret");
-    mkdirSync(mounted);
+    mkdirSync(mounted, { recursive: true });
     for (const [key, value] of Object.entries(secret.data as Record<string, string>)) {
       writeFileSync(join(mounted, key), Buffer.from(value.replace(/\s+/g, ""), "base64"));
     }
-    const pod = findObject(objects, "Deployment", "queuescale-exporter").spec.template.spec;
-    const config = findObject(objects, "ConfigMap", pod.containers[0].envFrom[0].configMapRef.name).data as Record<
-      string,
-      string
-    >;
-    const env: Record<string, string> = Object.fromEntries(
-      (pod.containers[0].env as Array<{ name: string; value: string }>).map((entry) => [entry.name, entry.value]),
+    const envOf = (name: string) =>
+      Object.fromEntries(
+        Object.entries(workloadEnv(objects, name)).map(([key, value]) => [
+          key,
+          value.replace("/etc/queuescale/broker", mounted),
+        ]),
+      );
+    const worker = readSettings(workerSettings, { env: envOf("queuescale-worker"), argv: [] });
+    expect(worker).toMatchObject({ BROKER: "rabbitmq", QUEUE: "jobs", SHUTDOWN_TIMEOUT_SECONDS: 25 });
+    expect(worker.RABBITMQ_URL).toBeDefined();
+    const producer = readSettings(producerSettings, { env: envOf("queuescale-producer"), argv: [] });
+    expect(producer).toMatchObject({ BROKER: "rabbitmq", ADMIN_TOKEN: "queuescale-dev-token" });
+    // The exporter also builds its sources from them (nothing connects yet).
+    const { sources, settings } = buildSources(
+      { env: envOf("queuescale-exporter"), argv: [] },
+      createLogger("test", "silent"),
     );
-    for (const [key, value] of Object.entries(config)) {
-      env[key] = value.replace("/etc/queuescale/broker", mounted);
-    }
-    const { sources, settings } = buildSources({ env, argv: [] }, createLogger("test", "silent"));
     try {
       expect(new Set(sources.map((source) => source.broker))).toEqual(new Set(["rabbitmq", "nats"]));
       expect(settings.LISTEN_ADDRESS).toMatchObject({ host: "0.0.0.0", port: 9422 });

@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { DEPTH_METRICS, EXPORTER_METRICS } from "@queuescale/core";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
+import { WORKER_METRICS as WORKER_PACKAGE_METRICS } from "../../worker/src/metrics.js";
 import { buildDashboard } from "../src/dashboard.js";
 import { MONITORING_DIR, PATHS } from "../src/generated.js";
 import { adapterConfig, fillMetricsQuery, seriesName } from "./support/adapter.js";
@@ -80,6 +81,14 @@ describe("metric names in adapter rules, recording/alerting rules and the dashbo
       }
     });
   }
+
+  it("the worker families named here are the ones the worker package publishes", () => {
+    expect(WORKER_METRICS.map((spec) => spec.name).sort()).toEqual(
+      Object.values(WORKER_PACKAGE_METRICS)
+        .map((spec) => spec.name)
+        .sort(),
+    );
+  });
 
   it("the name reader finds what a query selects and skips functions, keywords and labels", () => {
     expect(
