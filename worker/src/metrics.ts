@@ -27,7 +27,7 @@ export const WORKER_METRICS = {
 export class WorkerMetrics {
   private readonly byOutcome: Record<Outcome, Counter.Internal>;
   readonly processingSeconds: Histogram;
-  readonly inFlight: Gauge;
+  private inFlightCount: () => number = () => 0;
   private readonly connectedGauge: Gauge;
 
   constructor(registry: AnyRegistry) {
@@ -47,9 +47,23 @@ export class WorkerMetrics {
       buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
       registers,
     });
-    this.inFlight = new Gauge({ name: inFlight.name, help: inFlight.help, registers });
+    // Read at scrape time rather than set twice per message.
+    const readInFlight = () => this.inFlightCount();
+    new Gauge({
+      name: inFlight.name,
+      help: inFlight.help,
+      registers,
+      collect() {
+        this.set(readInFlight());
+      },
+    });
     this.connectedGauge = new Gauge({ name: connected.name, help: connected.help, registers });
     this.connectedGauge.set(0);
+  }
+
+  /** Where the in-flight gauge reads its value. */
+  countInFlightWith(count: () => number): void {
+    this.inFlightCount = count;
   }
 
   settled(outcome: Outcome): void {

@@ -49,6 +49,7 @@ export class MessageProcessor {
     private readonly logger: Logger,
   ) {
     this.context = { signal: this.abandonController.signal, logger };
+    metrics.countInFlightWith(() => this.inFlight);
   }
 
   get inFlightCount(): number {
@@ -59,11 +60,9 @@ export class MessageProcessor {
   readonly accept = (delivery: Delivery): void => {
     this.inFlight++;
     this.unsettled.add(delivery);
-    this.metrics.inFlight.set(this.inFlight);
     void this.process(delivery).finally(() => {
       this.unsettled.delete(delivery);
       this.inFlight--;
-      this.metrics.inFlight.set(this.inFlight);
       if (this.inFlight === 0) for (const wake of this.idleWaiters.splice(0)) wake();
     });
   };
