@@ -1,4 +1,4 @@
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -25,6 +25,25 @@ afterAll(() => {
 function sim(args: string[], input = "") {
   const result = spawnSync(process.execPath, [BIN, ...args], { input, encoding: "utf8" });
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+/** Runs several invocations at once: each one spends most of its time starting Node. */
+function simAll(runs: { args: string[]; input?: string }[]) {
+  return Promise.all(
+    runs.map(
+      ({ args, input = "" }) =>
+        new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+          const child = spawn(process.execPath, [BIN, ...args]);
+          let stdout = "";
+          let stderr = "";
+          child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString("utf8")));
+          child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString("utf8")));
+          child.on("error", reject);
+          child.on("close", (status) => resolve({ status, stdout, stderr }));
+          child.stdin.end(input);
+        }),
+    ),
+  );
 }
 
 function decide(input: Record<string, unknown>) {
@@ -87,7 +106,7 @@ describe("queuescale-sim decide", () => {
     expect(out.reason).toMatch(/^FailedComputeMetricsReplicas: invalid metrics \(1 invalid out of 1\)/);
   });
 
-  it("bad input exits 2 with one line naming the field", () => {
+  it("bad input exits 2 with one line naming the field", async () => {
     const cases: [unknown, string][] = [
       [{ hpa: hpaObject, now: 0, currentReplicas: -1, metrics: [null] }, "currentReplicas"],
       [{ hpa: hpaObject, now: 0, currentReplicas: 1, metrics: [] }, "metrics"],
@@ -102,8 +121,9 @@ describe("queuescale-sim decide", () => {
         "hpa.spec.maxReplicas",
       ],
     ];
-    for (const [input, field] of cases) {
-      const result = sim(["decide"], JSON.stringify(input));
+    const results = await simAll(cases.map(([input]) => ({ args: ["decide"], input: JSON.stringify(input) })));
+    for (const [index, [, field]] of cases.entries()) {
+      const result = results[index]!;
       expect(result.status).toBe(2);
       expect(result.stdout).toBe("");
       expect(result.stderr.trimEnd().split("\n")).toHaveLength(1);
@@ -206,7 +226,7 @@ describe("queuescale-sim replay", () => {
     expect(svg.match(/aria-roledescription="line mark"/g)).toHaveLength(3);
   });
 
-  it("rejects bad flags and traces with exit 2 and one line", () => {
+  it("rejects bad flags and traces with exit 2 and one line", async () => {
     writeFileSync(join(dir, "bad.csv"), "t,value\n0,10\n15,lots\n");
     writeFileSync(join(dir, "trace.csv"), TRACE);
     const cases: [string[], string][] = [
@@ -218,8 +238,9 @@ describe("queuescale-sim replay", () => {
       [["replay", "--hpa", HPA, "--trace", join(dir, "trace.csv"), "--bogus"], "--bogus"],
       [["frobnicate"], "command"],
     ];
-    for (const [args, field] of cases) {
-      const result = sim(args);
+    const results = await simAll(cases.map(([args]) => ({ args })));
+    for (const [index, [, field]] of cases.entries()) {
+      const result = results[index]!;
       expect(result.status).toBe(2);
       expect(result.stderr.trimEnd().split("\n")).toHaveLength(1);
       expect(result.stderr).toContain(`invalid ${field}`);
@@ -282,13 +303,15 @@ describe("queuescale-sim burst", () => {
     expect(png.subarray(-8, -4).toString("latin1")).toBe("IEND");
   });
 
-  it("rejects a malformed workload with exit 2", () => {
-    for (const [flags, field] of [
+  it("rejects a malformed workload with exit 2", async () => {
+    const cases = [
       [["--burst", "lots"], "--burst"],
       [["--rate", "50@600-0"], "--rate"],
       [[], "--burst"],
-    ] as const) {
-      const result = sim(["burst", "--hpa", HPA, ...flags]);
+    ] as const;
+    const results = await simAll(cases.map(([flags]) => ({ args: ["burst", "--hpa", HPA, ...flags] })));
+    for (const [index, [, field]] of cases.entries()) {
+      const result = results[index]!;
       expect(result.status).toBe(2);
       expect(result.stderr).toContain(`invalid ${field}`);
     }
