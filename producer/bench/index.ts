@@ -7,8 +7,9 @@
  *   BENCH_MESSAGES=200000 BENCH_CLIENTS=8 BENCH_BATCH=500 npm run bench -w @queuescale/producer
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
+import { cpus, loadavg } from "node:os";
 import { fileURLToPath } from "node:url";
 import amqp from "amqplib";
 import {
@@ -37,6 +38,23 @@ interface Figure {
   seconds: number;
   batchP50Ms: number;
   batchP99Ms: number;
+  /** CPU the producer process spent per message (user + system), when /proc tells. */
+  producerCpuMicrosPerMessage?: number;
+}
+
+/** Linux's USER_HZ: /proc/PID/stat counts CPU time in these ticks. */
+const TICKS_PER_SECOND = 100;
+
+/** CPU seconds (user + system) a process has used so far, or undefined off Linux. */
+function cpuSeconds(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    // Fields after the parenthesised command name; utime and stime are the 14th and 15th overall.
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
+  } catch {
+    return undefined;
+  }
 }
 
 function percentile(sorted: number[], fraction: number): number {
@@ -118,8 +136,9 @@ async function stopProducer(child: ChildProcess): Promise<void> {
   await exited;
 }
 
-async function httpIngest(broker: BrokerName, url: string, queue: string): Promise<Figure> {
+async function httpIngest(broker: BrokerName, url: string, queue: string, producer: ChildProcess): Promise<Figure> {
   const batches = Math.ceil(MESSAGES / BATCH);
+  const cpuBefore = cpuSeconds(producer.pid);
   const bodies = Array.from({ length: Math.min(batches, 16) }, (_, index) => batchBody(index));
   const run = await drive(batches, async (batchIndex) => {
     const response = await fetch(`${url}/v1/queues/${queue}/messages`, {
@@ -132,7 +151,12 @@ async function httpIngest(broker: BrokerName, url: string, queue: string): Promi
       throw new Error(`batch ${batchIndex}: ${response.status} ${JSON.stringify(answer).slice(0, 300)}`);
     }
   });
-  return figure(broker, `HTTP API (${CLIENTS} clients × ${BATCH}/batch)`, run);
+  const result = figure(broker, `HTTP API (${CLIENTS} clients × ${BATCH}/batch)`, run);
+  const cpuAfter = cpuSeconds(producer.pid);
+  if (cpuBefore !== undefined && cpuAfter !== undefined) {
+    result.producerCpuMicrosPerMessage = ((cpuAfter - cpuBefore) * 1e6) / result.messages;
+  }
+  return result;
 }
 
 async function benchRabbitmq(): Promise<Figure[]> {
@@ -145,7 +169,7 @@ async function benchRabbitmq(): Promise<Figure[]> {
   try {
     const { url, child } = await startProducer({ BROKER: "rabbitmq", RABBITMQ_URL: base });
     try {
-      figures.push(await httpIngest("rabbitmq", url, queue));
+      figures.push(await httpIngest("rabbitmq", url, queue, child));
     } finally {
       await stopProducer(child);
     }
@@ -197,7 +221,7 @@ async function benchNats(): Promise<Figure[]> {
   try {
     const { url, child } = await startProducer({ BROKER: "nats", NATS_URL: "nats://127.0.0.1:4222", STREAM: stream });
     try {
-      figures.push(await httpIngest("nats", url, queue));
+      figures.push(await httpIngest("nats", url, queue, child));
     } finally {
       await stopProducer(child);
     }
@@ -241,17 +265,31 @@ const rows = figures.map((each) => [
   String(Math.round(each.messages / each.seconds)),
   each.batchP50Ms.toFixed(1),
   each.batchP99Ms.toFixed(1),
+  each.producerCpuMicrosPerMessage === undefined ? "" : each.producerCpuMicrosPerMessage.toFixed(1),
 ]);
-const header = ["broker", "path", "messages", "seconds", "msgs/s", "batch p50 ms", "batch p99 ms"];
+const header = [
+  "broker",
+  "path",
+  "messages",
+  "seconds",
+  "msgs/s",
+  "batch p50 ms",
+  "batch p99 ms",
+  "producer CPU µs/msg",
+];
 const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column]!.length)));
 for (const row of [header, ...rows]) console.log(row.map((cell, column) => cell.padEnd(widths[column]!)).join("  "));
 for (const each of figures.filter((item) => item.path.startsWith("HTTP"))) {
   const rate = Math.round(each.messages / each.seconds);
   const bare = figures.find((item) => item.broker === each.broker && !item.path.startsWith("HTTP"));
-  const share = bare
-    ? ` (${Math.round((100 * each.seconds ** -1 * each.messages) / (bare.messages / bare.seconds))}% of the bare client)`
-    : "";
-  console.log(
-    `${each.broker}: ${rate} msgs/s through the API${share}: ${rate >= TARGET_PER_SECOND ? "meets" : "BELOW"} the target`,
-  );
+  const share = bare ? ` (${Math.round((100 * bare.seconds) / each.seconds)}% of the bare client's rate)` : "";
+  const verdict = rate >= TARGET_PER_SECOND ? "meets" : "BELOW";
+  const cpu = each.producerCpuMicrosPerMessage;
+  const ceiling = cpu ? `; the producer's own CPU would allow ~${Math.round(1e6 / cpu)} msgs/s per core` : "";
+  console.log(`${each.broker}: ${rate} msgs/s through the API${share}: ${verdict} the target${ceiling}`);
 }
+console.log(
+  `load average during the run: ${loadavg()
+    .map((value) => value.toFixed(1))
+    .join(" ")} on ${cpus().length} cores`,
+);
