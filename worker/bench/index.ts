@@ -19,24 +19,44 @@ const RABBITMQ_URL = process.env.BENCH_RABBITMQ_URL ?? "amqp://guest:guest@127.0
 const NATS_URL = process.env.BENCH_NATS_URL ?? "nats://127.0.0.1:4222";
 const BODY = Buffer.from(JSON.stringify({ id: 0, payload: "x".repeat(64) }));
 
+interface Results {
+  bare: Run[];
+  worker: Run[];
+}
+
 const suffix = `${process.pid}-${randomBytes(3).toString("hex")}`;
 
-/** Resolves with the elapsed seconds once `count` reaches MESSAGES; `tick` is called per message. */
-function stopwatch(): { tick(): void; done: Promise<number> } {
+interface Run {
+  /** Messages per second from first delivery to last. */
+  rate: number;
+  /** CPU time of this process per message, in microseconds: the client's own cost, whatever the broker's load. */
+  cpuMicros: number;
+}
+
+/** Resolves once `tick` has been called MESSAGES times (once per message). */
+function stopwatch(): { tick(): void; done: Promise<Run> } {
   let count = 0;
   let started = 0;
-  let finish: (seconds: number) => void = () => undefined;
-  const done = new Promise<number>((resolve) => (finish = resolve));
+  let cpu = process.cpuUsage();
+  let finish: (run: Run) => void = () => undefined;
+  const done = new Promise<Run>((resolve) => (finish = resolve));
   return {
     tick() {
-      if (count === 0) started = performance.now();
-      if (++count === MESSAGES) finish((performance.now() - started) / 1000);
+      if (count === 0) {
+        started = performance.now();
+        cpu = process.cpuUsage();
+      }
+      if (++count === MESSAGES) {
+        const seconds = (performance.now() - started) / 1000;
+        const used = process.cpuUsage(cpu);
+        finish({ rate: MESSAGES / seconds, cpuMicros: (used.user + used.system) / MESSAGES });
+      }
     },
     done,
   };
 }
 
-async function withWorker(env: Record<string, string>, timer: ReturnType<typeof stopwatch>): Promise<number> {
+async function withWorker(env: Record<string, string>, timer: ReturnType<typeof stopwatch>): Promise<Run> {
   const worker = await startWorker({
     env: {
       ...env,
@@ -47,12 +67,12 @@ async function withWorker(env: Record<string, string>, timer: ReturnType<typeof 
     },
     handler: () => timer.tick(),
   });
-  const seconds = await timer.done;
+  const run = await timer.done;
   await worker.stop();
-  return seconds;
+  return run;
 }
 
-async function rabbitmq(): Promise<{ bare: number[]; worker: number[] }> {
+async function rabbitmq(): Promise<Results> {
   const queue = `bench-worker-${suffix}`;
   const connection = await amqp.connect(RABBITMQ_URL);
   const publisher = await connection.createConfirmChannel();
@@ -74,19 +94,19 @@ async function rabbitmq(): Promise<{ bare: number[]; worker: number[] }> {
       channel.ack(message);
       timer.tick();
     });
-    const seconds = await timer.done;
+    const run = await timer.done;
     await channel.cancel(consumerTag);
     await channel.close();
-    return seconds;
+    return run;
   };
-  const results = { bare: [] as number[], worker: [] as number[] };
+  const results: Results = { bare: [], worker: [] };
   try {
     for (let round = 0; round < ROUNDS; round++) {
       await fill();
-      results.bare.push(MESSAGES / (await bareLoop()));
+      results.bare.push(await bareLoop());
       await fill();
       results.worker.push(
-        MESSAGES / (await withWorker({ BROKER: "rabbitmq", RABBITMQ_URL, QUEUE: queue, DECLARE: "true" }, stopwatch())),
+        await withWorker({ BROKER: "rabbitmq", RABBITMQ_URL, QUEUE: queue, DECLARE: "true" }, stopwatch()),
       );
     }
   } finally {
@@ -97,7 +117,7 @@ async function rabbitmq(): Promise<{ bare: number[]; worker: number[] }> {
   return results;
 }
 
-async function nats(): Promise<{ bare: number[]; worker: number[] }> {
+async function nats(): Promise<Results> {
   const stream = `bench_worker_${suffix}`;
   const subject = `${stream}.jobs`;
   const connection = await connect({ servers: NATS_URL });
@@ -126,24 +146,23 @@ async function nats(): Promise<{ bare: number[]; worker: number[] }> {
         timer.tick();
       }
     })();
-    const seconds = await timer.done;
+    const run = await timer.done;
     await messages.close();
     await manager.consumers.delete(stream, consumerName);
-    return seconds;
+    return run;
   };
-  const results = { bare: [] as number[], worker: [] as number[] };
+  const results: Results = { bare: [], worker: [] };
   try {
     for (let round = 0; round < ROUNDS; round++) {
       await fill();
-      results.bare.push(MESSAGES / (await bareLoop(`bare${round}`)));
+      results.bare.push(await bareLoop(`bare${round}`));
       await fill();
       const consumer = `worker${round}`;
       results.worker.push(
-        MESSAGES /
-          (await withWorker(
-            { BROKER: "nats", NATS_URL, STREAM: stream, CONSUMER: consumer, DECLARE: "true" },
-            stopwatch(),
-          )),
+        await withWorker(
+          { BROKER: "nats", NATS_URL, STREAM: stream, CONSUMER: consumer, DECLARE: "true" },
+          stopwatch(),
+        ),
       );
       await manager.consumers.delete(stream, consumer);
     }
@@ -160,16 +179,14 @@ function median(values: number[]): number {
   return sorted[Math.floor(sorted.length / 2)]!;
 }
 
-function report(broker: string, results: { bare: number[]; worker: number[] }): void {
-  const bare = median(results.bare);
-  const worker = median(results.worker);
-  const format = (values: number[]) => values.map((value) => Math.round(value)).join(", ");
+function report(broker: string, results: Results): void {
+  const bare = median(results.bare.map((run) => run.rate));
+  const worker = median(results.worker.map((run) => run.rate));
+  const bareCpu = median(results.bare.map((run) => run.cpuMicros));
+  const workerCpu = median(results.worker.map((run) => run.cpuMicros));
+  const rates = (runs: Run[]) => runs.map((run) => Math.round(run.rate)).join(", ");
   console.log(
-    `${broker.padEnd(9)} bare ${Math.round(bare).toString().padStart(7)} msg/s   worker ${Math.round(worker)
-      .toString()
-      .padStart(
-        7,
-      )} msg/s   worker/bare ${((worker / bare) * 100).toFixed(1)} %   (runs: bare ${format(results.bare)}; worker ${format(results.worker)})`,
+    `${broker.padEnd(9)} bare ${Math.round(bare)} msg/s, ${bareCpu.toFixed(1)} µs CPU/msg | worker ${Math.round(worker)} msg/s, ${workerCpu.toFixed(1)} µs CPU/msg | worker/bare ${((worker / bare) * 100).toFixed(1)} % (runs: bare ${rates(results.bare)}; worker ${rates(results.worker)})`,
   );
 }
 
