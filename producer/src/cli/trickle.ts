@@ -14,6 +14,7 @@ export async function runTrickle(command: Command, options: ReadSettingsOptions)
   const source = hostname();
   let sequence = 0;
   let published = 0;
+  let failing = 0;
   let pending: Promise<void> | undefined;
 
   const tick = () => {
@@ -29,9 +30,17 @@ export async function runTrickle(command: Command, options: ReadSettingsOptions)
     pending = client
       .publish(command.queue, [message])
       .then(([outcome]) => {
-        if (outcome?.ok) published++;
-        else if (outcome)
+        if (!outcome) return;
+        if (outcome.ok) {
+          if (failing > 0) logger.info({ failed: failing }, "messages accepted again");
+          failing = 0;
+          published++;
+          return;
+        }
+        // One warning per outage, not one per tick.
+        if (failing++ === 0) {
           logger.warn({ seq: sequence, reason: outcome.reason, detail: outcome.detail }, "message not accepted");
+        }
       })
       .finally(() => {
         pending = undefined;
