@@ -42,7 +42,7 @@ unit: build ## tests only, without lint and tool set-up
 	npx vitest run
 
 demo: build brokers ## the main job end to end on this machine (BROKER=rabbitmq|nats)
-	scripts/demo.sh
+	npx tsx scripts/demo.ts
 
 bench: bench-exporter bench-worker ## every benchmark; prints figures
 

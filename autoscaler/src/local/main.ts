@@ -58,6 +58,12 @@ const settings = {
     .min(1)
     .default(1)
     .describe("Divide the sync period, stabilization windows and policy periods by this (demo speed). Default 1."),
+  MAX_REPLICAS: z.coerce
+    .number()
+    .int()
+    .positive()
+    .optional()
+    .describe("Cap the HPA's maxReplicas (a laptop runs fewer workers than a cluster)."),
   WORKER_COMMAND: z
     .string()
     .optional()
@@ -113,7 +119,17 @@ runMain(PROGRAM, async () => {
   for (const metric of parsed.metrics.filter((_metric, index) => !queries[index])) {
     logger.warn({ metric: describeMetric(metric) }, "metric left out: only External metrics are read locally");
   }
-  const scaled = scaleTime({ ...parsed, metrics: kept.map((entry) => entry.metric) }, DEFAULT_FLAGS, config.TIME_SCALE);
+  const maxReplicas = Math.min(parsed.maxReplicas, config.MAX_REPLICAS ?? parsed.maxReplicas);
+  const scaled = scaleTime(
+    {
+      ...parsed,
+      maxReplicas,
+      minReplicas: Math.min(parsed.minReplicas, maxReplicas),
+      metrics: kept.map((entry) => entry.metric),
+    },
+    DEFAULT_FLAGS,
+    config.TIME_SCALE,
+  );
 
   const workerCommand = (config.WORKER_COMMAND ?? defaultWorkerCommand()).split(/\s+/).filter(Boolean);
   const pool = new WorkerPool({
@@ -136,10 +152,15 @@ runMain(PROGRAM, async () => {
     logger,
   });
   const first = kept[0]!;
-  const note =
-    config.TIME_SCALE === 1
-      ? undefined
-      : `Demo speed: sync period, stabilization windows and policy periods divided by ${config.TIME_SCALE}.`;
+  const changes = [
+    ...(config.TIME_SCALE === 1
+      ? []
+      : [`sync period, stabilization windows and policy periods divided by ${config.TIME_SCALE}`]),
+    ...(maxReplicas < parsed.maxReplicas
+      ? [`maxReplicas capped at ${maxReplicas} (manifest: ${parsed.maxReplicas})`]
+      : []),
+  ];
+  const note = changes.length === 0 ? undefined : `Demo settings: ${changes.join("; ")}.`;
   const app = createStatusApp(autoscaler, pool, {
     hpaName: raw.metadata?.name ?? "(unnamed)",
     metric: first.query.name,

@@ -1,0 +1,146 @@
+/**
+ * `make demo`: the main job end to end on one machine. Starts the local stack (exporter, producer,
+ * local autoscaler running the HPA of k8s/overlays/$BROKER with real workers), publishes a burst
+ * through the producer API, shows replicas rise and fall, and ends by itself. Ctrl-C stops
+ * everything cleanly.
+ */
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { setTimeout as delay } from "node:timers/promises";
+import { renderChart, type ChartPoint } from "../autoscaler/src/sim/chart.js";
+import { LocalStack, ROOT, type StatusState } from "./stack/index.js";
+
+const BROKER = process.env.BROKER ?? "rabbitmq";
+const BURST = Number(process.env.DEMO_MESSAGES ?? 5000);
+const TIME_SCALE = Number(process.env.DEMO_TIME_SCALE ?? 10);
+const MAX_REPLICAS = Number(process.env.DEMO_MAX_REPLICAS ?? 10);
+const WORK_MS = Number(process.env.DEMO_WORK_MS ?? 200);
+const CONCURRENCY = Number(process.env.DEMO_CONCURRENCY ?? 4);
+const DEADLINE_MS = Number(process.env.DEMO_DEADLINE_SECONDS ?? 200) * 1000;
+const OUT = join(ROOT, ".tmp", "demo");
+/** Every handled message is recorded here (id, attempt, pid) so the summary can show none was lost. */
+const RECORD_FILE = join(OUT, "processed.tsv");
+
+const count = (value: number) => value.toLocaleString("en");
+
+function processedCounts(): { unique: number; duplicates: number } {
+  if (!existsSync(RECORD_FILE)) return { unique: 0, duplicates: 0 };
+  const ids = readFileSync(RECORD_FILE, "utf8")
+    .split("\n")
+    .filter(Boolean)
+    .map((line) => line.split("\t")[0]);
+  const unique = new Set(ids).size;
+  return { unique, duplicates: ids.length - unique };
+}
+
+async function main(): Promise<number> {
+  console.log(`queuescale demo — BROKER=${BROKER}, k8s/overlays/${BROKER}`);
+  console.log(
+    `  demo speed (labelled on the status page too): HPA windows and periods ÷ ${TIME_SCALE}, ` +
+      `maxReplicas capped at ${MAX_REPLICAS}; each worker handles ${CONCURRENCY} messages at a time, ${WORK_MS} ms each`,
+  );
+  const stack = await LocalStack.start({
+    broker: BROKER,
+    out: OUT,
+    timeScale: TIME_SCALE,
+    maxReplicas: MAX_REPLICAS,
+    workMs: WORK_MS,
+    concurrency: CONCURRENCY,
+    workerEnv: { WORK_RECORD_FILE: RECORD_FILE },
+  });
+  let interrupted = false;
+  const onSignal = () => {
+    interrupted = true;
+    console.log("\nstopping…");
+  };
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+  try {
+    console.log(`  ${stack.plan.describe}`);
+    console.log(`  status page ${stack.statusUrl}/   exporter ${stack.exporterUrl}/metrics   logs .tmp/demo/\n`);
+    const started = Date.now();
+    const accepted = await stack.publish(BURST);
+    console.log(
+      `  published ${count(accepted)} messages (confirmed) in ${((Date.now() - started) / 1000).toFixed(1)} s\n`,
+    );
+
+    let peak = 0;
+    let drainedAt: number | undefined;
+    let sawBacklog = false;
+    let previous: { t: number; value: number } | undefined;
+    let state: StatusState | undefined;
+    while (Date.now() - started < DEADLINE_MS && !interrupted) {
+      await delay(2000);
+      state = await stack.state();
+      const last = state.samples.at(-1);
+      if (!last) continue;
+      peak = Math.max(peak, last.replicas);
+      const rate =
+        previous && last.value !== null && last.t > previous.t
+          ? Math.max(0, ((previous.value - last.value) * 1000) / (last.t - previous.t))
+          : undefined;
+      if (last.value !== null) previous = { t: last.t, value: last.value };
+      console.log(
+        `  t=${((Date.now() - started) / 1000).toFixed(0).padStart(4)}s` +
+          `  backlog ${last.value === null ? "   (none)" : count(last.value).padStart(9)}` +
+          `  replicas ${String(last.replicas).padStart(2)} (ready ${String(last.ready).padStart(2)})` +
+          `  desired ${String(state.desiredReplicas).padStart(2)}` +
+          `  drain ${rate === undefined ? "   –" : rate.toFixed(0).padStart(4)} msg/s`,
+      );
+      if (last.value !== null && last.value > 0) sawBacklog = true;
+      if (sawBacklog && drainedAt === undefined && last.value === 0) drainedAt = Date.now();
+      if (drainedAt !== undefined && last.replicas <= 1 && state.desiredReplicas <= 1) break;
+    }
+    if (state) {
+      const points: ChartPoint[] = state.samples
+        .filter((sample) => sample.t >= started - 5_000)
+        .flatMap((sample) => {
+          const t = (sample.t - started) / 1000;
+          return [
+            { t, series: "backlog", value: sample.value, axis: "messages" as const },
+            { t, series: "replicas", value: sample.replicas, axis: "replicas" as const },
+          ];
+        });
+      const chart = await renderChart(
+        points,
+        {
+          title: `queuescale demo (${BROKER}): backlog and worker replicas`,
+          series: [
+            { name: "backlog", color: "#2563eb", axis: "messages" },
+            { name: "replicas", color: "#dc2626", axis: "replicas" },
+          ],
+        },
+        "png",
+      );
+      writeFileSync(join(OUT, "demo.png"), chart);
+      const scaleEvents = state.decisions
+        .filter((decision) => decision.desiredReplicas !== decision.currentReplicas)
+        .map((decision) => `${decision.currentReplicas}→${decision.desiredReplicas}`);
+      console.log("\nsummary");
+      console.log(`  messages published   ${count(accepted)}`);
+      console.log(
+        `  time to drain        ${drainedAt ? `${((drainedAt - started) / 1000).toFixed(0)} s` : "not drained before the deadline"}`,
+      );
+      const processed = processedCounts();
+      console.log(
+        `  messages processed   ${count(processed.unique)} distinct (${count(processed.duplicates)} delivered more than once)`,
+      );
+      console.log(`  peak replicas        ${peak} (cap ${MAX_REPLICAS})`);
+      console.log(`  scale events         ${scaleEvents.join(", ") || "none"}`);
+      console.log(`  chart                .tmp/demo/demo.png`);
+      console.log(`  logs                 .tmp/demo/ (one per worker in .tmp/demo/workers/)`);
+    }
+    return interrupted ? 130 : 0;
+  } finally {
+    await stack.stop();
+    console.log("everything stopped and cleaned up");
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    console.error(`demo failed: ${error instanceof Error ? error.message : String(error)}`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,210 @@
+/**
+ * The whole queuescale pipeline on one machine, as `make demo` and `make loadtest` run it: the
+ * exporter, the local autoscaler (the Kubernetes HPA algorithm reading the HPA of
+ * k8s/overlays/<broker>) with real worker processes, and the producer API, against the local broker.
+ */
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { createWriteStream, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { join, resolve } from "node:path";
+import { setTimeout as delay } from "node:timers/promises";
+import { fileURLToPath } from "node:url";
+import { parseAllDocuments } from "yaml";
+import { BROKER_PLANS, type BrokerPlan, type Selector } from "./brokers.js";
+
+export const ROOT = resolve(fileURLToPath(new URL("../..", import.meta.url)));
+
+export interface StackOptions {
+  broker: string;
+  /** Folder for logs, the rendered HPA and worker logs; emptied first. */
+  out: string;
+  /** Divides the HPA's windows and periods (demo speed); 1 keeps them as deployed. */
+  timeScale: number;
+  /** Caps the HPA's maxReplicas: a laptop runs fewer workers than a cluster. */
+  maxReplicas: number;
+  /** Simulated work per message and messages handled at once per worker. */
+  workMs: number;
+  concurrency: number;
+  /** Extra environment for the workers (e.g. WORK_RECORD_FILE). */
+  workerEnv?: Record<string, string>;
+}
+
+export interface StatusSample {
+  t: number;
+  value: number | null;
+  replicas: number;
+  ready: number;
+}
+
+export interface StatusState {
+  desiredReplicas: number;
+  samples: StatusSample[];
+  decisions: { t: number; value: number | null; desiredReplicas: number; currentReplicas: number; reason: string }[];
+  workers: { id: string; state: string }[];
+}
+
+/** A free loopback port, the preferred one when it is free (so URLs stay familiar). */
+async function freePort(preferred: number): Promise<number> {
+  const tryPort = (port: number) =>
+    new Promise<number | undefined>((done) => {
+      const server = createServer();
+      server.once("error", () => done(undefined));
+      server.listen(port, "127.0.0.1", () => {
+        const address = server.address();
+        server.close(() => done(typeof address === "object" && address ? address.port : undefined));
+      });
+    });
+  return (await tryPort(preferred)) ?? (await tryPort(0))!;
+}
+
+async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check().catch(() => false)) return;
+    await delay(250);
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+/** The External metric selector of the overlay's HPA: it names the queue or consumer to use. */
+function hpaSelector(manifests: string, broker: string): Selector {
+  const hpa = parseAllDocuments(manifests)
+    .map((document) => document.toJS() as { kind?: string; spec?: { metrics?: unknown[] } } | null)
+    .find((object) => object?.kind === "HorizontalPodAutoscaler");
+  const metric = hpa?.spec?.metrics?.[0] as { external?: { metric?: { selector?: { matchLabels?: Selector } } } };
+  const selector = metric?.external?.metric?.selector?.matchLabels;
+  if (!selector) throw new Error(`k8s/overlays/${broker} has no HPA with an External metric selector`);
+  return selector;
+}
+
+export class LocalStack {
+  private readonly children: { name: string; process: ChildProcess }[] = [];
+  private stopping = false;
+  private stopped: Promise<void> | undefined;
+  producerUrl = "";
+  statusUrl = "";
+  exporterUrl = "";
+  readonly plan: BrokerPlan;
+  readonly hpaPath: string;
+
+  private constructor(private readonly options: StackOptions) {
+    const makePlan = BROKER_PLANS[options.broker];
+    if (!makePlan) throw new Error(`BROKER must be one of ${Object.keys(BROKER_PLANS).join(", ")}`);
+    rmSync(options.out, { recursive: true, force: true });
+    mkdirSync(options.out, { recursive: true });
+    const manifests = execFileSync("kubectl", ["kustomize", join(ROOT, "k8s", "overlays", options.broker)], {
+      encoding: "utf8",
+    });
+    this.hpaPath = join(options.out, "hpa.yaml");
+    writeFileSync(this.hpaPath, manifests);
+    this.plan = makePlan(hpaSelector(manifests, options.broker));
+  }
+
+  /** Starts everything and resolves once the producer accepts messages and a worker is ready. */
+  static async start(options: StackOptions): Promise<LocalStack> {
+    const stack = new LocalStack(options);
+    try {
+      await stack.startProcesses();
+    } catch (error) {
+      await stack.stop();
+      throw error;
+    }
+    return stack;
+  }
+
+  private spawnProcess(name: string, script: string, env: Record<string, string>): void {
+    const log = createWriteStream(join(this.options.out, `${name}.log`));
+    const child = spawn(process.execPath, [join(ROOT, script)], {
+      env: { ...process.env, ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    child.stdout!.pipe(log);
+    child.stderr!.pipe(log);
+    this.children.push({ name, process: child });
+    child.once("exit", (code, signal) => {
+      if (!this.stopping) {
+        console.error(`  ! ${name} exited (${signal ?? `code ${code}`}); see ${join(this.options.out, `${name}.log`)}`);
+      }
+    });
+  }
+
+  private async startProcesses(): Promise<void> {
+    const { options, plan } = this;
+    await plan.setUp();
+    const ports = { exporter: await freePort(9422), producer: await freePort(8080), status: await freePort(9430) };
+    this.exporterUrl = `http://127.0.0.1:${ports.exporter}`;
+    this.statusUrl = `http://127.0.0.1:${ports.status}`;
+    this.producerUrl = `http://127.0.0.1:${ports.producer}`;
+    this.spawnProcess("exporter", "exporter/dist/main.js", {
+      ...plan.env,
+      LISTEN_ADDRESS: `127.0.0.1:${ports.exporter}`,
+      POLL_INTERVAL_SECONDS: "1",
+    });
+    this.spawnProcess("local-autoscaler", "autoscaler/dist/local/main.js", {
+      ...plan.env,
+      HPA: this.hpaPath,
+      METRICS_URL: `${this.exporterUrl}/metrics`,
+      TIME_SCALE: String(options.timeScale),
+      MAX_REPLICAS: String(options.maxReplicas),
+      STATUS_ADDRESS: `127.0.0.1:${ports.status}`,
+      LOG_DIR: join(options.out, "workers"),
+      // Worker settings: every worker process inherits them.
+      HANDLER: join(ROOT, "worker", "examples", "simulated-work.js"),
+      WORK_MS: String(options.workMs),
+      CONCURRENCY: String(options.concurrency),
+      DECLARE: "true",
+      DEPTH_POLL_INTERVAL_SECONDS: "1",
+      ...options.workerEnv,
+    });
+    await waitFor("the status page", async () => (await fetch(`${this.statusUrl}/api/state`)).ok);
+    // The first worker declares the queue or stream (DECLARE=true) before anything is published.
+    await waitFor(
+      "the first worker",
+      async () => (await this.state()).workers.some((w) => w.state === "ready"),
+      60_000,
+    );
+    this.spawnProcess("producer", "producer/dist/main.js", {
+      ...plan.env,
+      LISTEN_ADDRESS: `127.0.0.1:${ports.producer}`,
+    });
+    await waitFor("the producer", async () => (await fetch(`${this.producerUrl}/readyz`)).ok);
+  }
+
+  async state(): Promise<StatusState> {
+    return (await (await fetch(`${this.statusUrl}/api/state`)).json()) as StatusState;
+  }
+
+  /** Publishes `count` JSON messages through the producer API in confirmed batches. */
+  async publish(count: number, batch = 500): Promise<number> {
+    let accepted = 0;
+    for (let sent = 0; sent < count; sent += batch) {
+      const size = Math.min(batch, count - sent);
+      const messages = Array.from({ length: size }, (_unused, index) => ({ body: { n: sent + index } }));
+      const response = await fetch(`${this.producerUrl}/v1/queues/${encodeURIComponent(this.plan.queue)}/messages`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ messages }),
+      });
+      if (response.status !== 202) throw new Error(`producer answered ${response.status}: ${await response.text()}`);
+      accepted += ((await response.json()) as { accepted: number }).accepted;
+    }
+    return accepted;
+  }
+
+  /** Stops the producer, the autoscaler (which drains its workers) and the exporter; removes what the stack created. */
+  stop(): Promise<void> {
+    this.stopped ??= (async () => {
+      this.stopping = true;
+      for (const { process: child } of [...this.children].reverse()) {
+        if (child.exitCode !== null || child.signalCode !== null) continue;
+        const exited = new Promise((done) => child.once("exit", done));
+        child.kill("SIGTERM");
+        const killer = setTimeout(() => child.kill("SIGKILL"), 40_000);
+        await exited;
+        clearTimeout(killer);
+      }
+      await this.plan.tearDown().catch((error: unknown) => console.error(`  cleanup failed: ${String(error)}`));
+    })();
+    return this.stopped;
+  }
+}
