@@ -1,5 +1,4 @@
 import amqp, { type Channel, type ChannelModel } from "amqplib";
-import pLimit from "p-limit";
 import type { Logger } from "pino";
 import { classifyPollError, describeError, redactUrl } from "../errors.js";
 import type { DepthSource, Snapshot } from "../types.js";
@@ -49,7 +48,10 @@ export class AmqpConnection {
   private connecting: Promise<ChannelModel> | undefined;
   /** Free channels of the current connection. */
   private idle: { model: ChannelModel; channels: Channel[] } | undefined;
-  private readonly limit = pLimit(CHANNELS);
+  /** Checks holding a channel slot, and those waiting for one (a plain FIFO: thousands may wait). */
+  private busy = 0;
+  private readonly waiting: (() => void)[] = [];
+  private waitingHead = 0;
   private users = 0;
   private closed = false;
 
@@ -111,10 +113,42 @@ export class AmqpConnection {
     else channel.close().catch(() => undefined);
   }
 
+  private async takeSlot(): Promise<void> {
+    if (this.busy < CHANNELS) {
+      this.busy++;
+      return;
+    }
+    // The slot is handed over by freeSlot, so `busy` does not change.
+    await new Promise<void>((resolve) => this.waiting.push(resolve));
+  }
+
+  private freeSlot(): void {
+    if (this.waitingHead < this.waiting.length) {
+      const next = this.waiting[this.waitingHead]!;
+      this.waiting[this.waitingHead++] = () => undefined;
+      if (this.waitingHead === this.waiting.length) {
+        this.waiting.length = 0;
+        this.waitingHead = 0;
+      }
+      next();
+    } else {
+      this.busy--;
+    }
+  }
+
+  private async withSlot<T>(work: () => Promise<T>): Promise<T> {
+    await this.takeSlot();
+    try {
+      return await work();
+    } finally {
+      this.freeSlot();
+    }
+  }
+
   /** Passive declare of one queue. */
   check(queue: string, signal: AbortSignal): Promise<DeclareOk> {
     const what = `check queue ${queue} in vhost ${this.vhost}`;
-    const attempt = this.limit(async () => {
+    const attempt = this.withSlot(async () => {
       // A poll abandoned while waiting for a channel does not need its answer any more.
       if (signal.aborted) throw new SourceError("timeout", `${what}: poll abandoned`);
       const model = await this.get(signal);
