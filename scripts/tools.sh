@@ -9,6 +9,7 @@ mkdir -p "$TOOLS_BIN"
 
 KUBECTL_VALIDATE_VERSION=v0.0.4
 PROMETHEUS_OPERATOR_VERSION=v0.85.0
+KEDA_VERSION=v2.21.0
 
 apt_updated=""
 apt_install() { # package command
@@ -42,18 +43,25 @@ fi
 # kubectl-validate: offline schema validation of the rendered manifests (built-in Kubernetes schemas).
 go_install kubectl-validate "sigs.k8s.io/kubectl-validate@$KUBECTL_VALIDATE_VERSION"
 
-# Prometheus Operator CRDs (ServiceMonitor, PodMonitor, PrometheusRule) for kubectl-validate, taken
-# from the operator's Go module so their version is pinned and nothing is vendored into the repo.
-CRD_DIR="$TOOLS_DIR/crds/prometheus-operator-$PROMETHEUS_OPERATOR_VERSION"
-if [ ! -f "$CRD_DIR/.complete" ]; then
-  echo "tools: fetching prometheus-operator $PROMETHEUS_OPERATOR_VERSION CRDs"
-  module_dir="$(GOFLAGS=-mod=mod go mod download -json "github.com/prometheus-operator/prometheus-operator@$PROMETHEUS_OPERATOR_VERSION" |
-    sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')"
-  rm -rf "$CRD_DIR" && mkdir -p "$CRD_DIR"
-  cp "$module_dir"/example/prometheus-operator-crd/monitoring.coreos.com_*.yaml "$CRD_DIR/"
-  chmod u+w "$CRD_DIR"/*.yaml
-  touch "$CRD_DIR/.complete"
-fi
-ln -sfn "$CRD_DIR" "$TOOLS_DIR/crds/prometheus-operator"
+# CRDs for kubectl-validate, taken from the projects' Go modules so their versions are pinned and
+# nothing is vendored into the repository.
+crds_from_module() { # name module@version directory-in-module file-glob
+  local dir="$TOOLS_DIR/crds/$1-${2##*@}"
+  if [ ! -f "$dir/.complete" ]; then
+    echo "tools: fetching $2 CRDs"
+    local module_dir
+    module_dir="$(GOFLAGS=-mod=mod go mod download -json "$2" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')"
+    rm -rf "$dir" && mkdir -p "$dir"
+    cp "$module_dir/$3"/$4 "$dir/"
+    chmod u+w "$dir"/*.yaml
+    touch "$dir/.complete"
+  fi
+  ln -sfn "$dir" "$TOOLS_DIR/crds/$1"
+}
+# ServiceMonitor, PodMonitor, PrometheusRule
+crds_from_module prometheus-operator "github.com/prometheus-operator/prometheus-operator@$PROMETHEUS_OPERATOR_VERSION" \
+  example/prometheus-operator-crd 'monitoring.coreos.com_*.yaml'
+# ScaledObject (k8s/components/keda)
+crds_from_module keda "github.com/kedacore/keda/v2@$KEDA_VERSION" config/crd/bases 'keda.sh_*.yaml'
 
 echo "tools: ready in .tools/bin"

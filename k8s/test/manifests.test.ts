@@ -22,14 +22,16 @@ import {
   findObject,
   joinWrappedSecretData,
   kustomize,
-  prometheusOperatorCrds,
+  crdDirectories,
   run,
   tool,
   type K8sObject,
 } from "./render.js";
 
 const OVERLAYS = readdirSync(join(REPO_ROOT, "k8s/overlays")).sort();
+/** Components that go together; keda replaces the HPA and is checked on its own. */
 const COMPONENTS = readdirSync(join(REPO_ROOT, "k8s/components"))
+  .filter((name) => name !== "keda")
   .sort()
   .map((name) => `k8s/components/${name}`);
 /** Which broker each overlay's HPA scales on. */
@@ -71,7 +73,14 @@ async function validate(name: string, objects: K8sObject[]): Promise<void> {
   // Offline: built-in schemas of the given Kubernetes version, CRDs from the operator's module.
   const { stdout } = await run(
     tool("kubectl-validate"),
-    ["--version", KUBERNETES_VERSION, "--local-crds", prometheusOperatorCrds(), "--output", "json", file],
+    [
+      "--version",
+      KUBERNETES_VERSION,
+      ...crdDirectories().flatMap((dir) => ["--local-crds", dir]),
+      "--output",
+      "json",
+      file,
+    ],
     { cwd: REPO_ROOT },
   ).catch((error: { stdout?: string; message: string }) => {
     throw new Error(`kubectl-validate rejected ${name}:\n${error.stdout ?? error.message}`, { cause: error });
@@ -291,6 +300,40 @@ describe("kustomize overlays", () => {
     for (const overlay of ["rabbitmq", "nats"]) {
       const { objects } = await kustomize(`k8s/overlays/${overlay}`);
       expect(objects.filter((object) => object.kind === "Secret")).toEqual([]);
+    }
+  });
+
+  it("rabbitmq with the keda component: a ScaledObject on the same queue replaces the HPA, validated", async () => {
+    const dir = composedKustomization("k8s/overlays/rabbitmq", ["k8s/components/keda"], "queuescale");
+    try {
+      const { objects } = await kustomize(dir);
+      expect(objects.filter((object) => object.kind === "HorizontalPodAutoscaler")).toEqual([]);
+      const scaled = findObject(objects, "ScaledObject", "queuescale-worker");
+      const hpa = findObject(
+        (await kustomize("k8s/overlays/rabbitmq")).objects,
+        "HorizontalPodAutoscaler",
+        "queuescale-worker",
+      );
+      expect(scaled.spec.scaleTargetRef).toEqual(hpa.spec.scaleTargetRef);
+      expect(scaled.spec.minReplicaCount).toBe(hpa.spec.minReplicas);
+      expect(scaled.spec.maxReplicaCount).toBe(hpa.spec.maxReplicas);
+      expect(scaled.spec.advanced.horizontalPodAutoscalerConfig.behavior).toEqual(hpa.spec.behavior);
+      const [trigger] = scaled.spec.triggers;
+      expect(trigger).toMatchObject({ type: "prometheus", metricType: "AverageValue" });
+      expect(trigger.metadata.threshold).toBe(hpa.spec.metrics[0].external.target.averageValue);
+      // The query selects the queue the HPA would have: same labels, same values, in the namespace.
+      const query = trigger.metadata.query as string;
+      expect(query).toMatch(
+        new RegExp(`^max by \\(namespace, broker, vhost, queue\\) \\(${DEPTH_METRICS.depth.name}\\{`),
+      );
+      const matchers = Object.fromEntries([...query.matchAll(/(\w+)="([^"]*)"/g)].map((match) => [match[1], match[2]]));
+      expect(matchers).toEqual({
+        namespace: "queuescale",
+        ...hpa.spec.metrics[0].external.metric.selector.matchLabels,
+      });
+      await validate("rabbitmq-keda", objects);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 

@@ -24,10 +24,13 @@ export function tool(name: string): string {
   return path;
 }
 
-export function prometheusOperatorCrds(): string {
-  const path = join(REPO_ROOT, ".tools", "crds", "prometheus-operator");
-  if (!existsSync(path)) throw new Error("prometheus-operator CRDs are missing: run `make tools` (scripts/tools.sh)");
-  return path;
+/** Directories of CRDs scripts/tools.sh fetched: the Prometheus Operator's and KEDA's. */
+export function crdDirectories(): string[] {
+  return ["prometheus-operator", "keda"].map((name) => {
+    const path = join(REPO_ROOT, ".tools", "crds", name);
+    if (!existsSync(path)) throw new Error(`${name} CRDs are missing: run \`make tools\` (scripts/tools.sh)`);
+    return path;
+  });
 }
 
 /** `kubectl kustomize DIR`, as text and as objects. */

@@ -53,6 +53,13 @@ function adapterExpressions(): string[] {
   ]);
 }
 
+function kedaExpressions(): string[] {
+  const scaledObject = parse(readFileSync(`${MONITORING_DIR}../k8s/components/keda/scaledobject.yaml`, "utf8")) as {
+    spec: { triggers: Array<{ metadata: { query: string } }> };
+  };
+  return scaledObject.spec.triggers.map((trigger) => trigger.metadata.query);
+}
+
 /** Every family a query may name: the contract, the worker's own, kube-state-metrics, our recordings. */
 function knownNames(): Set<string> {
   const known = new Set<string>([...KUBE_STATE_METRICS, ...recorded]);
@@ -63,11 +70,12 @@ function knownNames(): Set<string> {
   return known;
 }
 
-describe("metric names in adapter rules, recording/alerting rules and the dashboard", () => {
+describe("metric names in adapter rules, recording/alerting rules, the dashboard and the KEDA trigger", () => {
   const sources: Record<string, string[]> = {
     "adapter rules": adapterExpressions(),
     "Prometheus rules": ruleEntries.map((rule) => rule.expr),
     dashboard: dashboardExpressions(),
+    "KEDA trigger": kedaExpressions(),
   };
 
   for (const [source, expressions] of Object.entries(sources)) {

@@ -175,6 +175,19 @@ describe("queries against a real Prometheus scraping the real exporter", () => {
     }
   });
 
+  it("the KEDA component's query, pointed at the test's vhost and namespace, gives exactly the backlog", async () => {
+    const scaledObject = parse(readFileSync(`${MONITORING_DIR}../k8s/components/keda/scaledobject.yaml`, "utf8")) as {
+      spec: { triggers: Array<{ metadata: { query: string } }> };
+    };
+    const query = scaledObject.spec.triggers[0]!.metadata.query.replace(
+      'namespace="queuescale"',
+      `namespace="${NAMESPACE}"`,
+    ).replace('vhost="queuescale"', `vhost="${rabbit.vhost}"`);
+    const jobs = RABBIT_QUEUES.find((queue) => queue.name === "jobs")!;
+    expect(query).toContain('queue="jobs"');
+    expect(await settledValues(query, [jobs.published]), query).toEqual([jobs.published]);
+  });
+
   it("depth series carry exactly the labels the HPA selectors name, and the namespace the adapter maps", async () => {
     for (const broker of ["rabbitmq", "nats"] as const) {
       const series = await prometheus.series(
