@@ -13,6 +13,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { existsSync } from "node:fs";
+import { availableParallelism, loadavg } from "node:os";
 import { AckPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { NameFilter, createLogger, natsModule, readSettings, type DepthSource } from "@queuescale/core";
@@ -208,6 +209,9 @@ async function main(): Promise<void> {
         `${population.withBacklog} with backlog (set up in ${(setupMs / 1000).toFixed(1)} s)`,
     );
 
+    // Latencies mean little without the machine's state: print it next to them.
+    const load = () => `load average ${loadavg()[0]!.toFixed(1)} on ${availableParallelism()} CPUs`;
+    console.log(`machine: ${load()}`);
     const { times, readings } = await pollTimes(server);
     const serverMedian = quantile(times.server, 0.5);
     console.log(`\npoll time over ${POLL_ROUNDS} rounds (median / p99):`);
@@ -255,6 +259,7 @@ async function main(): Promise<void> {
       );
       child.kill("SIGTERM");
     }
+    console.log(`\nmachine at the end: ${load()}`);
   } finally {
     for (const child of children) if (child.exitCode === null) child.kill("SIGTERM");
     await server.stop();
