@@ -115,7 +115,7 @@ async function spawnServer(options: NatsServerOptions): Promise<SpawnedServer> {
   const stop = async () => {
     child.kill("SIGTERM");
     await waitForExit(child, 5000);
-    await rm(dir, { recursive: true, force: true });
+    await rm(dir, { recursive: true, force: true, maxRetries: 3 });
   };
   const failure = async (reason: string) => {
     await stop();
