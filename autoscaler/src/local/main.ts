@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { z } from "zod";
@@ -17,8 +18,9 @@ import {
   urlListSetting,
   urlSetting,
 } from "@queuescale/core";
-import { DEFAULT_FLAGS, HpaSpecError, describeMetric, parseHpa } from "../engine/index.js";
-import { externalMetricQueries, pickHpa, readManifestText } from "./hpa-manifest.js";
+import { DEFAULT_FLAGS, describeMetric } from "../engine/index.js";
+import { hpaOrConfigError, pickHpaObject } from "../sim/manifest.js";
+import { externalMetricQueries } from "./hpa-manifest.js";
 import { LocalAutoscaler } from "./local-autoscaler.js";
 import { PrometheusReader, ScrapeReader, type ExternalMetricReader } from "./metric-reader.js";
 import { createStatusApp } from "./status-server.js";
@@ -26,6 +28,11 @@ import { scaleTime } from "./time-scale.js";
 import { WorkerPool } from "./worker-pool.js";
 
 const PROGRAM = "queuescale-local";
+
+function hpaName(hpa: Record<string, unknown>): string {
+  const metadata = hpa.metadata as { name?: unknown } | undefined;
+  return typeof metadata?.name === "string" ? metadata.name : "(unnamed)";
+}
 
 function defaultWorkerCommand(): string {
   const workerPackage = createRequire(import.meta.url).resolve("@queuescale/worker/package.json");
@@ -98,20 +105,15 @@ runMain(PROGRAM, async () => {
   const config = readSettings(settings, { argv, env: process.env });
   const logger = createLogger(PROGRAM, config.LOG_LEVEL);
 
-  let raw;
+  let text: string;
   try {
-    raw = pickHpa(readManifestText(config.HPA), config.HPA_NAME);
+    text = readFileSync(config.HPA === "-" ? 0 : config.HPA, "utf8");
   } catch (error) {
-    throw new ConfigError("HPA", error instanceof Error ? error.message : String(error));
+    throw new ConfigError("HPA", `cannot read it (${(error as { code?: string }).code ?? String(error)})`);
   }
+  const raw = pickHpaObject(text, config.HPA_NAME);
   const queries = externalMetricQueries(raw);
-  let parsed;
-  try {
-    parsed = parseHpa(raw);
-  } catch (error) {
-    if (error instanceof HpaSpecError) throw new ConfigError("HPA", error.message);
-    throw error;
-  }
+  const parsed = hpaOrConfigError(raw, "HPA");
   // Only External metrics can be read here; other metrics (CPU from the optional component) are
   // left out rather than reported missing, which would block every scale-down.
   const kept = parsed.metrics.flatMap((metric, index) => (queries[index] ? [{ metric, query: queries[index] }] : []));
@@ -162,7 +164,7 @@ runMain(PROGRAM, async () => {
   ];
   const note = changes.length === 0 ? undefined : `Demo settings: ${changes.join("; ")}.`;
   const app = createStatusApp(autoscaler, pool, {
-    hpaName: raw.metadata?.name ?? "(unnamed)",
+    hpaName: hpaName(raw),
     metric: first.query.name,
     target: describeMetric(first.metric),
     minReplicas: scaled.spec.minReplicas,
@@ -176,7 +178,7 @@ runMain(PROGRAM, async () => {
   logger.info(
     {
       status: `http://${config.STATUS_ADDRESS.host}:${port}/`,
-      hpa: raw.metadata?.name,
+      hpa: hpaName(raw),
       metric: first.query.name,
       syncPeriodSeconds,
       ...(note ? { note } : {}),

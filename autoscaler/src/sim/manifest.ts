@@ -2,7 +2,7 @@ import { ConfigError } from "@queuescale/core";
 import { parseAllDocuments } from "yaml";
 import { HpaSpecError, parseHpa, type HpaSpec } from "../engine/index.js";
 
-type Doc = Record<string, unknown>;
+export type Doc = Record<string, unknown>;
 
 function isObject(value: unknown): value is Doc {
   return typeof value === "object" && value !== null && !Array.isArray(value);
@@ -29,10 +29,10 @@ function nameOf(object: Doc): string | undefined {
 }
 
 /**
- * The HorizontalPodAutoscaler of a manifest stream (a file, or `kubectl kustomize` output), or
- * a lone HPA spec. `name` picks one when the stream holds several.
+ * The HorizontalPodAutoscaler object of a manifest stream (a file, or `kubectl kustomize`
+ * output), or a lone HPA spec, as written. `name` picks one when the stream holds several.
  */
-export function pickHpa(text: string, name: string | undefined): HpaSpec {
+export function pickHpaObject(text: string, name: string | undefined): Doc {
   const objects = objectsOf(text);
   let candidates = objects.filter((object) => object.kind === "HorizontalPodAutoscaler");
   if (candidates.length === 0 && objects.length === 1 && objects[0]!.kind === undefined) candidates = objects;
@@ -47,7 +47,12 @@ export function pickHpa(text: string, name: string | undefined): HpaSpec {
     const names = candidates.map((object) => nameOf(object) ?? "(unnamed)").join(", ");
     throw new ConfigError("--name", `required: the input holds several HorizontalPodAutoscalers (${names})`);
   }
-  return hpaOrConfigError(candidates[0], "--hpa");
+  return candidates[0]!;
+}
+
+/** The HPA of a manifest stream, parsed for the engine. */
+export function pickHpa(text: string, name: string | undefined): HpaSpec {
+  return hpaOrConfigError(pickHpaObject(text, name), "--hpa");
 }
 
 /** parseHpa, with a bad field reported as a bad setting (exit 2). */
