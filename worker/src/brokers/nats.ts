@@ -93,6 +93,10 @@ interface NatsTarget {
   deadLetterStream: string;
 }
 
+function nanosToMs(nanoseconds: number): number {
+  return Math.round(nanoseconds / 1_000_000);
+}
+
 function isApiError(error: unknown, code: number): boolean {
   return error instanceof JetStreamApiError && error.code === code;
 }
@@ -129,12 +133,12 @@ class Slots {
 
 class NatsDelivery implements Delivery {
   readonly message: NatsMessage;
+  readonly startedMs = Date.now();
   private done = false;
 
   constructor(
-    private readonly raw: JsMsg,
+    readonly raw: JsMsg,
     private readonly consumer: NatsConsumer,
-    private readonly freeSlot: () => void,
   ) {
     this.message = new NatsMessage(raw);
   }
@@ -161,7 +165,7 @@ class NatsDelivery implements Delivery {
   private settle(action: () => void): boolean {
     if (this.done) return false;
     this.done = true;
-    this.freeSlot();
+    this.consumer.settled(this);
     try {
       action();
       return true;
@@ -189,6 +193,8 @@ export class NatsConsumer implements BrokerConsumer {
   private readonly stopController = new AbortController();
   private loop: Promise<void> | undefined;
   private reconnectAttempts = 0;
+  private readonly inFlight = new Set<NatsDelivery>();
+  private progressTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly target: NatsTarget,
@@ -217,6 +223,8 @@ export class NatsConsumer implements BrokerConsumer {
     }
     this.js = jetstream(connection);
     const consumer = await this.js.consumers.get(this.target.stream, this.target.consumer);
+    // JetStream's default ack_wait is 30 s.
+    this.keepLongMessagesAlive(nanosToMs((await consumer.info(true)).config.ack_wait ?? 30e9));
     const messages = await consumer.consume({ max_messages: this.options.concurrency });
     this.messages = messages;
     // stop() may have come while connecting: the loop then only gives back what was pulled.
@@ -236,6 +244,7 @@ export class NatsConsumer implements BrokerConsumer {
 
   async close(): Promise<void> {
     await this.stopConsuming();
+    clearInterval(this.progressTimer);
     const connection = this.connection;
     this.connection = undefined;
     if (connection) {
@@ -243,6 +252,33 @@ export class NatsConsumer implements BrokerConsumer {
       await connection.drain().catch(() => connection.close().catch(() => undefined));
     }
     this.hooks.onConnectionChange(false);
+  }
+
+  /** A delivery was settled (or handed back): its slot is free again. */
+  settled(delivery: NatsDelivery): void {
+    this.inFlight.delete(delivery);
+    this.slots.give();
+  }
+
+  /**
+   * A handler may run longer than the consumer's ack_wait; JetStream would then redeliver its
+   * message to another replica while it is still being worked on. Every third of ack_wait, each
+   * message in flight for longer than that tells the server it is still in progress (`working()`).
+   */
+  private keepLongMessagesAlive(ackWaitMs: number): void {
+    const everyMs = Math.max(100, Math.floor(ackWaitMs / 3));
+    this.progressTimer = setInterval(() => {
+      const startedBefore = Date.now() - everyMs;
+      for (const delivery of this.inFlight) {
+        if (delivery.startedMs > startedBefore) continue;
+        try {
+          delivery.raw.working();
+        } catch {
+          // Closed connection: nothing to keep alive.
+        }
+      }
+    }, everyMs);
+    this.progressTimer.unref();
   }
 
   async publishDeadLetter(raw: JsMsg, id: string, reason: string, attempt: number): Promise<void> {
@@ -268,7 +304,6 @@ export class NatsConsumer implements BrokerConsumer {
   }
 
   private async dispatch(messages: ConsumerMessages, onDelivery: (delivery: Delivery) => void): Promise<void> {
-    const freeSlot = () => this.slots.give();
     try {
       for await (const raw of messages) {
         let granted = this.slots.take();
@@ -278,7 +313,9 @@ export class NatsConsumer implements BrokerConsumer {
           raw.nak();
           continue;
         }
-        onDelivery(new NatsDelivery(raw, this, freeSlot));
+        const delivery = new NatsDelivery(raw, this);
+        this.inFlight.add(delivery);
+        onDelivery(delivery);
       }
     } catch (error) {
       if (!this.stopController.signal.aborted) {
