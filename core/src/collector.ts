@@ -1,3 +1,5 @@
+import { promisify } from "node:util";
+import { gzip as gzipCallback } from "node:zlib";
 import { collectDefaultMetrics } from "prom-client";
 import type { Logger } from "pino";
 import { renderDepthFamilies, mergeReadings } from "./metrics/depth.js";
@@ -5,6 +7,18 @@ import { createRegistry, joinExpositions, renderRegistry, type ExpositionFormat 
 import { SourceHealthMetrics } from "./metrics/health.js";
 import { SourcePoller, type PollerTiming } from "./poller.js";
 import type { DepthSource, QueueReading } from "./sources/types.js";
+
+const gzip = promisify(gzipCallback);
+
+/** One rendered `/metrics` body, shared by every scrape that arrives while it is fresh. */
+export interface Exposition {
+  readonly body: Buffer;
+  /** The body gzip-compressed, computed once on first use. */
+  gzipped(): Promise<Buffer>;
+}
+
+/** How long a rendered body is served again; it bounds the age of the process metrics only. */
+const EXPOSITION_MAX_AGE_MS = 1_000;
 
 export interface Readiness {
   ready: boolean;
@@ -22,6 +36,10 @@ export class DepthCollector {
   private readonly pollers: SourcePoller[];
   private version = 0;
   private readonly rendered = new Map<ExpositionFormat, { version: number; text: Promise<string> }>();
+  private readonly expositions = new Map<
+    ExpositionFormat,
+    { version: number; renderedAtMs: number; exposition: Promise<Exposition> }
+  >();
 
   constructor(
     sources: readonly DepthSource[],
@@ -74,6 +92,27 @@ export class DepthCollector {
       (poller) => poller.lastSuccessMs !== undefined && nowMs - poller.lastSuccessMs <= freshForMs,
     );
     return { ready, sources };
+  }
+
+  /**
+   * The body to send for a scrape. Concurrent and back-to-back scrapes within a second share one
+   * render (and one gzip), so many scrapers cost the exporter one render a second, not one each;
+   * a new poll result is served at once.
+   */
+  exposition(format: ExpositionFormat, nowMs = Date.now()): Promise<Exposition> {
+    const cached = this.expositions.get(format);
+    if (cached && cached.version === this.version && nowMs - cached.renderedAtMs < EXPOSITION_MAX_AGE_MS) {
+      return cached.exposition;
+    }
+    const exposition = this.render(format).then((text): Exposition => {
+      const body = Buffer.from(text, "utf8");
+      let compressed: Promise<Buffer> | undefined;
+      return { body, gzipped: () => (compressed ??= gzip(body)) };
+    });
+    this.expositions.set(format, { version: this.version, renderedAtMs: nowMs, exposition });
+    // A failed render must not be served again.
+    exposition.catch(() => this.expositions.delete(format));
+    return exposition;
   }
 
   /** The whole exposition: cached depth families followed by the live registry. */

@@ -1,11 +1,12 @@
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import express, { type Express, type Request, type Response } from "express";
+import type { Exposition } from "./collector.js";
 import { CONTENT_TYPES, negotiateFormat, type ExpositionFormat } from "./metrics/exposition.js";
 
 export interface ObservabilityHandlers {
-  /** Full exposition in the requested format. */
-  metrics(format: ExpositionFormat): Promise<string>;
+  /** Full exposition in the requested format: text, or a shared body that can also be sent gzipped. */
+  metrics(format: ExpositionFormat): Promise<string | Exposition>;
   /** Readiness with a JSON-able detail; 503 when not ready. */
   readiness(): { ready: boolean };
 }
@@ -17,11 +18,24 @@ export interface ObservabilityHandlers {
 export function createObservabilityApp(handlers: ObservabilityHandlers): Express {
   const app = express();
   app.disable("x-powered-by");
+  // An ETag would hash every body sent; scrapers never send If-None-Match.
+  app.set("etag", false);
   app.get("/metrics", async (request: Request, response: Response) => {
     const format = negotiateFormat((types) => request.accepts(types));
-    const body = await handlers.metrics(format);
+    const exposition = await handlers.metrics(format);
     response.setHeader("Content-Type", CONTENT_TYPES[format]);
-    response.send(body);
+    response.setHeader("Vary", "Accept, Accept-Encoding");
+    if (typeof exposition === "string") {
+      response.send(exposition);
+      return;
+    }
+    // Prometheus asks for gzip; the compressed body is shared by every scrape of the same render.
+    if (request.acceptsEncodings("gzip", "identity") === "gzip") {
+      response.setHeader("Content-Encoding", "gzip");
+      response.end(await exposition.gzipped());
+      return;
+    }
+    response.end(exposition.body);
   });
   app.get("/healthz", (_request, response) => {
     response.json({ status: "ok" });

@@ -49,7 +49,7 @@ export async function startExporter(options: ReadSettingsOptions, logger?: Logge
   const collector = new DepthCollector(sources, { intervalMs, timeoutMs: settings.POLL_TIMEOUT_SECONDS * 1000 }, log);
   const app = finishApp(
     createObservabilityApp({
-      metrics: (format) => collector.render(format),
+      metrics: (format) => collector.exposition(format),
       readiness: () => collector.readiness(),
     }),
   );

@@ -1,0 +1,110 @@
+import { request } from "node:http";
+import { gunzipSync } from "node:zlib";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  DEPTH_METRICS,
+  DepthCollector,
+  SourceError,
+  closeServer,
+  createLogger,
+  createObservabilityApp,
+  finishApp,
+  listen,
+  type DepthSource,
+  type Snapshot,
+} from "@queuescale/core";
+import { findSamples, parseExposition } from "./support/scrape.js";
+
+/** A source whose next answer the test sets: a depth, or a failure. */
+class ScriptedSource implements DepthSource {
+  readonly broker = "rabbitmq" as const;
+  readonly name = "scripted";
+  next: number | Error = 0;
+  async poll(): Promise<Snapshot> {
+    if (this.next instanceof Error) throw this.next;
+    return {
+      readings: [{ broker: "rabbitmq", labels: { vhost: "/", queue: "jobs" }, depth: this.next }],
+      takenAtMs: Date.now(),
+    };
+  }
+  async close(): Promise<void> {}
+}
+
+function get(
+  port: number,
+  headers: Record<string, string>,
+): Promise<{ status: number; headers: Record<string, unknown>; body: Buffer }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: "127.0.0.1", port, path: "/metrics", headers }, (response) => {
+      const chunks: Buffer[] = [];
+      response.on("data", (chunk: Buffer) => chunks.push(chunk));
+      response.on("end", () =>
+        resolve({ status: response.statusCode!, headers: response.headers, body: Buffer.concat(chunks) }),
+      );
+    });
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+describe("DepthCollector serving /metrics", () => {
+  const source = new ScriptedSource();
+  const collector = new DepthCollector(
+    [source],
+    { intervalMs: 60_000, timeoutMs: 1_000 },
+    createLogger("test", "silent"),
+  );
+  let port: number;
+  let stopServer: () => Promise<void>;
+
+  beforeAll(async () => {
+    const app = finishApp(
+      createObservabilityApp({
+        metrics: (format) => collector.exposition(format),
+        readiness: () => collector.readiness(),
+      }),
+    );
+    const started = await listen(app, { host: "127.0.0.1", port: 0 });
+    port = started.port;
+    stopServer = () => closeServer(started.server);
+  });
+  afterAll(async () => {
+    await stopServer();
+    await collector.stop();
+  });
+
+  it("sends gzip to scrapers that accept it, plain text to the others, without an ETag", async () => {
+    source.next = 42;
+    await collector.pollAll();
+    const zipped = await get(port, { "Accept-Encoding": "gzip" });
+    expect(zipped.headers["content-encoding"]).toBe("gzip");
+    expect(zipped.headers.etag).toBeUndefined();
+    const plain = await get(port, {});
+    expect(plain.headers["content-encoding"]).toBeUndefined();
+    const text = plain.body.toString("utf8");
+    expect(gunzipSync(zipped.body).toString("utf8")).toBe(text);
+    expect(findSamples(parseExposition(text), DEPTH_METRICS.depth.name, { queue: "jobs" })[0]?.value).toBe(42);
+  });
+
+  it("shares one render between scrapes within a second, and serves a new poll at once", async () => {
+    source.next = 7;
+    await collector.pollAll();
+    const now = Date.now();
+    const first = await collector.exposition("prometheus", now);
+    expect(await collector.exposition("prometheus", now + 500)).toBe(first);
+    expect(await collector.exposition("prometheus", now + 1_500)).not.toBe(first);
+
+    source.next = 8;
+    await collector.pollAll();
+    const afterPoll = (await collector.exposition("prometheus", now + 1_600)).body.toString("utf8");
+    expect(findSamples(parseExposition(afterPoll), DEPTH_METRICS.depth.name, { queue: "jobs" })[0]?.value).toBe(8);
+  });
+
+  it("drops the depth series at once when a poll fails", async () => {
+    source.next = new SourceError("connection", "broker unreachable");
+    await collector.pollAll();
+    const text = (await collector.exposition("prometheus")).body.toString("utf8");
+    expect(findSamples(parseExposition(text), DEPTH_METRICS.depth.name)).toEqual([]);
+    expect(findSamples(parseExposition(text), "queuescale_source_up", { source: "scripted" })[0]?.value).toBe(0);
+  });
+});
