@@ -8,7 +8,9 @@ export npm_config_audit := false
 export K6_NO_USAGE_REPORT := true
 BROKER ?= rabbitmq
 
-.PHONY: help install build test unit lint format demo bench bench-exporter bench-worker loadtest e2e tools manifests images brokers clean
+.PHONY: help install build test unit lint format demo sim bench bench-exporter bench-worker bench-peers loadtest e2e tools manifests images brokers clean
+TAG ?= dev
+SCENARIO ?= burst
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 18
@@ -42,9 +44,9 @@ unit: build ## tests only, without lint and tool set-up
 	npx vitest run
 
 demo: build brokers ## the main job end to end on this machine (BROKER=rabbitmq|nats)
-	npx tsx scripts/demo.ts
+	BROKER=$(BROKER) npx tsx scripts/demo.ts
 
-bench: bench-exporter bench-worker ## every benchmark; prints figures
+bench: bench-exporter bench-worker bench-peers ## every benchmark; prints figures
 
 bench-exporter: build brokers ## exporter poll time vs the brokers' own endpoints, /metrics latency, RSS
 	npm run bench -w @queuescale/exporter
@@ -53,8 +55,23 @@ bench-worker: build brokers ## worker no-op throughput vs bare client loops; pro
 	npm run bench -w @queuescale/worker
 	npm run bench -w @queuescale/producer
 
+bench-peers: build brokers ## this exporter vs kbudde/rabbitmq_exporter and the brokers' own endpoints; writes docs/benchmarks.md
+	scripts/loadtest-tools.sh peers
+	npx tsx loadtest/bench/peers.ts
+
+loadtest: build brokers tools ## k6 against the producer on the local stack (SCENARIO=burst|ramp|soak, BROKER=rabbitmq|nats)
+	SCENARIO=$(SCENARIO) BROKER=$(BROKER) npx tsx loadtest/run.ts
+
+sim: build ## a 5,000-message burst through the sample HPA vs an instant oracle (queuescale-sim)
+	npx queuescale-sim burst --hpa autoscaler/test/fixtures/hpa.yaml --burst 5000@10
+
 manifests: ## print the rendered Kustomize overlays
 	@for overlay in k8s/overlays/*/; do echo "# ---- $$overlay"; kubectl kustomize "$$overlay"; done
+
+images: ## build the exporter, worker and producer images (needs a Docker engine; TAG=dev)
+	@for component in exporter worker producer; do \
+	  docker build -f $$component/Dockerfile -t queuescale-$$component:$(TAG) . ; \
+	done
 
 clean: ## remove build output (keeps .tools/)
 	rm -rf node_modules */dist */*.tsbuildinfo .tmp

@@ -14,8 +14,9 @@ KEDA_VERSION=v2.21.0
 apt_updated=""
 apt_install() { # package command
   command -v "$2" >/dev/null && return 0
-  if [ -z "$apt_updated" ]; then apt-get update -qq; apt_updated=1; fi
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$1" >/dev/null
+  # Waits for another apt run to finish rather than failing on its lock.
+  if [ -z "$apt_updated" ]; then apt-get -o DPkg::Lock::Timeout=300 update -qq; apt_updated=1; fi
+  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends "$1" >/dev/null
 }
 
 go_install() { # binary module@version
@@ -40,6 +41,12 @@ if [ -z "$had_prometheus" ]; then
   if [ -f /run/prometheus/prometheus.pid ]; then kill "$(cat /run/prometheus/prometheus.pid)" 2>/dev/null || true; fi
 fi
 
+# nats-server: tests that need the monitoring endpoint (/jsz) or a cluster start their own servers.
+apt_install nats-server nats-server
+
+# Headless Chromium for the status page test of queuescale-local (driven by playwright-core).
+apt_install chromium chromium
+
 # kubectl-validate: offline schema validation of the rendered manifests (built-in Kubernetes schemas).
 go_install kubectl-validate "sigs.k8s.io/kubectl-validate@$KUBECTL_VALIDATE_VERSION"
 
@@ -63,5 +70,8 @@ crds_from_module prometheus-operator "github.com/prometheus-operator/prometheus-
   example/prometheus-operator-crd 'monitoring.coreos.com_*.yaml'
 # ScaledObject (k8s/components/keda)
 crds_from_module keda "github.com/kedacore/keda/v2@$KEDA_VERSION" config/crd/bases 'keda.sh_*.yaml'
+
+# k6 for the load-test smoke run.
+scripts/loadtest-tools.sh k6
 
 echo "tools: ready in .tools/bin"
