@@ -4,7 +4,7 @@
  * with the same number of small messages already queued and times first delivery to last ack.
  * Prints figures; not a test. Target: the worker at ≥ 90 % of the bare loop.
  *
- *   npm run bench -w @queuescale/worker            (BENCH_MESSAGES, BENCH_CONCURRENCY, BENCH_ROUNDS)
+ *   npm run bench -w @queuescale/worker   (BENCH_MESSAGES, BENCH_CONCURRENCY, BENCH_ROUNDS, BENCH_BROKERS)
  */
 import { randomBytes } from "node:crypto";
 import amqp from "amqplib";
@@ -193,5 +193,6 @@ function report(broker: string, results: Results): void {
 console.log(
   `queuescale-worker no-op throughput: ${MESSAGES} messages of ${BODY.length} B per run, concurrency/prefetch ${CONCURRENCY}, median of ${ROUNDS} runs`,
 );
-report("rabbitmq", await rabbitmq());
-report("nats", await nats());
+const brokers = (process.env.BENCH_BROKERS ?? "rabbitmq,nats").split(",");
+if (brokers.includes("rabbitmq")) report("rabbitmq", await rabbitmq());
+if (brokers.includes("nats")) report("nats", await nats());
