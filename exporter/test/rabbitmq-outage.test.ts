@@ -50,8 +50,9 @@ async function start(env: Record<string, string>): Promise<string> {
       env: {
         LISTEN_ADDRESS: "127.0.0.1:0",
         POLL_INTERVAL_SECONDS: "1",
-        // Readiness allows max(3 intervals, interval + timeout) since the last success: 3 s here.
-        POLL_TIMEOUT_SECONDS: "1",
+        // Readiness allows max(3 intervals, interval + timeout) since the last success: 6 s here.
+        // The timeout leaves room for a broker slowed down by a busy machine.
+        POLL_TIMEOUT_SECONDS: "5",
         RABBITMQ_VHOSTS: scenario.vhost,
         ...env,
       },
@@ -93,7 +94,7 @@ async function outageAndRecovery(
       expect(await readyzStatus(baseUrl)).toBe(200);
       return true;
     },
-    { timeoutMs: 20_000, what: "healthy counts" },
+    { timeoutMs: 45_000, what: "healthy counts" },
   );
 
   await cut.cut();
@@ -109,7 +110,7 @@ async function outageAndRecovery(
       expect(await readyzStatus(baseUrl)).toBe(503);
       return samples;
     },
-    { what: "the outage to show" },
+    { timeoutMs: 45_000, what: "the outage to show" },
   );
   expect(down.some((sample) => sample.name === "queuescale_source_poll_duration_seconds_count")).toBe(true);
 
@@ -122,11 +123,14 @@ async function outageAndRecovery(
       expect(await readyzStatus(baseUrl)).toBe(200);
       return true;
     },
-    { what: "recovery" },
+    { timeoutMs: 45_000, what: "recovery" },
   );
 }
 
-describe("a RabbitMQ outage through the exporter", () => {
+// Three waits of up to 45 s each on a busy machine: more than the default test timeout.
+const OUTAGE_TEST_TIMEOUT_MS = 150_000;
+
+describe("a RabbitMQ outage through the exporter", { timeout: OUTAGE_TEST_TIMEOUT_MS }, () => {
   it("prometheus: series vanish while the endpoint is unreachable and come back", async () => {
     const cut = await proxyTo(PROMETHEUS_URL);
     const baseUrl = await start({ RABBITMQ_SOURCE: "prometheus", RABBITMQ_PROMETHEUS_URL: `http://${cut.address}` });

@@ -67,7 +67,7 @@ async function waitForCounts(baseUrl: string, expected: Record<string, Partial<E
       expect(countsIn(samples)).toEqual(expected);
       return samples;
     },
-    { timeoutMs: 20_000, what: "the scenario's counts on /metrics" },
+    { timeoutMs: 40_000, what: "the scenario's counts on /metrics" },
   );
 }
 
@@ -79,7 +79,8 @@ async function closedPort(): Promise<number> {
   return port;
 }
 
-describe("RabbitMQ sources through the exporter, against the real broker", () => {
+// Waits of up to 40 s on a busy machine (management statistics lag besides): more than the default.
+describe("RabbitMQ sources through the exporter, against the real broker", { timeout: 120_000 }, () => {
   it("prometheus: exact depth, ready, unacked and consumers per queue", async () => {
     const baseUrl = await exporterWith({ RABBITMQ_SOURCE: "prometheus", RABBITMQ_PROMETHEUS_URL: PROMETHEUS_URL });
     const samples = await waitForCounts(baseUrl, expectedCounts());
