@@ -296,6 +296,24 @@ describe("kustomize overlays", () => {
     }
   });
 
+  it("nats: the producer publishes into the stream the workers consume (queue NAME is subject STREAM.NAME)", async () => {
+    const { objects } = await kustomize("k8s/overlays/nats");
+    const producer = workloadEnv(objects, "queuescale-producer");
+    const worker = workloadEnv(objects, "queuescale-worker");
+    expect(producer.STREAM).toBe(worker.STREAM);
+    // The subject of the worker's consumer must match one of the stream's subject filters.
+    const subject = `${worker.STREAM}.${worker.CONSUMER}`;
+    const covered = worker.SUBJECTS!.split(",").some((filter) => {
+      const pattern = filter
+        .trim()
+        .split(".")
+        .map((token) => (token === ">" ? ".+" : token === "*" ? "[^.]+" : token.replace(/[$()*+?[\\\]^{|}]/g, "\\$&")))
+        .join("\\.");
+      return new RegExp(`^${pattern}$`).test(subject);
+    });
+    expect(covered, `${subject} within SUBJECTS ${worker.SUBJECTS}`).toBe(true);
+  });
+
   it("rabbitmq and nats overlays leave credentials to a Secret made outside the repository", async () => {
     for (const overlay of ["rabbitmq", "nats"]) {
       const { objects } = await kustomize(`k8s/overlays/${overlay}`);
