@@ -1,0 +1,99 @@
+/**
+ * The exporters under comparison, each started as its own process on a free loopback port: ours
+ * (exporter/dist/main.js) and kbudde/rabbitmq_exporter (built by scripts/loadtest-tools.sh).
+ */
+import type { ChildProcess } from "node:child_process";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { parseExposition } from "../../core/test/support/scrape.js";
+import { ROOT } from "../../scripts/stack/index.js";
+import { Children, fetchBody, freeLoopbackPort, waitUntil } from "./measure.js";
+
+export const OUR_EXPORTER = join(ROOT, "exporter", "dist", "main.js");
+export const KBUDDE_EXPORTER = join(ROOT, ".tools", "bin", "rabbitmq_exporter");
+
+export interface RunningExporter {
+  child: ChildProcess;
+  pid: number;
+  metricsUrl: string;
+}
+
+/** Depth series for a label filter in one scrape of an exporter. */
+export async function countSeries(
+  metricsUrl: string,
+  name: string,
+  labels: Record<string, string> = {},
+): Promise<number> {
+  return parseExposition(await fetchBody(metricsUrl)).filter(
+    (sample) =>
+      sample.name === name && Object.entries(labels).every(([label, value]) => sample.labels[label] === value),
+  ).length;
+}
+
+/**
+ * Our exporter with a poll interval of an hour: it polls once at start and then serves that
+ * snapshot, so the scrapes measured afterwards cost only what a scrape costs (the cost of a poll is
+ * measured separately). Resolves once it shows `expectedSeries` depth series.
+ */
+export async function startOurExporter(
+  children: Children,
+  env: Record<string, string>,
+  expectedSeries: number,
+  labels: Record<string, string>,
+): Promise<RunningExporter> {
+  if (!existsSync(OUR_EXPORTER)) throw new Error("build first: npx tsc -b");
+  const port = await freeLoopbackPort();
+  const child = children.spawn(process.execPath, [OUR_EXPORTER], {
+    PATH: process.env.PATH ?? "",
+    LISTEN_ADDRESS: `127.0.0.1:${port}`,
+    POLL_INTERVAL_SECONDS: "3600",
+    POLL_TIMEOUT_SECONDS: "120",
+    LOG_LEVEL: "warn",
+    ...env,
+  });
+  child.stdout!.resume();
+  child.stderr!.resume();
+  const metricsUrl = `http://127.0.0.1:${port}/metrics`;
+  await waitUntil(
+    `our exporter to show ${expectedSeries} depth series`,
+    async () => (await countSeries(metricsUrl, "queuescale_queue_depth", labels)) >= expectedSeries,
+    180_000,
+  );
+  return { child, pid: child.pid!, metricsUrl };
+}
+
+/**
+ * kbudde/rabbitmq_exporter reading the management API on each scrape, queue figures only (the part
+ * comparable with ours), for one vhost. Resolves once a scrape shows `expectedQueues` queues.
+ */
+export async function startKbuddeExporter(
+  children: Children,
+  managementUrl: string,
+  vhost: string,
+  expectedQueues: number,
+): Promise<RunningExporter> {
+  if (!existsSync(KBUDDE_EXPORTER)) throw new Error("run scripts/loadtest-tools.sh peers first");
+  const port = await freeLoopbackPort();
+  const management = new URL(managementUrl);
+  const child = children.spawn(KBUDDE_EXPORTER, [], {
+    PATH: process.env.PATH ?? "",
+    RABBIT_URL: `${management.protocol}//${management.host}`,
+    RABBIT_USER: decodeURIComponent(management.username),
+    RABBIT_PASSWORD: decodeURIComponent(management.password),
+    PUBLISH_ADDR: "127.0.0.1",
+    PUBLISH_PORT: String(port),
+    RABBIT_EXPORTERS: "queue",
+    INCLUDE_VHOST: `^${vhost.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}$`,
+    RABBIT_TIMEOUT: "120",
+    LOG_LEVEL: "warn",
+  });
+  child.stdout!.resume();
+  child.stderr!.resume();
+  const metricsUrl = `http://127.0.0.1:${port}/metrics`;
+  await waitUntil(
+    `rabbitmq_exporter to show ${expectedQueues} queues`,
+    async () => (await countSeries(metricsUrl, "rabbitmq_queue_messages", { vhost })) >= expectedQueues,
+    180_000,
+  );
+  return { child, pid: child.pid!, metricsUrl };
+}

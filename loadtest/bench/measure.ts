@@ -1,0 +1,138 @@
+/**
+ * Timing and CPU accounting shared by every row of the peer comparison: the same loop, the same
+ * statistics, for an exporter's scrape, a poll of one of our sources, or a broker endpoint.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { createServer } from "node:net";
+import { setTimeout as delay } from "node:timers/promises";
+import { cpuSeconds, rssBytes } from "./proc.js";
+
+/** What one row of the report says about a target. */
+export interface Measurement {
+  /** Who answers: our exporter and its source, a peer exporter, or the broker itself. */
+  target: string;
+  /** What a call is: a scrape of cached figures, a poll of the broker, a scrape that queries the broker. */
+  call: string;
+  calls: number;
+  medianMs: number;
+  p99Ms: number;
+  /** CPU seconds per call of the process that answers (exporter, or this process for a poll); undefined for the broker's own endpoints. */
+  processCpuMs?: number;
+  /** CPU seconds per call of the broker process, measured around the same calls. */
+  brokerCpuMs: number;
+  rssMiB?: number;
+  /** Depth figures the call yielded (series or readings), to show each row read the same queues. */
+  depthFigures?: number;
+  note?: string;
+}
+
+export function quantile(values: readonly number[], q: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
+}
+
+/** CPU of this process (a poll runs in it), in seconds. */
+export const ownCpuSeconds = (): number => {
+  const usage = process.cpuUsage();
+  return (usage.user + usage.system) / 1e6;
+};
+
+/**
+ * Makes `calls` calls one after the other (after one warm-up call) and accounts the time of each and
+ * the CPU the answering process and the broker used over all of them.
+ */
+export async function measureCalls(options: {
+  target: string;
+  call: string;
+  calls: number;
+  work: () => Promise<unknown>;
+  processCpu?: () => number;
+  brokerCpu: () => number;
+  rssPid?: number;
+  depthFigures?: number;
+  note?: string;
+}): Promise<Measurement> {
+  await options.work();
+  const durations: number[] = [];
+  const processBefore = options.processCpu?.();
+  const brokerBefore = options.brokerCpu();
+  for (let index = 0; index < options.calls; index++) {
+    const started = performance.now();
+    await options.work();
+    durations.push(performance.now() - started);
+  }
+  const brokerCpuMs = ((options.brokerCpu() - brokerBefore) * 1000) / options.calls;
+  const processCpuMs =
+    options.processCpu && processBefore !== undefined
+      ? ((options.processCpu() - processBefore) * 1000) / options.calls
+      : undefined;
+  return {
+    target: options.target,
+    call: options.call,
+    calls: options.calls,
+    medianMs: quantile(durations, 0.5),
+    p99Ms: quantile(durations, 0.99),
+    processCpuMs,
+    brokerCpuMs,
+    rssMiB: options.rssPid === undefined ? undefined : rssBytes(options.rssPid) / 1024 / 1024,
+    depthFigures: options.depthFigures,
+    note: options.note,
+  };
+}
+
+/** A GET whose whole body is read, failing on anything but 200. */
+export async function fetchBody(url: string, init: RequestInit = {}): Promise<string> {
+  const response = await fetch(url, { ...init, signal: AbortSignal.timeout(180_000) });
+  const body = await response.text();
+  if (!response.ok) throw new Error(`${new URL(url).pathname} answered ${response.status}`);
+  return body;
+}
+
+export async function freeLoopbackPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => resolve());
+  });
+  const address = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  if (typeof address !== "object" || !address) throw new Error("no port");
+  return address.port;
+}
+
+/** Child processes the benchmark started; every one is stopped at the end, on failure and on Ctrl-C. */
+export class Children {
+  private readonly running = new Set<ChildProcess>();
+
+  spawn(command: string, args: readonly string[], env: Record<string, string>): ChildProcess {
+    const child = spawn(command, args, { env, stdio: ["ignore", "pipe", "pipe"] });
+    this.running.add(child);
+    child.once("exit", () => this.running.delete(child));
+    return child;
+  }
+
+  async stop(child: ChildProcess): Promise<void> {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((resolve) => child.once("exit", resolve));
+    child.kill("SIGTERM");
+    const killer = setTimeout(() => child.kill("SIGKILL"), 10_000);
+    await exited;
+    clearTimeout(killer);
+  }
+
+  async stopAll(): Promise<void> {
+    await Promise.all([...this.running].map((child) => this.stop(child)));
+  }
+}
+
+/** Waits until `check` resolves true, polling; throws naming `what` when it does not in time. */
+export async function waitUntil(what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check().catch(() => false)) return;
+    await delay(250);
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+export { cpuSeconds };

@@ -1,0 +1,222 @@
+/**
+ * RabbitMQ rows of the peer comparison for one queue count: queues made in a vhost of their own
+ * (one in ten holding a few messages), then, all in the same run and one after the other:
+ *   - the plugin's own endpoints scraped directly (/metrics/detailed with the families our
+ *     prometheus source asks for, /metrics/per-object, the management API's paged /api/queues);
+ *   - a poll of each of our sources (prometheus, management, amqp with an explicit queue list),
+ *     run in this process: what our exporter's background poller pays per interval;
+ *   - a scrape of our exporter process per source, served from its cached snapshot;
+ *   - a scrape of kbudde/rabbitmq_exporter, which queries the management API on each scrape.
+ */
+import amqp from "amqplib";
+import { NameFilter, createLogger, rabbitmqModule, readSettings, type DepthSource } from "@queuescale/core";
+import { RabbitAdmin } from "../../core/test/fixtures/rabbitmq/broker-admin.js";
+import { AMQP_BASE, MANAGEMENT_URL, PROMETHEUS_URL } from "../../core/test/fixtures/rabbitmq/scenario.js";
+import { uniqueName } from "../../core/test/support/names.js";
+import { parseExposition } from "../../core/test/support/scrape.js";
+import { startKbuddeExporter, startOurExporter } from "./exporters.js";
+import { Children, fetchBody, measureCalls, ownCpuSeconds, type Measurement } from "./measure.js";
+import { beamPid, cpuSeconds } from "./proc.js";
+
+const MESSAGES_EVERY = 10;
+/** The amqp source is one source per listed queue (meant for short lists); its exporter process gets at most this many. */
+const AMQP_EXPORTER_QUEUES = 1_000;
+
+export interface RabbitRun {
+  queues: number;
+  messages: number;
+  /** Queues on the whole node once the benchmark's were made (per-object and kbudde read them all). */
+  nodeQueues: number;
+  /** The version kbudde/rabbitmq_exporter reports in its build-info series. */
+  kbuddeVersion: string;
+  rows: Measurement[];
+}
+
+const queueName = (index: number) => `bench-${index.toString().padStart(5, "0")}`;
+
+async function createQueues(url: string, queues: number): Promise<number> {
+  const connection = await amqp.connect(url);
+  let messages = 0;
+  try {
+    const channels = await Promise.all(Array.from({ length: 8 }, () => connection.createConfirmChannel()));
+    for (let first = 0; first < queues; first += 800) {
+      await Promise.all(
+        Array.from({ length: Math.min(800, queues - first) }, (_unused, offset) =>
+          channels[offset % channels.length]!.assertQueue(queueName(first + offset), { durable: false }),
+        ),
+      );
+    }
+    const publisher = channels[0]!;
+    for (let index = 0; index < queues; index += MESSAGES_EVERY) {
+      const count = 1 + (index % 5);
+      for (let message = 0; message < count; message++) publisher.sendToQueue(queueName(index), Buffer.from("x"));
+      messages += count;
+    }
+    await publisher.waitForConfirms();
+  } finally {
+    await connection.close();
+  }
+  return messages;
+}
+
+export async function benchRabbitmq(options: {
+  queues: number;
+  calls: number;
+  children: Children;
+  /** Registers clean-up work that must run even on failure or Ctrl-C. */
+  onCleanUp: (work: () => Promise<void>) => void;
+  log: (line: string) => void;
+}): Promise<RabbitRun> {
+  const { queues, calls, children, log } = options;
+  const admin = new RabbitAdmin(MANAGEMENT_URL);
+  const vhost = uniqueName("queuescale-peers");
+  const vhostUrl = `${AMQP_BASE}/${encodeURIComponent(vhost)}`;
+  let deleted = false;
+  const deleteVhost = async () => {
+    if (deleted) return;
+    deleted = true;
+    // Deleting the vhost deletes every queue in it.
+    await admin.deleteVhost(vhost);
+  };
+  options.onCleanUp(deleteVhost);
+  const beam = beamPid();
+  const brokerCpu = () => cpuSeconds(beam);
+  const rows: Measurement[] = [];
+  try {
+    await admin.createVhost(vhost);
+    const messages = await createQueues(vhostUrl, queues);
+    const overview = (await (await admin.request("GET", "/overview")).json()) as { object_totals: { queues: number } };
+    const nodeQueues = overview.object_totals.queues;
+    log(`  ${queues} queues in vhost ${vhost}, ${messages} messages; ${nodeQueues} queues on the node`);
+    // Queue statistics reach the plugins on the broker's statistics interval (5 s by default).
+    await new Promise((resolve) => setTimeout(resolve, 6_000));
+
+    const detailedQuery = new URLSearchParams([
+      ["family", "queue_coarse_metrics"],
+      ["family", "queue_consumer_count"],
+      ["vhost", vhost],
+    ]);
+    const broker = "RabbitMQ (broker itself)";
+    rows.push(
+      await measureCalls({
+        target: broker,
+        call: "/metrics/detailed (our families, this vhost)",
+        calls,
+        work: () => fetchBody(`${PROMETHEUS_URL}/metrics/detailed?${detailedQuery}`),
+        brokerCpu,
+      }),
+    );
+    log(`    measured /metrics/detailed`);
+    rows.push(
+      await measureCalls({
+        target: broker,
+        call: "/metrics/per-object (every object of the node)",
+        calls,
+        work: () => fetchBody(`${PROMETHEUS_URL}/metrics/per-object`),
+        brokerCpu,
+      }),
+    );
+    log(`    measured /metrics/per-object`);
+    rows.push(
+      await measureCalls({
+        target: broker,
+        call: "management /api/queues, pages of 500",
+        calls,
+        work: async () => {
+          for (let page = 1; ; page++) {
+            const body = (await admin.queuePage(vhost, page, 500)) as { page_count: number };
+            if (page >= body.page_count) return;
+          }
+        },
+        brokerCpu,
+      }),
+    );
+    log(`    measured /api/queues`);
+
+    const allQueues = Array.from({ length: queues }, (_unused, index) => queueName(index));
+    const settingsFor = (kind: string, listed: number): Record<string, string> => {
+      const env: Record<string, string> = { RABBITMQ_SOURCE: kind, RABBITMQ_VHOSTS: vhost };
+      if (kind === "prometheus") env.RABBITMQ_PROMETHEUS_URL = PROMETHEUS_URL;
+      if (kind === "management") env.RABBITMQ_MANAGEMENT_URL = MANAGEMENT_URL;
+      if (kind === "amqp") {
+        env.RABBITMQ_URL = vhostUrl;
+        env.RABBITMQ_QUEUES = allQueues.slice(0, listed).join(",");
+      }
+      return env;
+    };
+    for (const kind of ["prometheus", "management", "amqp"]) {
+      const sources: DepthSource[] = rabbitmqModule.createSources(
+        readSettings(rabbitmqModule.settings, { env: settingsFor(kind, queues) }),
+        { filter: NameFilter.all(), logger: createLogger("bench", "warn") },
+      );
+      let readings = 0;
+      try {
+        rows.push(
+          await measureCalls({
+            target: `queuescale exporter, ${kind} source`,
+            call: "poll (background, once per interval)",
+            calls,
+            work: async () => {
+              const snapshots = await Promise.all(sources.map((source) => source.poll(AbortSignal.timeout(120_000))));
+              readings = snapshots.reduce((total, snapshot) => total + snapshot.readings.length, 0);
+            },
+            processCpu: ownCpuSeconds,
+            brokerCpu,
+          }),
+        );
+        rows.at(-1)!.depthFigures = readings;
+      } finally {
+        await Promise.all(sources.map((source) => source.close()));
+      }
+      log(`    measured a poll of the ${kind} source`);
+
+      const exported = kind === "amqp" ? Math.min(queues, AMQP_EXPORTER_QUEUES) : queues;
+      const exporter = await startOurExporter(children, settingsFor(kind, exported), exported, { vhost });
+      try {
+        rows.push(
+          await measureCalls({
+            target: `queuescale exporter, ${kind} source`,
+            call: "scrape of /metrics (cached snapshot)",
+            calls,
+            work: () => fetchBody(exporter.metricsUrl),
+            processCpu: () => cpuSeconds(exporter.pid),
+            brokerCpu,
+            rssPid: exporter.pid,
+            depthFigures: exported,
+            note: exported < queues ? `exporter process lists ${exported} queues` : undefined,
+          }),
+        );
+      } finally {
+        await children.stop(exporter.child);
+      }
+      log(`    measured our exporter's scrape (${kind})`);
+    }
+
+    const kbudde = await startKbuddeExporter(children, MANAGEMENT_URL, vhost, queues);
+    let kbuddeVersion = "unknown";
+    try {
+      const buildInfo = parseExposition(await fetchBody(kbudde.metricsUrl)).find(
+        (sample) => sample.name === "rabbitmq_exporter_build_info",
+      );
+      kbuddeVersion = buildInfo?.labels.version || kbuddeVersion;
+      rows.push(
+        await measureCalls({
+          target: "kbudde/rabbitmq_exporter (queue exporter)",
+          call: "scrape of /metrics (queries the management API)",
+          calls,
+          work: () => fetchBody(kbudde.metricsUrl),
+          processCpu: () => cpuSeconds(kbudde.pid),
+          brokerCpu,
+          rssPid: kbudde.pid,
+          depthFigures: queues,
+        }),
+      );
+    } finally {
+      await options.children.stop(kbudde.child);
+    }
+    log(`    measured kbudde/rabbitmq_exporter`);
+    return { queues, messages, nodeQueues, kbuddeVersion, rows };
+  } finally {
+    await deleteVhost();
+  }
+}

@@ -1,0 +1,126 @@
+/**
+ * docs/benchmarks.md from one run of the peer comparison: the machine and versions, one table per
+ * broker and size with every figure next to its ratio to the broker's own endpoint in the same run.
+ */
+import type { Measurement } from "./measure.js";
+import type { MachineFacts } from "./proc.js";
+
+export interface Versions {
+  rabbitmq: string;
+  nats: string;
+  node: string;
+  exporter: string;
+  kbudde: string;
+  k6: string;
+}
+
+export interface Section {
+  title: string;
+  /** The row whose figures the ratios divide by: the broker's own endpoint. */
+  reference: Measurement;
+  rows: Measurement[];
+  notes: string[];
+}
+
+export interface ClientBench {
+  command: string;
+  output: string;
+}
+
+const fixed = (value: number | undefined, digits = 1) =>
+  value === undefined || !Number.isFinite(value) ? "–" : value.toFixed(digits);
+const ratio = (value: number | undefined, reference: number | undefined) =>
+  value === undefined || reference === undefined || !(reference > 0) ? "–" : `${(value / reference).toFixed(2)}×`;
+
+function table(section: Section): string {
+  const header =
+    "| who answers | what a call is | calls | median ms | p99 ms | median vs broker endpoint | " +
+    "CPU ms/call (answering process) | broker CPU ms/call | broker CPU vs endpoint | RSS MiB | depth figures |";
+  const lines = [header, `|${" --- |".repeat(11)}`];
+  for (const row of section.rows) {
+    lines.push(
+      `| ${row.target} | ${row.call}${row.note ? ` (${row.note})` : ""} | ${row.calls} | ${fixed(row.medianMs)} | ` +
+        `${fixed(row.p99Ms)} | ${ratio(row.medianMs, section.reference.medianMs)} | ${fixed(row.processCpuMs)} | ` +
+        `${fixed(row.brokerCpuMs)} | ${ratio(row.brokerCpuMs, section.reference.brokerCpuMs)} | ${fixed(row.rssMiB, 0)} | ` +
+        `${row.depthFigures ?? "–"} |`,
+    );
+  }
+  return lines.join("\n");
+}
+
+export function renderReport(options: {
+  date: string;
+  command: string;
+  machine: MachineFacts;
+  versions: Versions;
+  sections: Section[];
+  clientBenches: ClientBench[];
+  unavailable: string[];
+}): string {
+  const { machine, versions } = options;
+  const parts = [
+    "# Benchmarks",
+    "",
+    `Measured ${options.date} with \`${options.command}\` (all figures of this page come from that one run;`,
+    "rerun it to refresh the page). Read the figures as ratios between rows of the same table: the",
+    "machine is shared and small, so absolute times move from run to run.",
+    "",
+    "## Machine and versions",
+    "",
+    "| | |",
+    "| --- | --- |",
+    `| CPU | ${machine.cpuModel}, ${machine.cores} cores |`,
+    `| memory | ${machine.memoryGiB.toFixed(1)} GiB |`,
+    `| load average at the start | ${machine.loadAverage} |`,
+    `| RabbitMQ | ${versions.rabbitmq} |`,
+    `| NATS server | ${versions.nats} |`,
+    `| Node.js | ${versions.node} |`,
+    `| queuescale exporter | ${versions.exporter} |`,
+    `| kbudde/rabbitmq_exporter | ${versions.kbudde} |`,
+    `| k6 (load tests) | ${versions.k6} |`,
+    "",
+    "## How to read the tables",
+    "",
+    "- **Two kinds of cost.** Our exporter polls the broker in the background (once per",
+    "  `POLL_INTERVAL_SECONDS`, 5 s by default) and serves `/metrics` from the last snapshot, so a",
+    "  scrape of it never reaches the broker. kbudde/rabbitmq_exporter queries the broker on every",
+    "  scrape. So our rows come in pairs: *poll* (what the background poller pays per interval; run",
+    "  in the benchmark process, whose CPU is the one counted) and *scrape of /metrics (cached",
+    "  snapshot)* (what Prometheus pays). Compare a peer's scrape with our poll for the broker-side",
+    "  cost, and with our scrape for what a scrape costs.",
+    "- **Calls** run one after the other, after one warm-up call. p99 of a few calls is close to their",
+    "  maximum.",
+    "- **CPU ms/call** is the user + system CPU (from /proc) of the process that answers, divided by",
+    "  the calls; **broker CPU ms/call** is the broker process's CPU (RabbitMQ's beam.smp, the",
+    "  throwaway nats-server) over the same calls. Other work on the machine also runs on the shared",
+    "  RabbitMQ node, so small broker figures are noisy.",
+    "- **Ratios** divide by the first row of the table, the broker's own endpoint measured in the same",
+    "  run: `/metrics/detailed` with the families our prometheus source reads, or `/jsz?consumers=true`.",
+    "- **RSS** is the exporter process's resident memory after the scrapes.",
+    "- **Depth figures**: queues (consumers) the call yielded a depth for, so every row can be seen to",
+    "  read the same set.",
+    "",
+  ];
+  for (const section of options.sections) {
+    parts.push(`## ${section.title}`, "", table(section), "");
+    for (const note of section.notes) parts.push(`- ${note}`);
+    if (section.notes.length > 0) parts.push("");
+  }
+  if (options.unavailable.length > 0) {
+    parts.push("## Not measured", "");
+    for (const line of options.unavailable) parts.push(`- ${line}`);
+    parts.push("");
+  }
+  parts.push(
+    "## Worker and producer",
+    "",
+    "The worker's no-op throughput next to bare client loops, and the producer's confirmed ingest",
+    "rate next to the bare client's confirmed publish rate, printed by their own benchmarks in the",
+    "same run:",
+    "",
+  );
+  for (const bench of options.clientBenches) {
+    parts.push(`\`${bench.command}\`:`, "", "```text", bench.output.trim(), "```", "");
+  }
+  return `${parts.join("\n").trimEnd()}\n`;
+}
