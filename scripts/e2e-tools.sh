@@ -13,7 +13,7 @@ mkdir -p "$TOOLS_BIN" "$STAMPS"
 KUBERNETES_VERSION=v1.33.13 # also pinned in tools/kubernetes/go.mod
 ETCD_VERSION=v3.5.21        # also pinned in tools/etcd/go.mod; the release Kubernetes 1.33 is tested with
 KWOK_VERSION=v0.7.0         # built against client-go v0.33, matching the control plane
-PROMETHEUS_ADAPTER_VERSION=v0.12.0
+PROMETHEUS_ADAPTER_VERSION=v0.12.0 # also pinned in tools/prometheus-adapter/go.mod
 
 # The builds share two cores with everything else running on the machine.
 GO=(nice -n 10 env GOFLAGS=-buildvcs=false go)
@@ -58,11 +58,8 @@ fi
 
 if fresh prometheus-adapter "$PROMETHEUS_ADAPTER_VERSION"; then
   echo "e2e-tools: building prometheus-adapter $PROMETHEUS_ADAPTER_VERSION"
-  gobin="$(mktemp -d)"
-  GOBIN="$gobin" "${GO[@]}" install -trimpath -ldflags "-s -w" \
-    "sigs.k8s.io/prometheus-adapter/cmd/adapter@$PROMETHEUS_ADAPTER_VERSION"
-  mv "$gobin/adapter" "$TOOLS_BIN/prometheus-adapter"
-  rmdir "$gobin"
+  (cd tools/prometheus-adapter && "${GO[@]}" build -trimpath -ldflags "-s -w" -o "$TOOLS_BIN/prometheus-adapter" \
+    sigs.k8s.io/prometheus-adapter/cmd/adapter)
   stamp prometheus-adapter "$PROMETHEUS_ADAPTER_VERSION"
 fi
 

@@ -1,0 +1,127 @@
+import { mkdir, writeFile } from "node:fs/promises";
+import { join, relative } from "node:path";
+import { parseAllDocuments, stringify } from "yaml";
+import type { BrokerFixture } from "../brokers/types.js";
+import { REPO_ROOT } from "./paths.js";
+import type { Kubectl } from "./kubectl.js";
+
+export interface Manifest {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; labels?: Record<string, string> };
+  [field: string]: unknown;
+}
+
+export interface RenderedOverlay {
+  readonly namespace: string;
+  /** The YAML stream `kubectl apply` gets. */
+  readonly yaml: string;
+  readonly manifests: Manifest[];
+}
+
+/** e2e/overlays/<broker>: the project's overlay plus the test-only changes (fake node, short window). */
+export function testOverlayDir(broker: string): string {
+  return join(REPO_ROOT, "e2e", "overlays", broker);
+}
+
+/**
+ * Renders the broker's test overlay with this run's queue names on top: a kustomization in the
+ * run's directory (kustomize refuses absolute resource paths, so it names the overlay relatively)
+ * that merges the fixture's settings into the generated ConfigMaps and points the HPA's metric
+ * selector at the fixture's queue.
+ */
+export async function renderOverlay(dir: string, fixture: BrokerFixture, kubectl: Kubectl): Promise<RenderedOverlay> {
+  await mkdir(dir, { recursive: true });
+  const base = testOverlayDir(fixture.broker);
+  const baseManifests = await build(kubectl, base);
+  const namespace = baseManifests.find((manifest) => manifest.kind === "Namespace")?.metadata.name;
+  if (!namespace) throw new Error(`${relative(REPO_ROOT, base)} renders no Namespace`);
+  const kustomization = {
+    apiVersion: "kustomize.config.k8s.io/v1beta1",
+    kind: "Kustomization",
+    namespace,
+    resources: [relative(dir, base)],
+    configMapGenerator: Object.entries(fixture.settings).map(([name, literals]) => ({
+      name,
+      behavior: "merge",
+      literals: Object.entries(literals).map(([key, value]) => `${key}=${value}`),
+    })),
+    patches: [
+      {
+        target: { kind: "HorizontalPodAutoscaler", name: "queuescale-worker" },
+        patch: JSON.stringify([
+          {
+            op: "replace",
+            path: "/spec/metrics/0/external/metric/selector",
+            value: { matchLabels: fixture.selector },
+          },
+        ]),
+      },
+    ],
+  };
+  await writeFile(join(dir, "kustomization.yaml"), stringify(kustomization));
+  const yaml = await kubectl.run(["kustomize", dir]);
+  return { namespace, yaml, manifests: parseManifests(yaml) };
+}
+
+async function build(kubectl: Kubectl, dir: string): Promise<Manifest[]> {
+  return parseManifests(await kubectl.run(["kustomize", dir]));
+}
+
+function parseManifests(yaml: string): Manifest[] {
+  return parseAllDocuments(yaml)
+    .map((document) => document.toJS() as Manifest | null)
+    .filter((manifest): manifest is Manifest => manifest !== null);
+}
+
+export function findManifest(overlay: RenderedOverlay, kind: string, name: string): Manifest {
+  const found = overlay.manifests.find((manifest) => manifest.kind === kind && manifest.metadata.name === name);
+  if (!found) throw new Error(`the overlay for ${overlay.namespace} has no ${kind} ${name}`);
+  return found;
+}
+
+interface Container {
+  name: string;
+  env?: { name: string; value?: string }[];
+  envFrom?: { configMapRef?: { name: string } }[];
+  volumeMounts?: { name: string; mountPath: string }[];
+}
+
+interface PodSpec {
+  containers: Container[];
+  volumes?: { name: string; secret?: { secretName: string } }[];
+}
+
+/**
+ * The environment the overlay gives a Deployment's first container (its ConfigMaps, then its own
+ * env), with every `*_FILE` setting that points into a mounted Secret redirected to `secretDir`,
+ * where the run writes that Secret's keys. A local process started with it reads what the pod would.
+ */
+export function containerEnvironment(
+  overlay: RenderedOverlay,
+  deployment: string,
+  secretDir: string,
+): Record<string, string> {
+  const spec = (findManifest(overlay, "Deployment", deployment) as unknown as { spec: { template: { spec: PodSpec } } })
+    .spec.template.spec;
+  const container = spec.containers[0];
+  if (!container) throw new Error(`Deployment ${deployment} has no container`);
+  const environment: Record<string, string> = {};
+  for (const source of container.envFrom ?? []) {
+    const name = source.configMapRef?.name;
+    if (!name) continue;
+    const data = (findManifest(overlay, "ConfigMap", name) as unknown as { data?: Record<string, string> }).data;
+    Object.assign(environment, data ?? {});
+  }
+  for (const variable of container.env ?? []) {
+    if (variable.value !== undefined) environment[variable.name] = variable.value;
+  }
+  const secretVolumes = new Set((spec.volumes ?? []).filter((volume) => volume.secret).map((volume) => volume.name));
+  const secretMounts = (container.volumeMounts ?? []).filter((mount) => secretVolumes.has(mount.name));
+  for (const [key, value] of Object.entries(environment)) {
+    if (!key.endsWith("_FILE")) continue;
+    const mount = secretMounts.find((candidate) => value.startsWith(`${candidate.mountPath}/`));
+    if (mount) environment[key] = join(secretDir, value.slice(mount.mountPath.length + 1));
+  }
+  return environment;
+}

@@ -1,0 +1,36 @@
+import { access } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+/** The repository root (this file is e2e/lib/paths.ts). */
+export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+
+/** Where scripts/e2e-tools.sh puts the binaries it builds. */
+export const TOOLS_BIN = join(REPO_ROOT, ".tools", "bin");
+
+export const CONTROL_PLANE_TOOLS = [
+  "etcd",
+  "kube-apiserver",
+  "kube-controller-manager",
+  "kube-scheduler",
+  "kwok",
+  "prometheus-adapter",
+] as const;
+export type ControlPlaneTool = (typeof CONTROL_PLANE_TOOLS)[number];
+
+export function toolPath(tool: ControlPlaneTool): string {
+  return join(TOOLS_BIN, tool);
+}
+
+/** Names the tools that are missing, so the run fails with what to do instead of a spawn error. */
+export async function missingTools(): Promise<string[]> {
+  const missing: string[] = [];
+  for (const tool of CONTROL_PLANE_TOOLS) {
+    try {
+      await access(toolPath(tool));
+    } catch {
+      missing.push(tool);
+    }
+  }
+  return missing;
+}

@@ -1,0 +1,171 @@
+/**
+ * `make e2e`: a real Kubernetes control plane on loopback (etcd, kube-apiserver, kube-controller-
+ * manager, kube-scheduler, kwok for a fake node), Prometheus and Prometheus Adapter with the
+ * project's rules, and the real exporter reading the real local brokers. For each broker overlay,
+ * the HPA controller must scale the worker Deployment on the exporter's numbers: quickly up, not
+ * at all during a broker outage, slowly down. Exits non-zero when an expectation is not met.
+ *
+ * Usage: npx tsx e2e/run.ts [--broker rabbitmq|nats]... [--keep]
+ *   --keep  leave the temporary directory (certificates, logs, etcd data) for a look afterwards
+ */
+import { access, mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { nats } from "./brokers/nats.js";
+import { rabbitmq } from "./brokers/rabbitmq.js";
+import type { BrokerModule } from "./brokers/types.js";
+import { ADAPTER_SERVICE_DNS, startAdapter } from "./lib/adapter.js";
+import { ApiClient } from "./lib/api.js";
+import { startControlPlane } from "./lib/cluster.js";
+import { missingTools, REPO_ROOT } from "./lib/paths.js";
+import { createPki } from "./lib/pki.js";
+import { ProcessGroup } from "./lib/processes.js";
+import { Prometheus } from "./lib/prometheus.js";
+import { Checks } from "./lib/timeline.js";
+import { BrokerScenario } from "./scenario.js";
+
+const MODULES: Record<string, BrokerModule> = { rabbitmq, nats };
+
+function log(message: string): void {
+  process.stdout.write(`[e2e ${new Date().toISOString().slice(11, 19)}] ${message}\n`);
+}
+
+async function preflight(): Promise<string | undefined> {
+  const missing = await missingTools();
+  if (missing.length > 0) return `missing ${missing.join(", ")} in .tools/bin: run scripts/e2e-tools.sh`;
+  try {
+    await access(join(REPO_ROOT, "exporter", "dist", "main.js"));
+  } catch {
+    return "exporter/dist/main.js is missing: run `npx tsc -b` (make build)";
+  }
+  return undefined;
+}
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    options: { broker: { type: "string", multiple: true }, keep: { type: "boolean", default: false } },
+  });
+  const brokers = values.broker ?? Object.keys(MODULES);
+  const unknown = brokers.filter((broker) => !(broker in MODULES));
+  if (unknown.length > 0) {
+    process.stderr.write(`e2e: unknown --broker ${unknown.join(", ")} (rabbitmq or nats)\n`);
+    return 2;
+  }
+  const problem = await preflight();
+  if (problem) {
+    process.stderr.write(`e2e: ${problem}\n`);
+    return 2;
+  }
+
+  const startedAt = Date.now();
+  const dir = await mkdtemp(join(tmpdir(), "queuescale-e2e-"));
+  const processes = new ProcessGroup(dir);
+  const checks = new Checks();
+  const scenarios: BrokerScenario[] = [];
+  let api: ApiClient | undefined;
+  let tornDown = false;
+
+  const teardown = async () => {
+    if (tornDown) return;
+    tornDown = true;
+    for (const scenario of scenarios) await scenario.dispose();
+    api?.close();
+    await processes.stopAll();
+    if (values.keep) log(`kept ${dir}`);
+    else await rm(dir, { recursive: true, force: true });
+  };
+  const onSignal = (signal: NodeJS.Signals) => {
+    log(`${signal}: tearing down`);
+    void teardown().finally(() => process.exit(130));
+  };
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+  // Should the run die some other way, no control-plane process may outlive it.
+  process.once("exit", () => processes.killAllNow());
+
+  let failure: unknown;
+  const phases: [string, number][] = [];
+  const phase = async <T>(name: string, work: () => Promise<T>): Promise<T> => {
+    const began = Date.now();
+    log(`${name}…`);
+    const result = await work();
+    phases.push([name, (Date.now() - began) / 1000]);
+    return result;
+  };
+  try {
+    const pki = await phase("certificates", () =>
+      createPki(join(dir, "pki"), { adapterServiceDns: ADAPTER_SERVICE_DNS }),
+    );
+    const cluster = await phase("control plane (etcd, apiserver, controller-manager, scheduler, kwok)", () =>
+      startControlPlane(join(dir, "cluster"), processes, pki),
+    );
+    api = new ApiClient(cluster.apiserverUrl, pki);
+    const prometheus = await phase("prometheus", () => Prometheus.start(join(dir, "prometheus"), processes));
+    for (const broker of brokers) {
+      const module = MODULES[broker];
+      if (module) scenarios.push(new BrokerScenario(module, { dir, processes, cluster, api, prometheus, checks }));
+    }
+    await phase("broker fixtures and exporters", async () => {
+      for (const scenario of scenarios) await scenario.prepare();
+      for (const scenario of scenarios) await scenario.waitForSeries();
+    });
+    // After the series exist: the adapter learns which metrics there are when it lists series.
+    await phase("prometheus-adapter registered as v1beta1.external.metrics.k8s.io", () =>
+      startAdapter(processes, pki, cluster, prometheus.url),
+    );
+    await phase(`scenarios (${scenarios.map((s) => s.name).join(", ")}, side by side)`, async () => {
+      const outcomes = await Promise.allSettled(scenarios.map((scenario) => scenario.run()));
+      outcomes.forEach((outcome, index) => {
+        if (outcome.status === "rejected") {
+          const scenario = scenarios[index]!;
+          const reason = outcome.reason instanceof Error ? outcome.reason.message : String(outcome.reason);
+          // A failed check is already recorded; anything else (a time-out) is recorded here.
+          if (!checks.results.some((result) => !result.ok && result.scenario === scenario.name)) {
+            checks.record(scenario.name, "scenario completes", false, reason);
+          }
+        }
+      });
+    });
+  } catch (error) {
+    failure = error;
+    checks.record(
+      "run",
+      "control plane and monitoring start",
+      false,
+      error instanceof Error ? error.message : String(error),
+    );
+  }
+
+  const crashed = processes.crashed();
+  for (const scenario of scenarios) process.stdout.write(`\n${scenario.timeline.render()}\n`);
+  process.stdout.write("\nFigures\n");
+  for (const [name, secondsTaken] of phases) process.stdout.write(`  ${name}: ${secondsTaken.toFixed(1)} s\n`);
+  for (const scenario of scenarios) {
+    for (const [figure, value] of Object.entries(scenario.figures)) {
+      process.stdout.write(`  ${scenario.name} ${figure}: ${value} s\n`);
+    }
+  }
+  if (checks.failed > 0 || failure || crashed.length > 0) {
+    for (const name of crashed) checks.record("run", `${name} keeps running`, false, "exited during the run");
+    await printLogTails(processes, [...crashed, "kube-controller-manager", "prometheus-adapter"]);
+  }
+  process.stdout.write(`\n${checks.render()}\n`);
+  await teardown();
+  process.stdout.write(`\nwall time ${((Date.now() - startedAt) / 1000).toFixed(0)} s\n`);
+  process.stdout.write(`e2e: ${checks.passed} passed, ${checks.failed} failed\n`);
+  return checks.failed === 0 ? 0 : 1;
+}
+
+async function printLogTails(processes: ProcessGroup, names: readonly string[]): Promise<void> {
+  for (const name of new Set(names)) {
+    try {
+      const lines = (await readFile(processes.logPath(name), "utf8")).trimEnd().split("\n").slice(-15);
+      process.stdout.write(`\n── last lines of ${name}.log ──\n${lines.join("\n")}\n`);
+    } catch {
+      // Never started.
+    }
+  }
+}
+
+process.exit(await main());
