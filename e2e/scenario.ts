@@ -293,11 +293,11 @@ export class BrokerScenario {
     );
     await sleep(3 * HPA_SYNC_PERIOD_SECONDS * 1000);
     const after = observer.between(down.at);
-    const stayed = after.every((s) => s.deploymentReplicas === floor);
+    const stayed = after.every((s) => s.deploymentReplicas === floor) && after.at(-1)?.readyReplicas === floor;
     this.check(
       "one step per policy period",
       stayed,
-      `replicas over the next ${3 * HPA_SYNC_PERIOD_SECONDS} s: ${[...new Set(after.map((s) => s.deploymentReplicas))].join(", ")}`,
+      `replicas over the next ${3 * HPA_SYNC_PERIOD_SECONDS} s: ${[...new Set(after.map((s) => s.deploymentReplicas))].join(", ")}, ready ${after.at(-1)?.readyReplicas ?? 0}`,
     );
   }
 
