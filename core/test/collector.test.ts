@@ -86,6 +86,18 @@ describe("DepthCollector serving /metrics", () => {
     expect(findSamples(parseExposition(text), DEPTH_METRICS.depth.name, { queue: "jobs" })[0]?.value).toBe(42);
   });
 
+  it("answers OpenMetrics to Prometheus's Accept header and text to curl", async () => {
+    const prometheusAccept =
+      "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+    const scraped = await get(port, { Accept: prometheusAccept });
+    expect(scraped.headers["content-type"]).toMatch(/^application\/openmetrics-text; version=1\.0\.0/);
+    expect(scraped.body.toString("utf8").endsWith("# EOF\n")).toBe(true);
+    const curl = await get(port, { Accept: "*/*" });
+    expect(curl.headers["content-type"]).toMatch(/^text\/plain; version=0\.0\.4/);
+    const textOnly = await get(port, { Accept: "text/plain;version=0.0.4" });
+    expect(textOnly.headers["content-type"]).toMatch(/^text\/plain/);
+  });
+
   it("shares one render between scrapes within a second, and serves a new poll at once", async () => {
     source.next = 7;
     await collector.pollAll();

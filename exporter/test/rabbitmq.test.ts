@@ -177,7 +177,13 @@ describe("RabbitMQ sources through the exporter, against the real broker", { tim
   it("answers a scrape that asks for OpenMetrics with valid OpenMetrics, counters named right", async () => {
     const baseUrl = await exporterWith({ RABBITMQ_PROMETHEUS_URL: PROMETHEUS_URL });
     await waitForCounts(baseUrl, expectedCounts());
-    const response = await fetch(`${baseUrl}/metrics`, { headers: { accept: "application/openmetrics-text" } });
+    const response = await fetch(`${baseUrl}/metrics`, {
+      // What Prometheus sends.
+      headers: {
+        accept:
+          "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1",
+      },
+    });
     expect(response.headers.get("content-type")).toMatch(/^application\/openmetrics-text; version=1\.0\.0/);
     const text = await response.text();
     expect(text.endsWith("# EOF\n")).toBe(true);

@@ -59,6 +59,8 @@ function workloadEnv(objects: K8sObject[], name: string): Record<string, string>
 /** Kubernetes label values (and so HPA selector values): at most 63 characters of this form. */
 const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
 
+// .tmp/ is git-ignored: a fresh clone does not have it yet.
+mkdirSync(join(REPO_ROOT, ".tmp"), { recursive: true });
 const scratch = mkdtempSync(join(REPO_ROOT, ".tmp", "manifests-"));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 

@@ -16,11 +16,23 @@ export function createRegistry(format: ExpositionFormat = "prometheus"): AnyRegi
   return new RegistryWithFormat(CONTENT_TYPES[format]);
 }
 
+/**
+ * Media types offered to content negotiation. `accepts` matches a requested type's parameters too,
+ * so the versioned OpenMetrics types Prometheus asks for
+ * (`application/openmetrics-text;version=1.0.0,…;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*\/*;q=0.1`)
+ * must be offered with their versions, not only bare.
+ */
+const OFFERED_TYPES = [
+  "text/plain",
+  "application/openmetrics-text; version=1.0.0",
+  "application/openmetrics-text; version=0.0.1",
+  "application/openmetrics-text",
+];
+
 /** Picks the format from an Accept header as Prometheus sends it (OpenMetrics preferred, text as fallback). */
 export function negotiateFormat(accepts: (types: string[]) => string | false): ExpositionFormat {
-  return accepts(["text/plain", "application/openmetrics-text"]) === "application/openmetrics-text"
-    ? "openmetrics"
-    : "prometheus";
+  const chosen = accepts(OFFERED_TYPES);
+  return typeof chosen === "string" && chosen.startsWith("application/openmetrics-text") ? "openmetrics" : "prometheus";
 }
 
 const queues = new WeakMap<AnyRegistry, Promise<unknown>>();
