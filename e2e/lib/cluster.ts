@@ -107,9 +107,9 @@ export async function startControlPlane(dir: string, processes: ProcessGroup, pk
     `--service-account-private-key-file=${pki.serviceAccountKey}`,
     `--root-ca-file=${pki.ca.cert}`,
     `--horizontal-pod-autoscaler-sync-period=${HPA_SYNC_PERIOD_SECONDS}s`,
-    // kwok's node-lease renewals were seen to stop under load, after which the node lifecycle
-    // controller marks the node and all its pods not ready 50 s in. The fake node's health is not
-    // what the run tests; a grace period longer than any run keeps the pods Ready.
+    // In some runs kwok's node-lease renewals stopped (cause not found), and the node lifecycle
+    // controller then marked the node and all its pods not ready 50 s in. The fake node's health is
+    // not what the run tests; a grace period longer than any run keeps the pods Ready.
     "--node-monitor-grace-period=30m",
     "--profiling=false",
   ]);
