@@ -31,6 +31,7 @@ tools: ## build pinned Go tools and install Debian packages the tests need (cach
 
 lint: install ## eslint + prettier --check
 	npx tsc -p tsconfig.test.json
+	npx tsc -p e2e/tsconfig.json
 	npx eslint .
 	npx prettier --check .
 
@@ -61,6 +62,10 @@ bench-peers: build brokers ## this exporter vs kbudde/rabbitmq_exporter and the 
 
 loadtest: build brokers tools ## k6 against the producer on the local stack (SCENARIO=burst|ramp|soak, BROKER=rabbitmq|nats)
 	SCENARIO=$(SCENARIO) BROKER=$(BROKER) npx tsx loadtest/run.ts
+
+e2e: build brokers ## the real HPA controller scales the overlays' worker on the exporter's numbers (etcd, apiserver, controller-manager, scheduler, kwok, Prometheus, adapter on loopback; ~3 min, first tool build up to an hour)
+	scripts/e2e-tools.sh
+	npx tsx e2e/run.ts
 
 sim: build ## a 5,000-message burst through the sample HPA vs an instant oracle (queuescale-sim)
 	npx queuescale-sim burst --hpa autoscaler/test/fixtures/hpa.yaml --burst 5000@10

@@ -34,6 +34,8 @@ export interface LoadTestOptions {
   output: "inherit" | ((chunk: string) => void);
   /** Set by the caller on Ctrl-C: the drain wait stops early (the stack is still stopped cleanly). */
   interrupted?: () => boolean;
+  /** Broker objects of this run's own instead of the overlay's names (tests). */
+  uniqueSuffix?: string;
 }
 
 export interface LoadTestResult {
@@ -100,6 +102,7 @@ export async function runLoadTest(options: LoadTestOptions): Promise<LoadTestRes
       // The worker of this tree, named outright rather than resolved through the package's exports.
       WORKER_COMMAND: `${process.execPath} ${join(ROOT, "worker", "dist", "main.js")}`,
     },
+    ...(options.uniqueSuffix ? { uniqueSuffix: options.uniqueSuffix } : {}),
   });
   try {
     const started = Date.now();

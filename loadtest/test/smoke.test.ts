@@ -23,6 +23,8 @@ describe("load test smoke run (k6 → producer API → RabbitMQ → workers)", (
       result = await runLoadTest({
         scenario: "smoke",
         broker: "rabbitmq",
+        // A vhost of this run's own: the test never shares the overlay's queue with a demo.
+        uniqueSuffix: uniqueName("smoke"),
         out,
         workMs: 5,
         concurrency: 16,

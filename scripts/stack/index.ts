@@ -9,7 +9,7 @@ import { createServer } from "node:net";
 import { join, resolve } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
-import { parseAllDocuments } from "yaml";
+import { parseAllDocuments, stringify } from "yaml";
 import { BROKER_PLANS, type BrokerPlan, type Selector } from "./brokers.js";
 
 export const ROOT = resolve(fileURLToPath(new URL("../..", import.meta.url)));
@@ -27,6 +27,11 @@ export interface StackOptions {
   concurrency: number;
   /** Extra environment for the workers (e.g. WORK_RECORD_FILE). */
   workerEnv?: Record<string, string>;
+  /**
+   * Use broker objects of this run's own (a vhost or stream with this suffix) instead of the
+   * overlay's names, so tests never share a queue with a demo or another run.
+   */
+  uniqueSuffix?: string;
 }
 
 export interface StatusSample {
@@ -66,15 +71,19 @@ async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 
   throw new Error(`timed out waiting for ${what}`);
 }
 
-/** The External metric selector of the overlay's HPA: it names the queue or consumer to use. */
-function hpaSelector(manifests: string, broker: string): Selector {
+type Manifest = {
+  kind?: string;
+  spec?: { metrics?: { external?: { metric?: { selector?: { matchLabels?: Selector } } } }[] };
+};
+
+/** The overlay's HPA: its External metric selector names the queue or consumer to use. */
+function overlayHpa(manifests: string, broker: string): { hpa: Manifest; selector: Selector } {
   const hpa = parseAllDocuments(manifests)
-    .map((document) => document.toJS() as { kind?: string; spec?: { metrics?: unknown[] } } | null)
+    .map((document) => document.toJS() as Manifest | null)
     .find((object) => object?.kind === "HorizontalPodAutoscaler");
-  const metric = hpa?.spec?.metrics?.[0] as { external?: { metric?: { selector?: { matchLabels?: Selector } } } };
-  const selector = metric?.external?.metric?.selector?.matchLabels;
-  if (!selector) throw new Error(`k8s/overlays/${broker} has no HPA with an External metric selector`);
-  return selector;
+  const selector = hpa?.spec?.metrics?.[0]?.external?.metric?.selector?.matchLabels;
+  if (!hpa || !selector) throw new Error(`k8s/overlays/${broker} has no HPA with an External metric selector`);
+  return { hpa, selector };
 }
 
 export class LocalStack {
@@ -95,9 +104,12 @@ export class LocalStack {
     const manifests = execFileSync("kubectl", ["kustomize", join(ROOT, "k8s", "overlays", options.broker)], {
       encoding: "utf8",
     });
+    const { hpa, selector } = overlayHpa(manifests, options.broker);
+    this.plan = makePlan(selector, options.uniqueSuffix);
+    // The overlay's HPA as deployed, selecting the objects this run really uses.
+    hpa.spec!.metrics![0]!.external!.metric!.selector = { matchLabels: this.plan.selector };
     this.hpaPath = join(options.out, "hpa.yaml");
-    writeFileSync(this.hpaPath, manifests);
-    this.plan = makePlan(hpaSelector(manifests, options.broker));
+    writeFileSync(this.hpaPath, stringify(hpa));
   }
 
   /** Starts everything and resolves once the producer accepts messages and a worker is ready. */

@@ -2,11 +2,17 @@ import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import type { BrokerPlan, Selector } from "./types.js";
 
-/** The overlay's stream and durable consumer; the demo removes the stream (and dead letters) after. */
-export function natsPlan(selector: Selector): BrokerPlan {
-  const stream = selector.stream!;
-  const consumer = selector.consumer!;
+/**
+ * The overlay's stream and durable consumer (a stream of its own for this run when `suffix` is
+ * given). The stream's subjects are `<STREAM>.>`, which holds the producer's `<STREAM>.<consumer>`.
+ */
+export function natsPlan(overlaySelector: Selector, suffix?: string): BrokerPlan {
+  const stream = suffix ? `${overlaySelector.stream!}_${suffix}` : overlaySelector.stream!;
+  const consumer = overlaySelector.consumer!;
+  // The worker keeps dead letters in <STREAM>_DEAD unless told otherwise.
+  const streams = [stream, `${stream}_DEAD`];
   return {
+    selector: { ...overlaySelector, stream },
     queue: consumer,
     describe: `JetStream stream "${stream}", durable consumer "${consumer}"`,
     env: {
@@ -18,32 +24,30 @@ export function natsPlan(selector: Selector): BrokerPlan {
       QUEUE_INCLUDE: `^${stream}$`,
     },
     async setUp() {
-      await natsStreams("check", stream);
+      await withStreams(streams, async (manager, name) => {
+        const info = await manager.streams.info(name);
+        if (info.state.messages > 0) throw new Error(`stream ${name} already holds ${info.state.messages} messages`);
+      });
     },
     async tearDown() {
-      await natsStreams("delete", stream);
+      await withStreams(streams, (manager, name) => manager.streams.delete(name));
     },
   };
 }
 
-/** The stream and the worker's dead-letter stream, if the demo's run left them. */
-async function natsStreams(action: "check" | "delete", stream: string): Promise<void> {
+type Manager = Awaited<ReturnType<typeof jetstreamManager>>;
+
+/** Runs `action` on each of `names` that exists; exactly those streams, never a prefix match. */
+async function withStreams(
+  names: string[],
+  action: (manager: Manager, name: string) => Promise<unknown>,
+): Promise<void> {
   const connection = await connect({ servers: "127.0.0.1:4222" });
   try {
     const manager = await jetstreamManager(connection);
-    const names: string[] = [];
-    for await (const info of manager.streams.list()) names.push(info.config.name);
-    const ours = names.filter(
-      (name) => name === stream || name.startsWith(`${stream}_`) || name.startsWith(`${stream}-`),
-    );
-    if (action === "check") {
-      for (const name of ours) {
-        const info = await manager.streams.info(name);
-        if (info.state.messages > 0) throw new Error(`stream ${name} already holds ${info.state.messages} messages`);
-      }
-      return;
-    }
-    for (const name of ours) await manager.streams.delete(name);
+    const existing = new Set<string>();
+    for await (const info of manager.streams.list()) existing.add(info.config.name);
+    for (const name of names) if (existing.has(name)) await action(manager, name);
   } finally {
     await connection.close();
   }

@@ -11,13 +11,18 @@ async function management(method: string, path: string, body?: unknown): Promise
   });
 }
 
-/** The same queue and vhost as the overlay: created for the demo when missing, removed after. */
-export function rabbitmqPlan(selector: Selector): BrokerPlan {
-  const vhost = selector.vhost ?? "/";
-  const queue = selector.queue!;
+/**
+ * The overlay's queue and vhost (a vhost of its own for this run when `suffix` is given): created
+ * when missing, removed after.
+ */
+export function rabbitmqPlan(overlaySelector: Selector, suffix?: string): BrokerPlan {
+  const vhost = suffix ? `${overlaySelector.vhost ?? "queuescale"}-${suffix}` : (overlaySelector.vhost ?? "/");
+  const selector = { ...overlaySelector, vhost };
+  const queue = overlaySelector.queue!;
   let createdVhost = false;
   const url = `amqp://guest:guest@127.0.0.1:5672/${encodeURIComponent(vhost)}`;
   return {
+    selector,
     queue,
     describe: `RabbitMQ queue "${queue}" in vhost "${vhost}"`,
     env: {
