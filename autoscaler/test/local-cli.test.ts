@@ -1,6 +1,8 @@
 import { spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
+import { defaultWorkerCommand } from "../src/local/worker-command.js";
 
 const BIN = fileURLToPath(new URL("../dist/local/main.js", import.meta.url));
 const FIXTURE = fileURLToPath(new URL("./fixtures/hpa.yaml", import.meta.url));
@@ -35,5 +37,14 @@ describe("queuescale-local command line", () => {
     const result = run(["--hpa", FIXTURE, "--time-scale", "0.5"]);
     expect(result.status).toBe(2);
     expect(result.stderr).toMatch(/^queuescale-local: invalid TIME_SCALE: /);
+  });
+});
+
+describe("the default worker command", () => {
+  it("is the built queuescale-worker, found through the installed package", () => {
+    const [node, script] = defaultWorkerCommand().split(" ");
+    expect(node).toBe(process.execPath);
+    expect(script).toMatch(/worker[\\/]dist[\\/]main\.js$/);
+    expect(existsSync(script!)).toBe(true);
   });
 });

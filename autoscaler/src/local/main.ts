@@ -1,7 +1,5 @@
 #!/usr/bin/env node
 import { readFileSync } from "node:fs";
-import { createRequire } from "node:module";
-import { dirname, join } from "node:path";
 import { z } from "zod";
 import {
   ConfigError,
@@ -26,17 +24,13 @@ import { PrometheusReader, ScrapeReader, type ExternalMetricReader } from "./met
 import { createStatusApp } from "./status-server.js";
 import { scaleTime } from "./time-scale.js";
 import { WorkerPool } from "./worker-pool.js";
+import { defaultWorkerCommand } from "./worker-command.js";
 
 const PROGRAM = "queuescale-local";
 
 function hpaName(hpa: Record<string, unknown>): string {
   const metadata = hpa.metadata as { name?: unknown } | undefined;
   return typeof metadata?.name === "string" ? metadata.name : "(unnamed)";
-}
-
-function defaultWorkerCommand(): string {
-  const workerPackage = createRequire(import.meta.url).resolve("@queuescale/worker/package.json");
-  return `${process.execPath} ${join(dirname(workerPackage), "dist", "main.js")}`;
 }
 
 const settings = {
