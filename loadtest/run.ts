@@ -8,12 +8,10 @@
  *   LOADTEST_WORK_MS (default 20), LOADTEST_CONCURRENCY (8), LOADTEST_MAX_REPLICAS (10),
  *   LOADTEST_TIME_SCALE (10), LOADTEST_DRAIN_SECONDS (600): how long the backlog may take to drain.
  */
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 import { pathToFileURL } from "node:url";
-import { renderChart, type ChartPoint } from "../autoscaler/src/sim/chart.js";
-import { LocalStack, ROOT, type StatusState } from "../scripts/stack/index.js";
+import { LocalStack, ROOT, drawChart, processedIds } from "../scripts/stack/index.js";
 import { k6Binary, runK6, type K6Result } from "./k6.js";
 
 export const SCENARIOS = ["burst", "ramp", "soak", "smoke"] as const;
@@ -53,39 +51,6 @@ export interface LoadTestResult {
   /** Replica changes the autoscaler made, `from→to` at seconds since the k6 run started. */
   timeline: { t: number; from: number; to: number }[];
   chartFile: string;
-}
-
-function processedIds(recordFile: string): { distinct: number; records: number } {
-  if (!existsSync(recordFile)) return { distinct: 0, records: 0 };
-  const ids = readFileSync(recordFile, "utf8")
-    .split("\n")
-    .filter(Boolean)
-    .map((line) => line.split("\t")[0]);
-  return { distinct: new Set(ids).size, records: ids.length };
-}
-
-async function drawChart(state: StatusState, started: number, title: string, file: string): Promise<void> {
-  const points: ChartPoint[] = state.samples
-    .filter((sample) => sample.t >= started - 5_000)
-    .flatMap((sample) => {
-      const t = (sample.t - started) / 1000;
-      return [
-        { t, series: "backlog", value: sample.value, axis: "messages" as const },
-        { t, series: "replicas", value: sample.replicas, axis: "replicas" as const },
-      ];
-    });
-  const chart = await renderChart(
-    points,
-    {
-      title,
-      series: [
-        { name: "backlog", color: "#2563eb", axis: "messages" },
-        { name: "replicas", color: "#dc2626", axis: "replicas" },
-      ],
-    },
-    "png",
-  );
-  writeFileSync(file, chart);
 }
 
 export async function runLoadTest(options: LoadTestOptions): Promise<LoadTestResult> {

@@ -4,11 +4,9 @@
  * through the producer API, shows replicas rise and fall, and ends by itself. Ctrl-C stops
  * everything cleanly.
  */
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
-import { renderChart, type ChartPoint } from "../autoscaler/src/sim/chart.js";
-import { LocalStack, ROOT, type StatusState } from "./stack/index.js";
+import { LocalStack, ROOT, drawChart, processedIds, type StatusState } from "./stack/index.js";
 
 const BROKER = process.env.BROKER ?? "rabbitmq";
 const BURST = Number(process.env.DEMO_MESSAGES ?? 5000);
@@ -22,16 +20,6 @@ const OUT = join(ROOT, ".tmp", "demo");
 const RECORD_FILE = join(OUT, "processed.tsv");
 
 const count = (value: number) => value.toLocaleString("en");
-
-function processedCounts(): { unique: number; duplicates: number } {
-  if (!existsSync(RECORD_FILE)) return { unique: 0, duplicates: 0 };
-  const ids = readFileSync(RECORD_FILE, "utf8")
-    .split("\n")
-    .filter(Boolean)
-    .map((line) => line.split("\t")[0]);
-  const unique = new Set(ids).size;
-  return { unique, duplicates: ids.length - unique };
-}
 
 async function main(): Promise<number> {
   console.log(`queuescale demo — BROKER=${BROKER}, k8s/overlays/${BROKER}`);
@@ -92,27 +80,12 @@ async function main(): Promise<number> {
       if (drainedAt !== undefined && last.replicas <= 1 && state.desiredReplicas <= 1) break;
     }
     if (state) {
-      const points: ChartPoint[] = state.samples
-        .filter((sample) => sample.t >= started - 5_000)
-        .flatMap((sample) => {
-          const t = (sample.t - started) / 1000;
-          return [
-            { t, series: "backlog", value: sample.value, axis: "messages" as const },
-            { t, series: "replicas", value: sample.replicas, axis: "replicas" as const },
-          ];
-        });
-      const chart = await renderChart(
-        points,
-        {
-          title: `queuescale demo (${BROKER}): backlog and worker replicas`,
-          series: [
-            { name: "backlog", color: "#2563eb", axis: "messages" },
-            { name: "replicas", color: "#dc2626", axis: "replicas" },
-          ],
-        },
-        "png",
+      await drawChart(
+        state,
+        started,
+        `queuescale demo (${BROKER}): backlog and worker replicas`,
+        join(OUT, "demo.png"),
       );
-      writeFileSync(join(OUT, "demo.png"), chart);
       const scaleEvents = state.decisions
         .filter((decision) => decision.desiredReplicas !== decision.currentReplicas)
         .map((decision) => `${decision.currentReplicas}→${decision.desiredReplicas}`);
@@ -121,9 +94,9 @@ async function main(): Promise<number> {
       console.log(
         `  time to drain        ${drainedAt ? `${((drainedAt - started) / 1000).toFixed(0)} s` : "not drained before the deadline"}`,
       );
-      const processed = processedCounts();
+      const processed = processedIds(RECORD_FILE);
       console.log(
-        `  messages processed   ${count(processed.unique)} distinct (${count(processed.duplicates)} delivered more than once)`,
+        `  messages processed   ${count(processed.distinct)} distinct (${count(processed.records - processed.distinct)} delivered more than once)`,
       );
       console.log(`  peak replicas        ${peak} (cap ${MAX_REPLICAS})`);
       console.log(`  scale events         ${scaleEvents.join(", ") || "none"}`);

@@ -13,3 +13,4 @@ export * from "./sources/filter.js";
 export * from "./sources/broker.js";
 export * from "./sources/index.js";
 export * from "./main.js";
+export { natsConnectionOptions } from "./sources/nats/connection.js";

@@ -1,4 +1,4 @@
-import { ConfigError } from "./config.js";
+import { ConfigError, settingsHelp, type SettingsShape } from "./config.js";
 
 /**
  * Runs a command's main function: a ConfigError exits 2 with one line naming the setting, any
@@ -31,4 +31,19 @@ export function onShutdownSignal(stop: (signal: NodeJS.Signals) => Promise<void>
   };
   process.on("SIGTERM", handler);
   process.on("SIGINT", handler);
+}
+
+/**
+ * Prints the settings help to stdout when the arguments ask for it (`--help` or `-h`) and says
+ * whether they did, so a command's main can return before reading any setting.
+ */
+export function printHelpIfAsked(
+  argv: readonly string[],
+  program: string,
+  summary: string,
+  shape: SettingsShape,
+): boolean {
+  if (!argv.includes("--help") && !argv.includes("-h")) return false;
+  process.stdout.write(`${settingsHelp(program, summary, shape)}\n`);
+  return true;
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { onShutdownSignal, runMain, settingsHelp } from "@queuescale/core";
+import { onShutdownSignal, runMain, printHelpIfAsked } from "@queuescale/core";
 import { splitCommand } from "./cli/args.js";
 import { runPublish } from "./cli/publish.js";
 import { CommandFailure } from "./cli/session.js";
@@ -16,11 +16,8 @@ const USAGE = `Commands:
 
 runMain(PROGRAM, async () => {
   const argv = process.argv.slice(2);
-  if (argv.includes("--help") || argv.includes("-h")) {
-    const summary = `Publishes work to RabbitMQ or NATS JetStream with publisher confirms, and manages queues.\n\n${USAGE}`;
-    process.stdout.write(`${settingsHelp(PROGRAM, summary, producerSettings)}\n`);
-    return;
-  }
+  const summary = `Publishes work to RabbitMQ or NATS JetStream with publisher confirms, and manages queues.\n\n${USAGE}`;
+  if (printHelpIfAsked(argv, PROGRAM, summary, producerSettings)) return;
   const command = splitCommand(argv);
   const options = { argv: command.settingsArgv, env: process.env };
   switch (command.name) {

@@ -4,12 +4,13 @@
  * k8s/overlays/<broker>) with real worker processes, and the producer API, against the local broker.
  */
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { createWriteStream, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join, resolve } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { parseAllDocuments, stringify } from "yaml";
+import { writeChart, type ChartPoint } from "../../autoscaler/src/sim/chart.js";
 import { BROKER_PLANS, type BrokerPlan, type Selector } from "./brokers.js";
 
 export const ROOT = resolve(fileURLToPath(new URL("../..", import.meta.url)));
@@ -219,4 +220,34 @@ export class LocalStack {
     })();
     return this.stopped;
   }
+}
+
+/** Distinct message ids (and all records) in the example handler's WORK_RECORD_FILE. */
+export function processedIds(recordFile: string): { distinct: number; records: number } {
+  if (!existsSync(recordFile)) return { distinct: 0, records: 0 };
+  const ids = readFileSync(recordFile, "utf8")
+    .split("\n")
+    .filter(Boolean)
+    .map((line) => line.split("\t")[0]);
+  return { distinct: new Set(ids).size, records: ids.length };
+}
+
+/** Backlog and replicas of a run as a chart file (PNG or SVG by extension), time from `started`. */
+export async function drawChart(state: StatusState, started: number, title: string, file: string): Promise<void> {
+  const points: ChartPoint[] = state.samples
+    .filter((sample) => sample.t >= started - 5_000)
+    .flatMap((sample) => {
+      const t = (sample.t - started) / 1000;
+      return [
+        { t, series: "backlog", value: sample.value, axis: "messages" as const },
+        { t, series: "replicas", value: sample.replicas, axis: "replicas" as const },
+      ];
+    });
+  await writeChart(file, points, {
+    title,
+    series: [
+      { name: "backlog", color: "#2563eb", axis: "messages" },
+      { name: "replicas", color: "#dc2626", axis: "replicas" },
+    ],
+  });
 }

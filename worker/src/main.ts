@@ -1,22 +1,18 @@
 #!/usr/bin/env node
-import { onShutdownSignal, runMain, settingsHelp } from "@queuescale/core";
+import { onShutdownSignal, runMain, printHelpIfAsked } from "@queuescale/core";
 import { workerSettings } from "./settings.js";
 import { startWorker } from "./worker.js";
 
 const PROGRAM = "queuescale-worker";
 
+const SUMMARY = [
+  "Consumes a RabbitMQ queue or a NATS JetStream durable consumer with at-least-once delivery, retries and",
+  "dead letters, and publishes its own queue depth. Serves /metrics, /healthz and /readyz.",
+].join("\n");
+
 runMain(PROGRAM, async () => {
   const argv = process.argv.slice(2);
-  if (argv.includes("--help") || argv.includes("-h")) {
-    process.stdout.write(
-      `${settingsHelp(
-        PROGRAM,
-        "Consumes a RabbitMQ queue or a NATS JetStream durable consumer with at-least-once delivery, retries and\ndead letters, and publishes its own queue depth. Serves /metrics, /healthz and /readyz.",
-        workerSettings,
-      )}\n`,
-    );
-    return;
-  }
+  if (printHelpIfAsked(argv, PROGRAM, SUMMARY, workerSettings)) return;
   const worker = await startWorker({ argv, env: process.env });
   onShutdownSignal(async (signal) => {
     worker.logger.info({ signal }, "shutting down");

@@ -12,7 +12,7 @@ import {
   onShutdownSignal,
   readSettings,
   runMain,
-  settingsHelp,
+  printHelpIfAsked,
   urlListSetting,
   urlSetting,
 } from "@queuescale/core";
@@ -84,18 +84,15 @@ const settings = {
   LOG_LEVEL: logLevelSetting().describe("Log level of the autoscaler itself. Default info."),
 };
 
+const SUMMARY = [
+  "Runs the Kubernetes HPA algorithm on one machine: reads the External metric of an HPA manifest,",
+  "and starts/stops real queuescale-worker processes (which get this process's environment).",
+  "Serves a status page.",
+].join("\n");
+
 runMain(PROGRAM, async () => {
   const argv = process.argv.slice(2);
-  if (argv.includes("--help") || argv.includes("-h")) {
-    process.stdout.write(
-      `${settingsHelp(
-        PROGRAM,
-        "Runs the Kubernetes HPA algorithm on one machine: reads the External metric of an HPA manifest,\nand starts/stops real queuescale-worker processes (which get this process's environment).\nServes a status page.",
-        settings,
-      )}\n`,
-    );
-    return;
-  }
+  if (printHelpIfAsked(argv, PROGRAM, SUMMARY, settings)) return;
   const config = readSettings(settings, { argv, env: process.env });
   const logger = createLogger(PROGRAM, config.LOG_LEVEL);
 

@@ -3,6 +3,7 @@ import {
   ConfigError,
   NameFilter,
   describeError,
+  natsConnectionOptions,
   natsModule,
   redactUrl,
   type Logger,
@@ -24,7 +25,6 @@ import {
   headers as natsHeaders,
   NoRespondersError,
   TimeoutError,
-  type ConnectionOptions,
   type NatsConnection,
 } from "@nats-io/transport-node";
 import { deferred, untilAborted } from "../deferred.js";
@@ -43,16 +43,6 @@ interface Live {
   readonly connection: NatsConnection;
   readonly js: JetStreamClient;
   readonly jsm: JetStreamManager;
-}
-
-/** Server, user and password from a NATS URL; the client wants them apart. */
-export function natsConnectionOptions(url: string): ConnectionOptions {
-  const parsed = new URL(url);
-  const options: ConnectionOptions = { servers: `${parsed.hostname}:${parsed.port || "4222"}` };
-  if (parsed.username) options.user = decodeURIComponent(parsed.username);
-  if (parsed.password) options.pass = decodeURIComponent(parsed.password);
-  if (parsed.protocol === "tls:") options.tls = {};
-  return options;
 }
 
 function apiCode(error: unknown): number | undefined {

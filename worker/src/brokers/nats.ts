@@ -19,6 +19,7 @@ import {
   ConfigError,
   describeError,
   listSetting,
+  natsConnectionOptions,
   natsModule,
   redactUrl,
   secondsSetting,
@@ -36,7 +37,6 @@ import {
 } from "../backoff.js";
 import { exactNames } from "../depth.js";
 import { oneLine } from "./headers.js";
-import { natsConnectionOptions } from "./nats-connection.js";
 import {
   ATTEMPTS_HEADER,
   DEAD_AT_HEADER,
