@@ -39,7 +39,9 @@ format: install ## prettier --write
 	npx prettier --write .
 
 test: build brokers tools lint ## everything CI runs: lint, unit and integration tests against the real brokers
-	npx vitest run
+	@mkdir -p .tmp && rm -f .tmp/vitest-report.json
+	npx vitest run --reporter=default --reporter=json --outputFile.json=.tmp/vitest-report.json || true
+	@node scripts/test-summary.mjs .tmp/vitest-report.json
 
 unit: build ## tests only, without lint and tool set-up
 	npx vitest run
