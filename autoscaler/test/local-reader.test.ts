@@ -16,9 +16,9 @@ const billing = (depth: number): QueueReading => ({
   depth,
 });
 
-async function serve(body: () => Promise<string>): Promise<{ server: Server; url: string }> {
+async function serve(body: () => string): Promise<{ server: Server; url: string }> {
   const server = createServer((_request, response) => {
-    void body().then((text) => response.end(text));
+    response.end(body());
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/metrics` };
@@ -33,9 +33,9 @@ describe("ScrapeReader", () => {
   beforeAll(async () => {
     // Three reporters of the same series, as the exporter and two workers publish them; a worker's
     // poll lags, so its numbers differ.
-    const a = await serve(() => renderDepthFamilies([orders(250), billing(40)], "prometheus"));
-    const b = await serve(() => renderDepthFamilies([orders(250)], "prometheus"));
-    const c = await serve(() => renderDepthFamilies([orders(180)], "prometheus"));
+    const a = await serve(() => renderDepthFamilies([orders(250), billing(40)]));
+    const b = await serve(() => renderDepthFamilies([orders(250)]));
+    const c = await serve(() => renderDepthFamilies([orders(180)]));
     servers.push(a.server, b.server, c.server);
     [exporter, worker, laggingWorker] = [a.url, b.url, c.url];
   });

@@ -35,7 +35,7 @@ export class DepthCollector {
   private readonly health = new SourceHealthMetrics(this.registry);
   private readonly pollers: SourcePoller[];
   private version = 0;
-  private readonly rendered = new Map<ExpositionFormat, { version: number; text: Promise<string> }>();
+  private rendered: { version: number; text: string } | undefined;
   private readonly expositions = new Map<
     ExpositionFormat,
     { version: number; renderedAtMs: number; exposition: Promise<Exposition> }
@@ -117,12 +117,12 @@ export class DepthCollector {
 
   /** The whole exposition: cached depth families followed by the live registry. */
   async render(format: ExpositionFormat): Promise<string> {
-    let cached = this.rendered.get(format);
-    if (!cached || cached.version !== this.version) {
-      cached = { version: this.version, text: renderDepthFamilies(this.readings(), format) };
-      this.rendered.set(format, cached);
+    // The depth families read the same in both formats: rendered once per poll.
+    if (this.rendered?.version !== this.version) {
+      this.rendered = { version: this.version, text: renderDepthFamilies(this.readings()) };
     }
-    const [depthText, liveText] = await Promise.all([cached.text, renderRegistry(this.registry, format)]);
+    const depthText = this.rendered.text;
+    const liveText = await renderRegistry(this.registry, format);
     return joinExpositions([depthText, liveText], format);
   }
 }

@@ -30,13 +30,18 @@ const jobs: QueueReading = {
 
 describe("depth families", () => {
   it("renders each reading under the contract's names with broker and identity labels, escaped", async () => {
-    const text = await renderDepthFamilies([orders, jobs], "prometheus");
+    const text = renderDepthFamilies([orders, jobs]);
     expect(text).toContain(`${DEPTH_METRICS.depth.name}{broker="rabbitmq",vhost="/",queue="orders \\"eu\\"\\\\x"} 7`);
     expect(text).toContain(`${DEPTH_METRICS.depth.name}{broker="nats",stream="JOBS",consumer="worker"} 3`);
     expect(text).toContain(`${DEPTH_METRICS.redelivered.name}{broker="nats",stream="JOBS",consumer="worker"} 1`);
     // Fields a broker does not report are absent, not zero.
     expect(text).not.toMatch(/queuescale_queue_redelivered_messages\{broker="rabbitmq"/);
     expect(text).not.toMatch(/queuescale_queue_oldest_message_age_seconds\{/);
+    // Every family is typed and documented once, also when it has no sample.
+    for (const spec of Object.values(DEPTH_METRICS)) {
+      expect(text.split("\n").filter((line) => line === `# TYPE ${spec.name} gauge`)).toHaveLength(1);
+      expect(text).toContain(`# HELP ${spec.name} ${spec.help}`);
+    }
   });
 
   it("merges duplicate readings by taking the larger figure, never the sum", () => {

@@ -1,7 +1,5 @@
-import { Gauge } from "prom-client";
 import { DEPTH_METRICS, type DepthField } from "../contract.js";
 import type { QueueReading } from "../sources/types.js";
-import { createRegistry, type ExpositionFormat } from "./exposition.js";
 
 const DEPTH_FIELDS = Object.keys(DEPTH_METRICS) as DepthField[];
 
@@ -46,30 +44,36 @@ export function mergeReadings(readingLists: Iterable<readonly QueueReading[]>): 
   return [...merged.values()];
 }
 
+function escapeLabelValue(value: string): string {
+  return value.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, '\\"');
+}
+
+function escapeHelp(help: string): string {
+  return help.replace(/\\/g, "\\\\").replace(/\n/g, "\\n");
+}
+
 /**
- * Renders the depth families of the contract for a set of readings. Done once per poll and cached
- * by the caller, so a scrape of 10,000 queues costs a string copy, not 60,000 label look-ups.
+ * Renders the depth families of the contract for a set of readings, in a form both the Prometheus
+ * text format and OpenMetrics accept (gauges only; the caller adds OpenMetrics' `# EOF`).
+ *
+ * Written out directly rather than through prom-client: a throwaway registry cost 24 ms per 1,000
+ * queues and 126 ms per 10,000 (label hashing for 6 families), all of it blocking the event loop
+ * that answers scrapes. Done once per poll and cached by the caller.
  */
-export async function renderDepthFamilies(
-  readings: readonly QueueReading[],
-  format: ExpositionFormat,
-): Promise<string> {
-  const registry = createRegistry(format);
-  const gauges = new Map<DepthField, Gauge>();
+export function renderDepthFamilies(readings: readonly QueueReading[]): string {
+  const labelTexts = readings.map((reading) =>
+    [["broker", reading.broker], ...Object.entries(reading.labels)]
+      .map(([name, value]) => `${name}="${escapeLabelValue(value!)}"`)
+      .join(","),
+  );
+  const lines: string[] = [];
   for (const field of DEPTH_FIELDS) {
     const spec = DEPTH_METRICS[field];
-    gauges.set(
-      field,
-      new Gauge({ name: spec.name, help: spec.help, labelNames: [...spec.labels], registers: [registry] }),
-    );
-  }
-  for (const reading of readings) {
-    const labels = { broker: reading.broker, ...reading.labels };
-    for (const field of DEPTH_FIELDS) {
+    lines.push(`# HELP ${spec.name} ${escapeHelp(spec.help)}`, `# TYPE ${spec.name} ${spec.type}`);
+    readings.forEach((reading, index) => {
       const value = reading[field];
-      if (value !== undefined && Number.isFinite(value)) gauges.get(field)!.set(labels, value);
-    }
+      if (value !== undefined && Number.isFinite(value)) lines.push(`${spec.name}{${labelTexts[index]}} ${value}`);
+    });
   }
-  // A throwaway registry holds gauges only, so prom-client's counter renaming cannot bite here.
-  return registry.metrics();
+  return `${lines.join("\n")}\n`;
 }
