@@ -14,18 +14,12 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { existsSync } from "node:fs";
 import { availableParallelism, loadavg } from "node:os";
-import { AckPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
-import { connect } from "@nats-io/transport-node";
 import { NameFilter, createLogger, natsModule, readSettings, type DepthSource } from "@queuescale/core";
 import { startNatsServer, type NatsTestServer } from "../../core/test/support/nats-server.js";
 import { parseExposition } from "../../core/test/support/scrape.js";
+import { BENCH_STREAMS, populateBenchStreams } from "./populate.js";
 
-const STREAMS = 5;
 const CONSUMERS_PER_STREAM = 200;
-/** Every BACKLOG_EVERY-th consumer gets messages. */
-const BACKLOG_EVERY = 4;
-const MESSAGES_PER_BACKLOG = 8;
-const UNACKED_PER_BACKLOG = 3;
 const POLL_ROUNDS = 30;
 const SCRAPERS = 50;
 const SCRAPE_SECONDS = 10;
@@ -46,43 +40,6 @@ async function timed<T>(work: () => Promise<T>): Promise<[number, T]> {
   const started = performance.now();
   const result = await work();
   return [performance.now() - started, result];
-}
-
-async function populate(server: NatsTestServer): Promise<{ consumers: number; withBacklog: number }> {
-  const nc = await connect({ servers: server.url });
-  const jsm = await jetstreamManager(nc);
-  const js = jetstream(nc);
-  let withBacklog = 0;
-  try {
-    for (let s = 0; s < STREAMS; s++) {
-      const stream = `bench-${s}`;
-      await jsm.streams.add({ name: stream, subjects: [`${stream}.>`] });
-      // In batches, to keep the server's API queue short.
-      for (let first = 0; first < CONSUMERS_PER_STREAM; first += 25) {
-        await Promise.all(
-          Array.from({ length: Math.min(25, CONSUMERS_PER_STREAM - first) }, (_unused, offset) =>
-            jsm.consumers.add(stream, {
-              durable_name: `worker-${first + offset}`,
-              ack_policy: AckPolicy.Explicit,
-              ack_wait: 3_600 * 1e9,
-              filter_subject: `${stream}.c${first + offset}`,
-            }),
-          ),
-        );
-      }
-      for (let c = 0; c < CONSUMERS_PER_STREAM; c += BACKLOG_EVERY) {
-        withBacklog++;
-        await Promise.all(Array.from({ length: MESSAGES_PER_BACKLOG }, () => js.publish(`${stream}.c${c}`, "job")));
-        // Deliver a few without acknowledging, so the age look-up starts past the ack floor.
-        const consumer = await js.consumers.get(stream, `worker-${c}`);
-        const batch = await consumer.fetch({ max_messages: UNACKED_PER_BACKLOG, expires: 2000 });
-        for await (const message of batch) void message;
-      }
-    }
-  } finally {
-    await nc.close();
-  }
-  return { consumers: STREAMS * CONSUMERS_PER_STREAM, withBacklog };
 }
 
 /** The server's own endpoint, plain and with the consumer config the jsz source asks for at first. */
@@ -203,9 +160,9 @@ async function main(): Promise<void> {
   const server = await startNatsServer();
   const children: ChildProcess[] = [];
   try {
-    const [setupMs, population] = await timed(() => populate(server));
+    const [setupMs, population] = await timed(() => populateBenchStreams(server.url, CONSUMERS_PER_STREAM));
     console.log(
-      `nats bench: ${population.consumers} durable consumers over ${STREAMS} streams, ` +
+      `nats bench: ${population.consumers} durable consumers over ${BENCH_STREAMS} streams, ` +
         `${population.withBacklog} with backlog (set up in ${(setupMs / 1000).toFixed(1)} s)`,
     );
 

@@ -19,9 +19,9 @@ import { RabbitAdmin } from "../../core/test/fixtures/rabbitmq/broker-admin.js";
 import { AMQP_BASE, MANAGEMENT_URL, PROMETHEUS_URL } from "../../core/test/fixtures/rabbitmq/scenario.js";
 import { uniqueName } from "../../core/test/support/names.js";
 import { parseExposition } from "../../core/test/support/scrape.js";
+import { MESSAGES_EVERY, benchQueueName, createBenchQueues } from "./populate.js";
 
 const QUEUES = Number(process.env.BENCH_QUEUES ?? 10_000);
-const MESSAGES_EVERY = 10;
 const POLLS = Number(process.env.BENCH_POLLS ?? 15);
 const SCRAPERS = 50;
 const SCRAPE_SECONDS = 10;
@@ -36,7 +36,6 @@ const MAIN = fileURLToPath(new URL("../dist/main.js", import.meta.url));
 
 const admin = new RabbitAdmin(MANAGEMENT_URL);
 const vhost = uniqueName("queuescale-bench");
-const prefix = "bench-";
 const children = new Set<ChildProcess>();
 
 function quantile(values: readonly number[], q: number): number {
@@ -58,32 +57,6 @@ async function repeat(times: number, work: () => Promise<unknown>): Promise<numb
 }
 
 const vhostUrl = () => `${AMQP_BASE}/${encodeURIComponent(vhost)}`;
-const queueName = (index: number) => `${prefix}${index.toString().padStart(5, "0")}`;
-
-async function createQueues(): Promise<number> {
-  const connection = await amqp.connect(vhostUrl());
-  let messages = 0;
-  try {
-    const channels = await Promise.all(Array.from({ length: 8 }, () => connection.createConfirmChannel()));
-    for (let first = 0; first < QUEUES; first += 800) {
-      await Promise.all(
-        Array.from({ length: Math.min(800, QUEUES - first) }, (_unused, offset) =>
-          channels[offset % channels.length]!.assertQueue(queueName(first + offset), { durable: false }),
-        ),
-      );
-    }
-    const publisher = channels[0]!;
-    for (let index = 0; index < QUEUES; index += MESSAGES_EVERY) {
-      const count = 1 + (index % 5);
-      for (let message = 0; message < count; message++) publisher.sendToQueue(queueName(index), Buffer.from("x"));
-      messages += count;
-    }
-    await publisher.waitForConfirms();
-  } finally {
-    await connection.close();
-  }
-  return messages;
-}
 
 /** The broker's own answer times, fetched as the sources fetch them. */
 const brokerEndpoints = {
@@ -110,7 +83,7 @@ const brokerEndpoints = {
       let next = 0;
       await Promise.all(
         channels.map(async (channel) => {
-          while (next < QUEUES) await channel.checkQueue(queueName(next++));
+          while (next < QUEUES) await channel.checkQueue(benchQueueName(next++));
         }),
       );
     } finally {
@@ -127,7 +100,7 @@ function settingsFor(kind: Kind, amqpQueues = QUEUES): Record<string, string> {
   if (kind === "management") env.RABBITMQ_MANAGEMENT_URL = MANAGEMENT_URL;
   if (kind === "amqp") {
     env.RABBITMQ_URL = vhostUrl();
-    env.RABBITMQ_QUEUES = Array.from({ length: amqpQueues }, (_unused, index) => queueName(index)).join(",");
+    env.RABBITMQ_QUEUES = Array.from({ length: amqpQueues }, (_unused, index) => benchQueueName(index)).join(",");
   }
   return env;
 }
@@ -275,7 +248,7 @@ async function main(): Promise<void> {
   await admin.createVhost(vhost);
   try {
     const created = await timed(async () => {
-      const messages = await createQueues();
+      const messages = await createBenchQueues(vhostUrl(), QUEUES);
       console.log(`  ${messages} messages in ${Math.ceil(QUEUES / MESSAGES_EVERY)} of them`);
     });
     console.log(`  created in ${ms(created)}`);

@@ -8,17 +8,16 @@
  *   - a scrape of our exporter process per source, served from its cached snapshot;
  *   - a scrape of kbudde/rabbitmq_exporter, which queries the management API on each scrape.
  */
-import amqp from "amqplib";
 import { NameFilter, createLogger, rabbitmqModule, readSettings, type DepthSource } from "@queuescale/core";
 import { RabbitAdmin } from "../../core/test/fixtures/rabbitmq/broker-admin.js";
 import { AMQP_BASE, MANAGEMENT_URL, PROMETHEUS_URL } from "../../core/test/fixtures/rabbitmq/scenario.js";
 import { uniqueName } from "../../core/test/support/names.js";
 import { parseExposition } from "../../core/test/support/scrape.js";
+import { benchQueueName, createBenchQueues } from "../../exporter/bench/populate.js";
 import { startKbuddeExporter, startOurExporter } from "./exporters.js";
 import { Children, fetchBody, measureCalls, ownCpuSeconds, type Measurement } from "./measure.js";
 import { beamPid, cpuSeconds } from "./proc.js";
 
-const MESSAGES_EVERY = 10;
 /** The amqp source is one source per listed queue (meant for short lists); its exporter process gets at most this many. */
 const AMQP_EXPORTER_QUEUES = 1_000;
 
@@ -30,33 +29,6 @@ export interface RabbitRun {
   /** The version kbudde/rabbitmq_exporter reports in its build-info series. */
   kbuddeVersion: string;
   rows: Measurement[];
-}
-
-const queueName = (index: number) => `bench-${index.toString().padStart(5, "0")}`;
-
-async function createQueues(url: string, queues: number): Promise<number> {
-  const connection = await amqp.connect(url);
-  let messages = 0;
-  try {
-    const channels = await Promise.all(Array.from({ length: 8 }, () => connection.createConfirmChannel()));
-    for (let first = 0; first < queues; first += 800) {
-      await Promise.all(
-        Array.from({ length: Math.min(800, queues - first) }, (_unused, offset) =>
-          channels[offset % channels.length]!.assertQueue(queueName(first + offset), { durable: false }),
-        ),
-      );
-    }
-    const publisher = channels[0]!;
-    for (let index = 0; index < queues; index += MESSAGES_EVERY) {
-      const count = 1 + (index % 5);
-      for (let message = 0; message < count; message++) publisher.sendToQueue(queueName(index), Buffer.from("x"));
-      messages += count;
-    }
-    await publisher.waitForConfirms();
-  } finally {
-    await connection.close();
-  }
-  return messages;
 }
 
 export async function benchRabbitmq(options: {
@@ -84,7 +56,7 @@ export async function benchRabbitmq(options: {
   const rows: Measurement[] = [];
   try {
     await admin.createVhost(vhost);
-    const messages = await createQueues(vhostUrl, queues);
+    const messages = await createBenchQueues(vhostUrl, queues);
     const overview = (await (await admin.request("GET", "/overview")).json()) as { object_totals: { queues: number } };
     const nodeQueues = overview.object_totals.queues;
     log(`  ${queues} queues in vhost ${vhost}, ${messages} messages; ${nodeQueues} queues on the node`);
@@ -133,7 +105,7 @@ export async function benchRabbitmq(options: {
     );
     log(`    measured /api/queues`);
 
-    const allQueues = Array.from({ length: queues }, (_unused, index) => queueName(index));
+    const allQueues = Array.from({ length: queues }, (_unused, index) => benchQueueName(index));
     const settingsFor = (kind: string, listed: number): Record<string, string> => {
       const env: Record<string, string> = { RABBITMQ_SOURCE: kind, RABBITMQ_VHOSTS: vhost };
       if (kind === "prometheus") env.RABBITMQ_PROMETHEUS_URL = PROMETHEUS_URL;
