@@ -80,7 +80,7 @@ export async function startWorker(options: StartOptions = {}): Promise<RunningWo
 
   const app = finishApp(
     createObservabilityApp({
-      metrics: (format) => collector.render(format),
+      metrics: (format) => collector.exposition(format),
       // Ready means taking messages. Depth polling is reported but does not decide: a worker that
       // consumes is useful even when its gauges cannot be read.
       readiness: () => ({
