@@ -128,14 +128,20 @@ export function urlListSetting(protocols: readonly string[]) {
     .pipe(z.array(single).min(1, { message: "must list at least one URL" }));
 }
 
-/** A comma-separated list of names. */
+/**
+ * A comma-separated list of names. Given but empty (`","`, `" , "`) is an error rather than "no
+ * filter": a list that names nothing is a typo, never what an operator meant.
+ */
 export function listSetting() {
-  return z.string().transform((value) =>
-    value
-      .split(",")
-      .map((part) => part.trim())
-      .filter((part) => part.length > 0),
-  );
+  return z
+    .string()
+    .transform((value) =>
+      value
+        .split(",")
+        .map((part) => part.trim())
+        .filter((part) => part.length > 0),
+    )
+    .pipe(z.array(z.string()).min(1, { message: "must list at least one name" }));
 }
 
 /** A regular expression. */
@@ -153,20 +159,37 @@ export function regexSetting() {
   });
 }
 
-/** A positive number of seconds. */
-export function secondsSetting(defaultSeconds: number) {
+/** The documented bounds of a numeric setting, inclusive. */
+export interface Range {
+  min: number;
+  max: number;
+}
+
+/** "between 0.1 and 3600": how a range reads in errors and --help. */
+export function describeRange({ min, max }: Range): string {
+  return `between ${min} and ${max}`;
+}
+
+/**
+ * A number of seconds within a documented range. Every duration needs one: past about 24.8 days
+ * (2^31 - 1 ms) Node's timers fire at once, and tiny values turn a poll into a busy loop.
+ */
+export function secondsSetting(defaultSeconds: number, range: Range) {
   return z.coerce
     .number({ message: "must be a number of seconds" })
-    .positive({ message: "must be greater than 0" })
+    .refine((value) => Number.isFinite(value) && value >= range.min && value <= range.max, {
+      message: `must be a number of seconds ${describeRange(range)}`,
+    })
     .default(defaultSeconds);
 }
 
-/** A positive whole number. */
-export function countSetting(defaultCount: number) {
+/** A whole number within a documented range. */
+export function countSetting(defaultCount: number, range: Range) {
   return z.coerce
     .number({ message: "must be a whole number" })
-    .int({ message: "must be a whole number" })
-    .positive({ message: "must be greater than 0" })
+    .refine((value) => Number.isInteger(value) && value >= range.min && value <= range.max, {
+      message: `must be a whole number ${describeRange(range)}`,
+    })
     .default(defaultCount);
 }
 

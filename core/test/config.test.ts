@@ -11,6 +11,8 @@ import {
   redactUrl,
   regexSetting,
   secondsSetting,
+  countSetting,
+  listSetting,
   urlListSetting,
   urlSetting,
 } from "@queuescale/core";
@@ -18,7 +20,7 @@ import {
 const shape = {
   BROKER_URL: urlSetting(["amqp"]).optional(),
   NODES: urlListSetting(["http"]).optional(),
-  POLL_INTERVAL_SECONDS: secondsSetting(5),
+  POLL_INTERVAL_SECONDS: secondsSetting(5, { min: 0.1, max: 3600 }),
   INCLUDE: regexSetting().optional(),
   LISTEN_ADDRESS: listenAddressSetting("0.0.0.0:9422"),
 };
@@ -72,6 +74,38 @@ describe("readSettings", () => {
     expect(errorOf(() => readSettings(shape, { env: { INCLUDE: "(" } })).setting).toBe("INCLUDE");
     expect(errorOf(() => readSettings(shape, { env: { LISTEN_ADDRESS: "nope" } })).setting).toBe("LISTEN_ADDRESS");
     expect(errorOf(() => readSettings(shape, { argv: ["--nope", "1"] })).setting).toBe("--nope");
+  });
+});
+
+describe("numeric ranges and lists", () => {
+  const ranged = {
+    POLL_INTERVAL_SECONDS: secondsSetting(5, { min: 0.1, max: 3600 }),
+    CONCURRENCY: countSetting(10, { min: 1, max: 10_000 }),
+    VHOSTS: listSetting().optional(),
+  };
+
+  it("refuse values outside the documented range, naming the setting and the range", () => {
+    for (const value of ["3000000", "1e-9", "1e12", "Infinity", "0"]) {
+      const error = errorOf(() => readSettings(ranged, { env: { POLL_INTERVAL_SECONDS: value } }));
+      expect(error.setting).toBe("POLL_INTERVAL_SECONDS");
+      expect(error.message).toContain("between 0.1 and 3600");
+    }
+    for (const value of ["100000", "0", "2.5", "-3"]) {
+      expect(errorOf(() => readSettings(ranged, { env: { CONCURRENCY: value } })).message).toContain(
+        "whole number between 1 and 10000",
+      );
+    }
+    expect(readSettings(ranged, { env: { POLL_INTERVAL_SECONDS: "3600", CONCURRENCY: "10000" } })).toMatchObject({
+      POLL_INTERVAL_SECONDS: 3600,
+      CONCURRENCY: 10_000,
+    });
+  });
+
+  it("refuse a list that names nothing", () => {
+    for (const value of [",", " , ,"]) {
+      expect(errorOf(() => readSettings(ranged, { env: { VHOSTS: value } })).setting).toBe("VHOSTS");
+    }
+    expect(readSettings(ranged, { env: { VHOSTS: "a, b," } }).VHOSTS).toEqual(["a", "b"]);
   });
 });
 

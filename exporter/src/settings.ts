@@ -9,9 +9,11 @@ export const commonSettings = {
   QUEUE_EXCLUDE: regexSetting()
     .optional()
     .describe("Regex; queues or streams/consumers whose name matches are not exported."),
-  POLL_INTERVAL_SECONDS: secondsSetting(5).describe("Seconds between polls of each source. Default 5."),
-  POLL_TIMEOUT_SECONDS: secondsSetting(10).describe(
-    "A poll slower than this counts as failed (reason timeout). Default 10.",
+  POLL_INTERVAL_SECONDS: secondsSetting(5, { min: 0.1, max: 3600 }).describe(
+    "Seconds between polls of each source, 0.1 to 3600. Default 5.",
+  ),
+  POLL_TIMEOUT_SECONDS: secondsSetting(10, { min: 0.1, max: 600 }).describe(
+    "A poll slower than this counts as failed (reason timeout), 0.1 to 600. Default 10.",
   ),
   LISTEN_ADDRESS: listenAddressSetting("0.0.0.0:9422").describe(
     "host:port for /metrics, /healthz, /readyz. Default 0.0.0.0:9422.",

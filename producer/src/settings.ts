@@ -37,10 +37,14 @@ export const producerSettings = {
     .min(16, { message: "must be at least 16 characters" })
     .optional()
     .describe("Bearer token for the admin routes (create, purge, delete). Admin routes answer 404 when unset."),
-  MAX_BATCH_MESSAGES: countSetting(1000).describe("Most messages in one POST. Default 1000."),
-  MAX_BODY_BYTES: countSetting(1_048_576).describe("Largest request body in bytes. Default 1048576 (1 MiB)."),
-  PUBLISH_TIMEOUT_SECONDS: secondsSetting(10).describe(
-    "A message not confirmed by the broker within this many seconds is reported as not accepted. Default 10.",
+  MAX_BATCH_MESSAGES: countSetting(1000, { min: 1, max: 100_000 }).describe(
+    "Most messages in one POST, 1 to 100000. Default 1000.",
+  ),
+  MAX_BODY_BYTES: countSetting(1_048_576, { min: 1024, max: 268_435_456 }).describe(
+    "Largest request body in bytes, 1024 to 268435456 (256 MiB). Default 1048576 (1 MiB).",
+  ),
+  PUBLISH_TIMEOUT_SECONDS: secondsSetting(10, { min: 0.1, max: 600 }).describe(
+    "A message not confirmed by the broker within this many seconds is reported as not accepted. 0.1 to 600. Default 10.",
   ),
   LISTEN_ADDRESS: listenAddressSetting("0.0.0.0:8080").describe("host:port of the HTTP API. Default 0.0.0.0:8080."),
   LOG_LEVEL: logLevelSetting().describe("fatal, error, warn, info, debug, trace or silent. Default info."),

@@ -17,22 +17,26 @@ export const commonWorkerSettings = {
   HANDLER: z
     .string({ message: "is required: the path of the module that exports handle(message, context)" })
     .describe("Module exporting `handle(message, context)` (named or default); a path or a package name."),
-  CONCURRENCY: countSetting(10).describe(
-    "Messages handled at once (RabbitMQ prefetch; JetStream messages in flight). Default 10.",
+  CONCURRENCY: countSetting(10, { min: 1, max: 10_000 }).describe(
+    "Messages handled at once (RabbitMQ prefetch; JetStream messages in flight), 1 to 10000. Default 10.",
   ),
-  MAX_ATTEMPTS: countSetting(5).describe(
-    "Deliveries of a failing message before it goes to the dead letters. Default 5.",
+  MAX_ATTEMPTS: countSetting(5, { min: 1, max: 1000 }).describe(
+    "Deliveries of a failing message before it goes to the dead letters, 1 to 1000. Default 5.",
   ),
-  RETRY_DELAY_SECONDS: secondsSetting(1).describe("Delay before the first retry; doubles per attempt. Default 1."),
-  RETRY_MAX_DELAY_SECONDS: secondsSetting(60).describe("Longest delay between retries. Default 60."),
-  SHUTDOWN_TIMEOUT_SECONDS: secondsSetting(25).describe(
-    "On SIGTERM, how long in-flight messages may take to finish; the rest is left to the broker. Default 25.",
+  RETRY_DELAY_SECONDS: secondsSetting(1, { min: 0.001, max: 86_400 }).describe(
+    "Delay before the first retry; doubles per attempt. 0.001 to 86400. Default 1.",
+  ),
+  RETRY_MAX_DELAY_SECONDS: secondsSetting(60, { min: 0.001, max: 86_400 }).describe(
+    "Longest delay between retries, 0.001 to 86400. Default 60.",
+  ),
+  SHUTDOWN_TIMEOUT_SECONDS: secondsSetting(25, { min: 0.1, max: 3600 }).describe(
+    "On SIGTERM, how long in-flight messages may take to finish; the rest is left to the broker. 0.1 to 3600. Default 25.",
   ),
   DECLARE: booleanSetting(false).describe(
     "true: create the queue/stream/consumer and the retry and dead-letter topology; false: expect them. Default false.",
   ),
-  DEPTH_POLL_INTERVAL_SECONDS: secondsSetting(5).describe(
-    "Seconds between polls of the worker's own queue depth for /metrics. Default 5.",
+  DEPTH_POLL_INTERVAL_SECONDS: secondsSetting(5, { min: 0.1, max: 3600 }).describe(
+    "Seconds between polls of the worker's own queue depth for /metrics, 0.1 to 3600. Default 5.",
   ),
   LISTEN_ADDRESS: listenAddressSetting("0.0.0.0:9423").describe(
     "host:port for /metrics, /healthz, /readyz. Default 0.0.0.0:9423.",

@@ -68,8 +68,8 @@ export const natsWorkerSettings = {
   SUBJECTS: listSetting()
     .optional()
     .describe("Comma-separated subjects of the stream, for DECLARE=true when the stream does not exist yet."),
-  NATS_ACK_WAIT_SECONDS: secondsSetting(30).describe(
-    "ack_wait of a consumer DECLARE creates: how long a message may run before JetStream redelivers it. Default 30.",
+  NATS_ACK_WAIT_SECONDS: secondsSetting(30, { min: 1, max: 86_400 }).describe(
+    "ack_wait of a consumer DECLARE creates: how long a message may run before JetStream redelivers it. 1 to 86400. Default 30.",
   ),
   NATS_DEAD_LETTER_SUBJECT: z
     .string()
