@@ -175,21 +175,19 @@ export function describeRange({ min, max }: Range): string {
  * (2^31 - 1 ms) Node's timers fire at once, and tiny values turn a poll into a busy loop.
  */
 export function secondsSetting(defaultSeconds: number, range: Range) {
+  const message = `must be a number of seconds ${describeRange(range)}`;
   return z.coerce
-    .number({ message: "must be a number of seconds" })
-    .refine((value) => Number.isFinite(value) && value >= range.min && value <= range.max, {
-      message: `must be a number of seconds ${describeRange(range)}`,
-    })
+    .number({ message })
+    .refine((value) => value >= range.min && value <= range.max, { message })
     .default(defaultSeconds);
 }
 
 /** A whole number within a documented range. */
 export function countSetting(defaultCount: number, range: Range) {
+  const message = `must be a whole number ${describeRange(range)}`;
   return z.coerce
-    .number({ message: "must be a whole number" })
-    .refine((value) => Number.isInteger(value) && value >= range.min && value <= range.max, {
-      message: `must be a whole number ${describeRange(range)}`,
-    })
+    .number({ message })
+    .refine((value) => Number.isInteger(value) && value >= range.min && value <= range.max, { message })
     .default(defaultCount);
 }
 
