@@ -21,8 +21,13 @@ export function formatReason(error: unknown): string {
 /** Errors no retry can fix, recognised by name or a `permanent: true` flag so handlers need not import ours. */
 export function isPermanent(error: unknown): boolean {
   if (typeof error !== "object" || error === null) return false;
-  const { name, permanent } = error as { name?: unknown; permanent?: unknown };
-  return permanent === true || name === "PermanentError" || name === "DecodeError";
+  try {
+    const { name, permanent } = error as { name?: unknown; permanent?: unknown };
+    return permanent === true || name === "PermanentError" || name === "DecodeError";
+  } catch {
+    // A getter or Proxy that throws: nothing says it is permanent, so it is retried like any failure.
+    return false;
+  }
 }
 
 type Decision =
@@ -60,7 +65,7 @@ export class MessageProcessor {
   readonly accept = (delivery: Delivery): void => {
     this.inFlight++;
     this.unsettled.add(delivery);
-    void this.process(delivery).finally(() => {
+    void this.processSafely(delivery).finally(() => {
       this.unsettled.delete(delivery);
       this.inFlight--;
       if (this.inFlight === 0) for (const wake of this.idleWaiters.splice(0)) wake();
@@ -99,6 +104,26 @@ export class MessageProcessor {
     }
     const delayMs = cappedBackoffMs(attempt, this.policy.firstDelayMs, this.policy.maxDelayMs);
     return { outcome: "retry", delayMs, reason };
+  }
+
+  /**
+   * process() handles every failure it expects; this is the last line: a rejection escaping here
+   * would be unhandled and end the process, taking every other in-flight message with it.
+   */
+  private async processSafely(delivery: Delivery): Promise<void> {
+    try {
+      await this.process(delivery);
+    } catch (error) {
+      this.logger.error(
+        { messageId: safely(() => delivery.message.id, "unknown"), error: describeError(error) },
+        "could not process message; handing it back",
+      );
+      try {
+        delivery.release();
+      } catch {
+        // The broker takes it back when the connection goes.
+      }
+    }
   }
 
   private async process(delivery: Delivery): Promise<void> {
@@ -163,5 +188,13 @@ export class MessageProcessor {
       case "dead_letter":
         return delivery.deadLetter(decision.reason);
     }
+  }
+}
+
+function safely<T>(read: () => T, fallback: T): T {
+  try {
+    return read();
+  } catch {
+    return fallback;
   }
 }

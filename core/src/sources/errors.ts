@@ -43,11 +43,33 @@ export function classifyPollError(error: unknown): PollErrorReason {
   return "unknown";
 }
 
-/** An error message safe to log: no credentials from URLs. */
+/**
+ * An error message safe to log: no credentials from URLs. Total: whatever was thrown (a Symbol, an
+ * object without a prototype, one whose toString or getters throw, a revoked Proxy) gets a
+ * description, because this runs in paths such as settling a message that must not throw.
+ */
 export function describeError(error: unknown): string {
-  const message = error instanceof Error ? error.message : String(error);
-  const cause = error instanceof Error && error.cause instanceof Error ? `: ${error.cause.message}` : "";
-  return redactCredentials(message + cause);
+  try {
+    const message = error instanceof Error ? textOf(error.message) : textOf(error);
+    const cause = error instanceof Error && error.cause instanceof Error ? `: ${textOf(error.cause.message)}` : "";
+    return redactCredentials(message + cause);
+  } catch {
+    return `a thrown ${typeofSafely(error)} that cannot be described`;
+  }
+}
+
+/** String() of a value; the tag Object.prototype.toString gives when String() throws. */
+function textOf(value: unknown): string {
+  try {
+    return String(value);
+  } catch {
+    return Object.prototype.toString.call(value);
+  }
+}
+
+function typeofSafely(value: unknown): string {
+  // typeof never throws, not even on a revoked Proxy; kept apart so the fallback stays trivial.
+  return value === null ? "null" : typeof value;
 }
 
 /** Replaces `user:password@` in any URL inside a text. */

@@ -6,7 +6,7 @@ import { eventually } from "../../../core/test/support/names.js";
 import { findSamples, scrape } from "../../../core/test/support/scrape.js";
 import { TcpProxy } from "../../../core/test/support/tcp-proxy.js";
 import type { BrokerHarness, BrokerTarget, DeadLetter, TestMessage } from "./brokers.js";
-import { EXAMPLE_HANDLER, WorkerProcess, buildWorker, readRecords } from "./worker-process.js";
+import { EXAMPLE_HANDLER, HOSTILE_HANDLER, WorkerProcess, buildWorker, readRecords } from "./worker-process.js";
 
 function jobs(count: number, prefix: string, payload: (index: number) => object = () => ({})): TestMessage[] {
   return Array.from({ length: count }, (_, index) => {
@@ -248,6 +248,50 @@ export function describeWorkerScenarios(harness: BrokerHarness): void {
       expect(await worker.metric("queuescale_worker_messages_total", { outcome: "dead_letter" })).toBe(2);
       await worker.stop();
       expect(await target.backlog()).toBe(0);
+    });
+
+    it("a handler rejecting with values String() cannot convert: each retried, dead-lettered after MAX_ATTEMPTS, worker up", async () => {
+      await freshTarget();
+      const kinds = ["null-prototype", "symbol", "throwing-to-string", "proxy", "undefined"];
+      const hostile = kinds.map((kind) => ({
+        id: `hostile-${kind}`,
+        body: Buffer.from(JSON.stringify({ throw: kind })),
+      }));
+      const good = jobs(20, "fine");
+      await target.publish([...hostile, ...good]);
+      const worker = startWorker({
+        HANDLER: HOSTILE_HANDLER,
+        MAX_ATTEMPTS: "2",
+        RETRY_DELAY_SECONDS: "0.05",
+        RETRY_MAX_DELAY_SECONDS: "0.1",
+      });
+      const firstLetters = async () => {
+        const byId = new Map<string, DeadLetter>();
+        for (const letter of await target.deadLetters()) if (!byId.has(letter.id)) byId.set(letter.id, letter);
+        return byId;
+      };
+      const letters = await eventually(
+        async () => {
+          if (!worker.running) throw new Error(`worker exited: ${worker.stderr}`);
+          const byId = await firstLetters();
+          return byId.size === hostile.length ? byId : undefined;
+        },
+        { what: "every hostile message dead-lettered" },
+      );
+      for (const message of hostile) {
+        const letter = letters.get(message.id)!;
+        expect(letter.attempts).toBe(2);
+        expect(letter.reason).toContain("failed 2 of 2 attempts");
+        expect(letter.body.equals(message.body)).toBe(true);
+      }
+      const records = readRecords(recordFile);
+      expect(hostile.map((message) => records.get(message.id))).toEqual(hostile.map(() => 2));
+      expect(missing(records, good)).toEqual([]);
+      expect(await worker.metric("queuescale_worker_messages_total", { outcome: "retry" })).toBe(hostile.length);
+      expect(worker.running).toBe(true);
+      expect(worker.stderr).not.toMatch(/unhandled|TypeError/i);
+      await worker.stop();
+      expect((await worker.exited).code).toBe(0);
     });
 
     it("survives a cut connection: /readyz 503 meanwhile, reconnects, nothing settled on a dead connection", async () => {

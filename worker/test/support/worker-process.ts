@@ -7,6 +7,7 @@ import { findSamples, scrape } from "../../../core/test/support/scrape.js";
 const REPO = fileURLToPath(new URL("../../../", import.meta.url));
 export const WORKER_BIN = fileURLToPath(new URL("../../dist/main.js", import.meta.url));
 export const EXAMPLE_HANDLER = fileURLToPath(new URL("../../examples/simulated-work.js", import.meta.url));
+export const HOSTILE_HANDLER = fileURLToPath(new URL("../fixtures/hostile-handler.js", import.meta.url));
 
 /**
  * Builds the worker (and core) with `tsc -b`, once per test file. Test files run in parallel, so
