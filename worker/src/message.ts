@@ -44,10 +44,22 @@ export class DecodeError extends PermanentError {
   }
 }
 
+/**
+ * Fatal: invalid UTF-8 is an undecodable body, not one to repair with U+FFFD and handle as if valid.
+ * The BOM is kept, as Buffer#toString keeps it, so JSON.parse refuses it as before.
+ */
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
 /** Parses a body as UTF-8 JSON or throws DecodeError. */
 export function decodeJson<T>(body: Buffer): T {
+  let text: string;
   try {
-    return JSON.parse(body.toString("utf8")) as T;
+    text = utf8.decode(body);
+  } catch {
+    throw new DecodeError("body is not valid UTF-8");
+  }
+  try {
+    return JSON.parse(text) as T;
   } catch (error) {
     throw new DecodeError(`body is not JSON (${error instanceof Error ? error.message : String(error)})`);
   }

@@ -250,6 +250,32 @@ export function describeWorkerScenarios(harness: BrokerHarness): void {
       expect(await target.backlog()).toBe(0);
     });
 
+    it("dead-letters JSON with invalid UTF-8 at once as undecodable, without running the handler", async () => {
+      await freshTarget();
+      // Valid JSON once U+FFFD replaces the stray 0xff byte: a lossy decoder would hand it over.
+      const invalid: TestMessage = {
+        id: "invalid-utf8",
+        body: Buffer.concat([Buffer.from('{"name":"'), Buffer.from([0xff]), Buffer.from('"}')]),
+      };
+      const good = jobs(5, "valid");
+      await target.publish([invalid, ...good]);
+      const worker = startWorker({ WORK_MS: "0", MAX_ATTEMPTS: "3" });
+      const letters = await eventually(
+        async () => {
+          const seen = await target.deadLetters();
+          return seen.length > 0 && readRecords(recordFile).size === good.length ? seen : undefined;
+        },
+        { what: "a dead letter and the valid messages handled" },
+      );
+      expect(letters[0]!.id).toBe(invalid.id);
+      expect(letters[0]!.attempts).toBe(1);
+      expect(letters[0]!.reason).toContain("not valid UTF-8");
+      expect(letters[0]!.body.equals(invalid.body)).toBe(true);
+      expect(readRecords(recordFile).has(invalid.id)).toBe(false);
+      expect(await worker.metric("queuescale_worker_messages_total", { outcome: "retry" })).toBe(0);
+      await worker.stop();
+    });
+
     it("a handler rejecting with values String() cannot convert: each retried, dead-lettered after MAX_ATTEMPTS, worker up", async () => {
       await freshTarget();
       const kinds = ["null-prototype", "symbol", "throwing-to-string", "proxy", "undefined"];
