@@ -58,7 +58,12 @@ export async function startWorker(options: StartOptions = {}): Promise<RunningWo
   const metrics = new WorkerMetrics(collector.registry);
   const consumer = module.createConsumer(
     settings,
-    { concurrency: settings.CONCURRENCY, maxAttempts: settings.MAX_ATTEMPTS, declare: settings.DECLARE },
+    {
+      concurrency: settings.CONCURRENCY,
+      maxAttempts: settings.MAX_ATTEMPTS,
+      declare: settings.DECLARE,
+      retryMaxDelayMs: settings.RETRY_MAX_DELAY_SECONDS * 1000,
+    },
     {
       logger,
       onConnectionChange(isConnected) {

@@ -18,19 +18,50 @@ export function deadQueueName(queue: string): string {
   return `${queue}.dead`;
 }
 
-/** Retries the worker scheduled before, from its own header. */
-export function retriesOf(headers: MessageProperties["headers"]): number {
+/**
+ * What the worker knows of its queue's type: quorum queues count redeliveries (`x-delivery-count`,
+ * set by the broker on every delivery), classic queues do not. `unknown`: a queue the worker did not
+ * declare and could not identify.
+ */
+export type QueueKind = "quorum" | "classic" | "unknown";
+
+/** Whether the message came back from `<queue>.retry` at least once, as RabbitMQ records in `x-death`. */
+function cameFromRetryQueue(headers: MessageProperties["headers"], queue: string): boolean {
+  const deaths = headers?.["x-death"] as unknown;
+  if (!Array.isArray(deaths)) return false;
+  const retryQueue = retryQueueName(queue);
+  return deaths.some(
+    (death: unknown) =>
+      typeof death === "object" && death !== null && headerText((death as { queue?: unknown }).queue) === retryQueue,
+  );
+}
+
+/**
+ * Retries the worker scheduled before, from its own header. Only believed on a message that went
+ * through the retry queue: a publisher setting the header on a fresh message does not make the worker
+ * dead-letter it before it ever ran.
+ */
+export function retriesOf(headers: MessageProperties["headers"], queue: string): number {
+  if (!cameFromRetryQueue(headers, queue)) return 0;
   const value = Number(headerText(headers?.[RETRIES_HEADER] ?? 0));
   return Number.isInteger(value) && value > 0 ? value : 0;
 }
 
 /**
- * The delivery attempt: retries the worker scheduled, plus redeliveries quorum queues count in
- * `x-delivery-count` (classic queues only flag a redelivery, without a count).
+ * Redeliveries the broker counted. A quorum queue sets `x-delivery-count` on each redelivery
+ * (overwriting whatever a publisher put there) but passes a publisher's value through on the first
+ * delivery; a classic queue never sets it. So the header is believed only on a redelivery, and never
+ * from a queue known to be classic.
  */
-export function attemptOf(properties: MessageProperties): number {
-  const redeliveries = Number(headerText(properties.headers?.["x-delivery-count"] ?? 0));
-  return 1 + retriesOf(properties.headers) + (Number.isInteger(redeliveries) && redeliveries > 0 ? redeliveries : 0);
+function redeliveriesOf(raw: Pick<ConsumeMessage, "fields" | "properties">, kind: QueueKind): number {
+  if (kind === "classic" || !raw.fields.redelivered) return 0;
+  const count = Number(headerText(raw.properties.headers?.["x-delivery-count"] ?? 0));
+  return Number.isInteger(count) && count > 0 ? count : 0;
+}
+
+/** The delivery attempt: 1 + retries the worker scheduled + redeliveries the broker counted. */
+export function attemptOf(raw: Pick<ConsumeMessage, "fields" | "properties">, queue: string, kind: QueueKind): number {
+  return 1 + retriesOf(raw.properties.headers, queue) + redeliveriesOf(raw, kind);
 }
 
 /** A consumed AMQP message as handlers see it. Headers and id are worked out on first use. */
@@ -38,8 +69,12 @@ export class RabbitMqMessage implements WorkerMessage {
   readonly attempt: number;
   private headerCache: Record<string, string> | undefined;
 
-  constructor(private readonly raw: ConsumeMessage) {
-    this.attempt = attemptOf(raw.properties);
+  constructor(
+    private readonly raw: ConsumeMessage,
+    queue: string,
+    kind: QueueKind,
+  ) {
+    this.attempt = attemptOf(raw, queue, kind);
   }
 
   get body(): Buffer {

@@ -25,6 +25,7 @@ import {
   deadQueueName,
   retriesOf,
   retryQueueName,
+  type QueueKind,
 } from "./rabbitmq-message.js";
 import {
   TopologyError,
@@ -68,8 +69,9 @@ class RabbitMqDelivery implements Delivery {
     private readonly session: Session,
     private readonly raw: ConsumeMessage,
     private readonly queue: string,
+    kind: QueueKind,
   ) {
-    this.message = new RabbitMqMessage(raw);
+    this.message = new RabbitMqMessage(raw, queue, kind);
   }
 
   async ack(): Promise<boolean> {
@@ -84,7 +86,7 @@ class RabbitMqDelivery implements Delivery {
 
   async retry(delayMs: number, reason: string): Promise<boolean> {
     const properties = copyProperties(this.raw, {
-      [RETRIES_HEADER]: retriesOf(this.raw.properties.headers) + 1,
+      [RETRIES_HEADER]: retriesOf(this.raw.properties.headers, this.queue) + 1,
       [LAST_ERROR_HEADER]: oneLine(reason),
     });
     // The retry queue dead-letters the copy back into the work queue when its TTL runs out.
@@ -224,7 +226,7 @@ export class RabbitMqConsumer implements BrokerConsumer {
       connection.on("error", (error: Error) => {
         this.logger.warn({ error: describeError(error) }, "RabbitMQ connection error");
       });
-      await this.prepareTopology(connection);
+      const kind = await this.prepareTopology(connection);
       const channel = await connection.createConfirmChannel();
       const session: Session = { channel, open: true };
       channel.on("error", (error: Error) => {
@@ -250,7 +252,7 @@ export class RabbitMqConsumer implements BrokerConsumer {
             void connection.close().catch(() => undefined);
             return;
           }
-          onDelivery(new RabbitMqDelivery(session, raw, this.queue));
+          onDelivery(new RabbitMqDelivery(session, raw, this.queue, kind));
         },
         { noAck: false },
       );
@@ -276,34 +278,95 @@ export class RabbitMqConsumer implements BrokerConsumer {
     this.reconnecting = this.connectUntilConsuming(false);
   }
 
-  private async prepareTopology(connection: ChannelModel): Promise<void> {
-    const names = [this.queue, retryQueueName(this.queue), deadQueueName(this.queue)];
-    // A failed check closes its channel, so checks get a throwaway one.
+  /**
+   * DECLARE=true: a missing work queue is created as a quorum queue (it counts redeliveries, which
+   * the crash guard needs); an existing one is accepted whatever its type. The retry queue caps
+   * message TTL at RETRY_MAX_DELAY_SECONDS, so a message without its own expiry cannot hold the head
+   * (per-message TTLs expire only there) and block every retry behind it. Queues that exist with other
+   * arguments are kept as they are, with a warning. DECLARE=false: everything must exist.
+   */
+  private async prepareTopology(connection: ChannelModel): Promise<QueueKind> {
+    const { queue } = this;
+    if (!this.options.declare) {
+      for (const name of [queue, retryQueueName(queue), deadQueueName(queue)]) {
+        if (!(await this.exists(connection, name))) {
+          throw new TopologyError(`queue ${JSON.stringify(name)} does not exist; create it, or set DECLARE=true`);
+        }
+      }
+      return "unknown";
+    }
+    const kind = await this.declareWorkQueue(connection);
+    const retryArguments = { "x-dead-letter-exchange": "", "x-dead-letter-routing-key": queue };
+    await this.declareOrKeep(connection, retryQueueName(queue), {
+      ...retryArguments,
+      "x-message-ttl": Math.max(1, Math.ceil(this.options.retryMaxDelayMs)),
+    });
+    await this.declareOrKeep(connection, deadQueueName(queue), {});
+    return kind;
+  }
+
+  private async declareWorkQueue(connection: ChannelModel): Promise<QueueKind> {
+    if (await this.tryDeclare(connection, this.queue, { "x-queue-type": "quorum" })) return "quorum";
+    if (await this.tryDeclare(connection, this.queue, { "x-queue-type": "classic" })) {
+      this.logger.warn(
+        { queue: this.queue },
+        "classic queue: redeliveries are not counted, so a message whose handler kills the process is redelivered without end (no crash guard); a quorum queue has one",
+      );
+      return "classic";
+    }
+    await this.mustExist(connection, this.queue);
+    this.logger.warn({ queue: this.queue }, "queue exists with other arguments; kept as it is");
+    return "unknown";
+  }
+
+  private async declareOrKeep(connection: ChannelModel, name: string, args: Record<string, unknown>): Promise<void> {
+    if (await this.tryDeclare(connection, name, args)) return;
+    await this.mustExist(connection, name);
+    this.logger.warn(
+      { queue: name, wanted: args },
+      "queue exists with other arguments; kept as it is (delete it while empty to get them)",
+    );
+  }
+
+  /** Declares durably on a throwaway channel (a refused declare closes it); false when it exists with other arguments. */
+  private async tryDeclare(connection: ChannelModel, name: string, args: Record<string, unknown>): Promise<boolean> {
+    return this.onThrowawayChannel(connection, async (channel) => {
+      try {
+        await channel.assertQueue(name, { durable: true, arguments: args });
+        return true;
+      } catch (error) {
+        if ((error as { code?: unknown }).code === 406) return false;
+        throw error;
+      }
+    });
+  }
+
+  private async exists(connection: ChannelModel, name: string): Promise<boolean> {
+    return this.onThrowawayChannel(connection, async (channel) => {
+      try {
+        await channel.checkQueue(name);
+        return true;
+      } catch (error) {
+        if ((error as { code?: unknown }).code === 404) return false;
+        throw error;
+      }
+    });
+  }
+
+  private async mustExist(connection: ChannelModel, name: string): Promise<void> {
+    if (!(await this.exists(connection, name))) {
+      throw new TopologyError(`queue ${JSON.stringify(name)} could be neither declared nor found`);
+    }
+  }
+
+  private async onThrowawayChannel<T>(
+    connection: ChannelModel,
+    use: (channel: amqp.Channel) => Promise<T>,
+  ): Promise<T> {
     const channel = await connection.createChannel();
     channel.on("error", () => undefined);
     try {
-      if (this.options.declare) {
-        await channel.assertQueue(this.queue, { durable: true });
-        await channel.assertQueue(retryQueueName(this.queue), {
-          durable: true,
-          arguments: { "x-dead-letter-exchange": "", "x-dead-letter-routing-key": this.queue },
-        });
-        await channel.assertQueue(deadQueueName(this.queue), { durable: true });
-      } else {
-        for (const name of names) {
-          await channel.checkQueue(name).catch((error: unknown) => {
-            throw new TopologyError(
-              `queue ${JSON.stringify(name)} does not exist (${describeError(error)}); create it, or set DECLARE=true`,
-            );
-          });
-        }
-      }
-    } catch (error) {
-      if (error instanceof TopologyError) throw error;
-      if ((error as { code?: unknown }).code === 406) {
-        throw new TopologyError(`a queue exists with other arguments: ${describeError(error)}`);
-      }
-      throw error;
+      return await use(channel);
     } finally {
       await channel.close().catch(() => undefined);
     }

@@ -31,6 +31,8 @@ export interface ConsumerOptions {
   concurrency: number;
   maxAttempts: number;
   declare: boolean;
+  /** RETRY_MAX_DELAY_SECONDS in ms: the longest a retry waits (RabbitMQ caps its retry queue's TTL at it). */
+  retryMaxDelayMs: number;
 }
 
 /** Consumes one queue or durable consumer; one implementation per broker. */
