@@ -181,6 +181,19 @@ export function buildDashboard(): Dashboard {
         },
       ]),
     )
+    .withPanel(
+      panel(
+        "Oldest message in a handler",
+        "How long the message longest in a handler has been there, per worker group; one that keeps growing is a stalled handler (see HANDLER_TIMEOUT_SECONDS).",
+        "s",
+        [
+          {
+            expr: 'max by (namespace, job) (queuescale_worker_oldest_in_flight_seconds{namespace=~"$namespace"})',
+            legend: "{{namespace}}/{{job}}",
+          },
+        ],
+      ),
+    )
 
     .withRow(new RowBuilder("Autoscaling"))
     .withPanel(

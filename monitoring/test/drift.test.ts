@@ -23,6 +23,7 @@ const WORKER_METRICS = [
   { name: "queuescale_worker_messages_total", type: "counter" },
   { name: "queuescale_worker_processing_seconds", type: "histogram" },
   { name: "queuescale_worker_in_flight", type: "gauge" },
+  { name: "queuescale_worker_oldest_in_flight_seconds", type: "gauge" },
   { name: "queuescale_worker_connected", type: "gauge" },
 ] as const;
 

@@ -18,6 +18,10 @@ export const WORKER_METRICS = {
     name: "queuescale_worker_in_flight",
     help: "Messages handed to the handler and not yet settled.",
   },
+  oldestInFlight: {
+    name: "queuescale_worker_oldest_in_flight_seconds",
+    help: "How long the message longest in the handler has been there; 0 when none is. A value that keeps growing is a stalled handler.",
+  },
   connected: {
     name: "queuescale_worker_connected",
     help: "1 while the worker holds a live connection to its broker and consumes, else 0.",
@@ -28,11 +32,12 @@ export class WorkerMetrics {
   private readonly byOutcome: Record<Outcome, Counter.Internal>;
   readonly processingSeconds: Histogram;
   private inFlightCount: () => number = () => 0;
+  private oldestInFlight: () => number = () => 0;
   private readonly connectedGauge: Gauge;
 
   constructor(registry: AnyRegistry) {
     const registers = [registry];
-    const { messages, processing, inFlight, connected } = WORKER_METRICS;
+    const { messages, processing, inFlight, oldestInFlight, connected } = WORKER_METRICS;
     const counter = new Counter({ name: messages.name, help: messages.help, labelNames: ["outcome"], registers });
     // Children are resolved once: a label look-up per message would show in the throughput.
     this.byOutcome = {
@@ -57,6 +62,15 @@ export class WorkerMetrics {
         this.set(readInFlight());
       },
     });
+    const readOldest = () => this.oldestInFlight();
+    new Gauge({
+      name: oldestInFlight.name,
+      help: oldestInFlight.help,
+      registers,
+      collect() {
+        this.set(readOldest());
+      },
+    });
     this.connectedGauge = new Gauge({ name: connected.name, help: connected.help, registers });
     this.connectedGauge.set(0);
   }
@@ -64,6 +78,11 @@ export class WorkerMetrics {
   /** Where the in-flight gauge reads its value. */
   countInFlightWith(count: () => number): void {
     this.inFlightCount = count;
+  }
+
+  /** Where the oldest-in-flight gauge reads its value, in seconds. */
+  oldestInFlightWith(seconds: () => number): void {
+    this.oldestInFlight = seconds;
   }
 
   settled(outcome: Outcome): void {

@@ -8,6 +8,13 @@ export interface RetryPolicy {
   maxAttempts: number;
   firstDelayMs: number;
   maxDelayMs: number;
+  /** Longest one attempt may run; 0: no limit. */
+  handlerTimeoutMs?: number;
+}
+
+/** The handler ran past HANDLER_TIMEOUT_SECONDS: a failed attempt like any other. */
+export class HandlerTimeoutError extends Error {
+  override name = "HandlerTimeoutError";
 }
 
 /** Reasons travel in headers: keep them to one bounded line. */
@@ -45,7 +52,8 @@ export class MessageProcessor {
   private idleWaiters: (() => void)[] = [];
   private readonly abandonController = new AbortController();
   private readonly context: HandlerContext;
-  private readonly unsettled = new Set<Delivery>();
+  /** Each unsettled delivery with when it was taken (performance.now()). */
+  private readonly unsettled = new Map<Delivery, number>();
 
   constructor(
     private readonly handler: Handler,
@@ -55,6 +63,14 @@ export class MessageProcessor {
   ) {
     this.context = { signal: this.abandonController.signal, logger };
     metrics.countInFlightWith(() => this.inFlight);
+    metrics.oldestInFlightWith(() => this.oldestInFlightSeconds());
+  }
+
+  /** Seconds the longest-running unsettled message has been in the worker; 0 when none is. */
+  oldestInFlightSeconds(): number {
+    // Insertion order: the first entry is the oldest.
+    for (const started of this.unsettled.values()) return (performance.now() - started) / 1000;
+    return 0;
   }
 
   get inFlightCount(): number {
@@ -64,7 +80,7 @@ export class MessageProcessor {
   /** Takes a delivery; never throws. */
   readonly accept = (delivery: Delivery): void => {
     this.inFlight++;
-    this.unsettled.add(delivery);
+    this.unsettled.set(delivery, performance.now());
     void this.processSafely(delivery).finally(() => {
       this.unsettled.delete(delivery);
       this.inFlight--;
@@ -91,7 +107,7 @@ export class MessageProcessor {
    */
   abandon(): number {
     this.abandonController.abort();
-    const left = [...this.unsettled];
+    const left = [...this.unsettled.keys()];
     for (const delivery of left) delivery.release();
     return left.length;
   }
@@ -139,7 +155,7 @@ export class MessageProcessor {
     } else {
       const started = performance.now();
       try {
-        await this.handler(message, this.context);
+        await this.runHandler(message);
         decision = { outcome: "ack" };
       } catch (error) {
         decision = this.decide(message.attempt, error);
@@ -148,6 +164,34 @@ export class MessageProcessor {
     }
     if (this.abandonController.signal.aborted) return;
     await this.settle(delivery, decision);
+  }
+
+  /**
+   * Runs the handler, bounded by HANDLER_TIMEOUT_SECONDS when set. A handler that runs past it is
+   * told through its signal and no longer waited for: the attempt fails and the message is settled,
+   * freeing its slot; whatever the handler does afterwards is ignored.
+   */
+  private async runHandler(message: Delivery["message"]): Promise<void> {
+    const timeoutMs = this.policy.handlerTimeoutMs ?? 0;
+    if (timeoutMs <= 0) {
+      await this.handler(message, this.context);
+      return;
+    }
+    const expired = new AbortController();
+    const signal = AbortSignal.any([this.abandonController.signal, expired.signal]);
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => {
+        const error = new HandlerTimeoutError(`handler timed out after ${timeoutMs / 1000} s`);
+        expired.abort(error);
+        reject(error);
+      }, timeoutMs);
+    });
+    try {
+      await Promise.race([(async () => this.handler(message, { ...this.context, signal }))(), timedOut]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   private async settle(delivery: Delivery, decision: Decision): Promise<void> {

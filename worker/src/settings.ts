@@ -29,6 +29,13 @@ export const commonWorkerSettings = {
   RETRY_MAX_DELAY_SECONDS: secondsSetting(60, { min: 0.001, max: 86_400 }).describe(
     "Longest delay between retries, 0.001 to 86400. Default 60.",
   ),
+  HANDLER_TIMEOUT_SECONDS: secondsSetting(0, { min: 0, max: 86_400 })
+    .refine((value) => value === 0 || value >= 0.1, {
+      message: "must be 0 (no timeout) or a number of seconds between 0.1 and 86400",
+    })
+    .describe(
+      "How long one message may take in the handler; past it the attempt counts as failed and its slot is freed. 0 (default): no limit; else 0.1 to 86400.",
+    ),
   SHUTDOWN_TIMEOUT_SECONDS: secondsSetting(25, { min: 0.1, max: 3600 }).describe(
     "On SIGTERM, how long in-flight messages may take to finish; the rest is left to the broker. 0.1 to 3600. Default 25.",
   ),

@@ -43,6 +43,12 @@ describe("queuescale-worker settings", () => {
       ["--max-attempts", "many"],
       "MAX_ATTEMPTS",
     ],
+    [
+      "HANDLER_TIMEOUT_SECONDS neither 0 nor at least 0.1",
+      { ...RABBITMQ, HANDLER: EXAMPLE_HANDLER, HANDLER_TIMEOUT_SECONDS: "0.001" },
+      [],
+      "HANDLER_TIMEOUT_SECONDS",
+    ],
     ["DECLARE not a boolean", { ...RABBITMQ, HANDLER: EXAMPLE_HANDLER, DECLARE: "sometimes" }, [], "DECLARE"],
     [
       "a bad LISTEN_ADDRESS",

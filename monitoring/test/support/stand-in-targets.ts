@@ -47,6 +47,8 @@ export class StandInTargets {
       `queuescale_worker_processing_seconds_count ${13 * n}`,
       "# TYPE queuescale_worker_in_flight gauge",
       "queuescale_worker_in_flight 2",
+      "# TYPE queuescale_worker_oldest_in_flight_seconds gauge",
+      "queuescale_worker_oldest_in_flight_seconds 1.5",
       "# TYPE queuescale_worker_connected gauge",
       "queuescale_worker_connected 1",
       "# TYPE queuescale_queue_depth gauge",

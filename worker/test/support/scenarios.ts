@@ -320,6 +320,43 @@ export function describeWorkerScenarios(harness: BrokerHarness): void {
       expect((await worker.exited).code).toBe(0);
     });
 
+    it("HANDLER_TIMEOUT_SECONDS: a hanging handler fails its attempt, frees its slot, is dead-lettered after MAX_ATTEMPTS", async () => {
+      await freshTarget();
+      const hanging: TestMessage = { id: "hanging", body: Buffer.from(JSON.stringify({ hang: true })) };
+      const good = jobs(5, "behind");
+      await target.publish([hanging, ...good]);
+      // One slot: without the timeout the hanging message would hold it and nothing behind it would run.
+      const worker = startWorker({
+        HANDLER: HOSTILE_HANDLER,
+        CONCURRENCY: "1",
+        HANDLER_TIMEOUT_SECONDS: "2",
+        MAX_ATTEMPTS: "2",
+        RETRY_DELAY_SECONDS: "0.05",
+        RETRY_MAX_DELAY_SECONDS: "0.1",
+      });
+      // While it hangs, the stall shows on /metrics.
+      await eventually(
+        async () => ((await worker.metric("queuescale_worker_oldest_in_flight_seconds")) > 0 ? true : undefined),
+        { what: "the oldest in-flight message's age on /metrics" },
+      );
+      const letter = await eventually(
+        async () => (await target.deadLetters()).find((found) => found.id === hanging.id),
+        { what: "the hanging message dead-lettered" },
+      );
+      expect(letter.attempts).toBe(2);
+      expect(letter.reason).toContain("failed 2 of 2 attempts: handler timed out after 2 s");
+      await eventually(() => (missing(readRecords(recordFile), good).length === 0 ? true : undefined), {
+        what: "the messages behind it handled",
+      });
+      expect(readRecords(recordFile).get(hanging.id)).toBe(2);
+      await eventually(
+        async () => ((await worker.metric("queuescale_worker_oldest_in_flight_seconds")) === 0 ? true : undefined),
+        { what: "nothing in flight" },
+      );
+      await worker.stop();
+      expect((await worker.exited).code).toBe(0);
+    });
+
     it("survives a cut connection: /readyz 503 meanwhile, reconnects, nothing settled on a dead connection", async () => {
       await freshTarget();
       const proxy = new TcpProxy(target.brokerPort);
