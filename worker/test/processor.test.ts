@@ -129,6 +129,31 @@ describe("MessageProcessor", () => {
     expect(delivery.settled).toEqual(["dead bad", "release"]);
   });
 
+  it("hands a message back when its settle rejects with a value String() cannot convert", async () => {
+    const { processor } = processorFor(async () => undefined);
+    const delivery = new RecordingDelivery(1, "{}", () => Promise.reject(Object.create(null) as Error));
+    await run(processor, delivery);
+    expect(delivery.settled).toEqual(["ack", "release"]);
+  });
+
+  it("describes whatever a handler throws, and retries it", async () => {
+    const revoked = Proxy.revocable({}, {});
+    revoked.revoke();
+    const values: [unknown, RegExp][] = [
+      [Object.create(null), /^\[object Object\]$/],
+      [Symbol("odd"), /^Symbol\(odd\)$/],
+      [undefined, /^undefined$/],
+      [revoked.proxy, /cannot be described/],
+    ];
+    for (const [value, reason] of values) {
+      const { processor } = processorFor(() => Promise.reject(value as Error));
+      const delivery = new RecordingDelivery(1);
+      await run(processor, delivery);
+      expect(delivery.settled).toHaveLength(1);
+      expect(delivery.settled[0]!.replace(/^retry 100 /, "")).toMatch(reason);
+    }
+  });
+
   it("on abandon, aborts handlers, hands messages back and never settles them", async () => {
     let seenSignal: AbortSignal | undefined;
     const { processor } = processorFor(
