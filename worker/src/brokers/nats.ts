@@ -14,13 +14,7 @@ import {
   type JsMsg,
   type PubAck,
 } from "@nats-io/jetstream";
-import {
-  connect,
-  headers as natsHeaders,
-  nanos,
-  type MsgHdrs,
-  type NatsConnection,
-} from "@nats-io/transport-node";
+import { connect, headers as natsHeaders, nanos, type MsgHdrs, type NatsConnection } from "@nats-io/transport-node";
 import { z } from "zod";
 import {
   ConfigError,
@@ -372,7 +366,10 @@ export class NatsConsumer implements BrokerConsumer {
           advisory.ack();
         } catch (error) {
           // The advisory stays: this or another replica tries again.
-          this.logger.warn({ error: describeError(error) }, "could not dead-letter a message past max_deliver; retrying");
+          this.logger.warn(
+            { error: describeError(error) },
+            "could not dead-letter a message past max_deliver; retrying",
+          );
           try {
             advisory.nak(EXHAUSTED_RETRY_MS);
           } catch {
@@ -392,7 +389,10 @@ export class NatsConsumer implements BrokerConsumer {
     const { stream, consumer } = this.target;
     const parsed = parseMaxDeliveriesAdvisory(advisory.data);
     if (!parsed || parsed.stream !== stream || parsed.consumer !== consumer) {
-      this.logger.warn({ subject: advisory.subject }, "ignoring a message that is not a max_deliver advisory of this consumer");
+      this.logger.warn(
+        { subject: advisory.subject },
+        "ignoring a message that is not a max_deliver advisory of this consumer",
+      );
       return;
     }
     const seq = parsed.stream_seq;
