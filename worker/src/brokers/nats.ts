@@ -411,7 +411,8 @@ export class NatsConsumer implements BrokerConsumer {
       try {
         await manager.streams.deleteMessage(stream, seq, false);
       } catch (error) {
-        if (!isApiError(error, JetStreamApiCodes.NoMessageFound)) throw error;
+        // Removed meanwhile by another replica (servers differ in the error they give for that).
+        if (await manager.streams.getMessage(stream, { seq })) throw error;
       }
     }
     if (pubAck.duplicate) return;
