@@ -10,6 +10,7 @@ mkdir -p "$TOOLS_BIN"
 KUBECTL_VALIDATE_VERSION=v0.0.4
 PROMETHEUS_OPERATOR_VERSION=v0.85.0
 KEDA_VERSION=v2.21.0
+NATS_SERVER_VERSION=v2.10.27
 
 apt_updated=""
 apt_install() { # package command
@@ -43,6 +44,9 @@ fi
 
 # nats-server: tests that need the monitoring endpoint (/jsz) or a cluster start their own servers.
 apt_install nats-server nats-server
+# nats-server 2.10 (what the dev overlay runs): the worker's dead-letter tests run on it and on
+# Debian's 2.9. Not on PATH: the tests name .tools/bin/nats-server.
+go_install nats-server "github.com/nats-io/nats-server/v2@$NATS_SERVER_VERSION"
 
 # Headless Chromium for the status page test of queuescale-local (driven by playwright-core).
 apt_install chromium chromium

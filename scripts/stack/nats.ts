@@ -9,8 +9,9 @@ import type { BrokerPlan, Selector } from "./types.js";
 export function natsPlan(overlaySelector: Selector, suffix?: string): BrokerPlan {
   const stream = suffix ? `${overlaySelector.stream!}_${suffix}` : overlaySelector.stream!;
   const consumer = overlaySelector.consumer!;
-  // The worker keeps dead letters in <STREAM>_DEAD unless told otherwise.
-  const streams = [stream, `${stream}_DEAD`];
+  // The worker keeps dead letters in <STREAM>_DEAD unless told otherwise, and the advisories of
+  // messages past max_deliver in <STREAM>_DEAD_EXHAUSTED.
+  const streams = [stream, `${stream}_DEAD`, `${stream}_DEAD_EXHAUSTED`];
   return {
     selector: { ...overlaySelector, stream },
     queue: consumer,

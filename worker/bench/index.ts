@@ -169,6 +169,7 @@ async function nats(): Promise<Results> {
   } finally {
     await manager.streams.delete(stream).catch(() => undefined);
     await manager.streams.delete(`${stream}_DEAD`).catch(() => undefined);
+    await manager.streams.delete(`${stream}_DEAD_EXHAUSTED`).catch(() => undefined);
     await connection.close();
   }
   return results;

@@ -70,6 +70,7 @@ export async function startWorker(options: StartOptions = {}): Promise<RunningWo
         connected = isConnected;
         metrics.setConnected(isConnected);
       },
+      onDeadLettered: () => metrics.settled("dead_letter"),
     },
   );
   const processor = new MessageProcessor(

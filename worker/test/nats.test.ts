@@ -1,6 +1,8 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually } from "../../core/test/support/names.js";
 import { natsHarness, type BrokerTarget } from "./support/brokers.js";
@@ -48,5 +50,34 @@ describe("queuescale-worker on nats, a handler slower than ack_wait", () => {
     expect(await worker.metric("queuescale_worker_messages_total", { outcome: "ack" })).toBe(1);
     await worker.stop();
     expect((await worker.exited).code).toBe(0);
+  });
+});
+
+describe("queuescale-worker on nats, DECLARE=false without a stream for max_deliver advisories", () => {
+  let target: BrokerTarget | undefined;
+
+  afterAll(async () => {
+    await target?.cleanup();
+  });
+
+  it("exits 1 naming the advisory subject instead of leaving exhausted messages unseen", async () => {
+    buildWorker();
+    target = await natsHarness.create();
+    const env = { ...target.workerEnv(), HANDLER: EXAMPLE_HANDLER };
+    const declaring = new WorkerProcess(env);
+    await declaring.waitForLog("consuming");
+    await declaring.stop();
+    const { stream } = target.identity;
+    const connection = await connect({ servers: `nats://127.0.0.1:${target.brokerPort}` });
+    try {
+      await (await jetstreamManager(connection)).streams.delete(`${stream}_DEAD_EXHAUSTED`);
+    } finally {
+      await connection.close();
+    }
+
+    const worker = new WorkerProcess({ ...env, DECLARE: "false" });
+    expect((await worker.exited).code).toBe(1);
+    expect(worker.stderr).toContain(`$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${stream}.workers`);
+    expect(worker.stderr).toContain("DECLARE=true");
   });
 });

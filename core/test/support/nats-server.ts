@@ -1,8 +1,9 @@
-import { spawn, type ChildProcess } from "node:child_process";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { mkdtemp, readFile, readdir, rm } from "node:fs/promises";
 import { createServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { createInbox, type NatsConnection, type Subscription } from "@nats-io/transport-node";
 
 /**
@@ -30,6 +31,8 @@ export interface NatsServerOptions {
   cluster?: { name: string; listen: string; routes: readonly string[] };
   /** Extra command-line arguments. */
   args?: readonly string[];
+  /** The nats-server binary. Default NATS_SERVER_BIN, else `nats-server` from PATH. */
+  binary?: string;
   /** How long to wait for the server to answer. Default 15 s. */
   startTimeoutMs?: number;
 }
@@ -37,6 +40,27 @@ export interface NatsServerOptions {
 /** The binary: NATS_SERVER_BIN, else `nats-server` from PATH. */
 function serverBinary(): string {
   return process.env.NATS_SERVER_BIN ?? "nats-server";
+}
+
+/**
+ * The nats-server versions the project supports, for tests that run the same scenarios on each:
+ * Debian's 2.9 package (on PATH) and the 2.10 that scripts/tools.sh builds into .tools/bin (the
+ * version the dev overlay runs).
+ */
+export const SUPPORTED_NATS_SERVERS = [
+  { version: "2.9", binary: "nats-server" },
+  { version: "2.10", binary: fileURLToPath(new URL("../../../.tools/bin/nats-server", import.meta.url)) },
+] as const;
+
+/** What `binary --version` prints (`v2.10.27`); throws, saying how to get it, when it is missing. */
+export function natsServerVersion(binary: string): string {
+  try {
+    return execFileSync(binary, ["--version"], { encoding: "utf8" })
+      .replace(/^nats-server:\s*/, "")
+      .trim();
+  } catch (error) {
+    throw new Error(`cannot run ${binary}: run \`make tools\` (scripts/tools.sh)`, { cause: error });
+  }
 }
 
 interface PortsFile {
@@ -102,7 +126,7 @@ async function spawnServer(options: NatsServerOptions): Promise<SpawnedServer> {
   }
   args.push(...(options.args ?? []));
 
-  const child = spawn(serverBinary(), args, { stdio: ["ignore", "ignore", "pipe"] });
+  const child = spawn(options.binary ?? serverBinary(), args, { stdio: ["ignore", "ignore", "pipe"] });
   let output = "";
   child.stderr?.setEncoding("utf8").on("data", (chunk: string) => {
     // The tail is enough to say why a start failed.

@@ -1,4 +1,5 @@
 import type { JsMsg } from "@nats-io/jetstream";
+import type { MsgHdrs } from "@nats-io/transport-node";
 import { decodeJson, type WorkerMessage } from "../message.js";
 
 /** Headers the worker sets on dead letters. */
@@ -21,6 +22,62 @@ export function defaultDeadLetterStream(stream: string): string {
   return `${stream}_DEAD`;
 }
 
+/**
+ * The advisory JetStream publishes when a message of the consumer reaches `max_deliver`. The server
+ * then stops delivering the message but keeps it in the stream; nothing else says so.
+ */
+export function maxDeliveriesSubject(stream: string, consumer: string): string {
+  return `$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${stream}.${consumer}`;
+}
+
+/** The work-queue stream DECLARE creates to keep those advisories until a worker has handled them. */
+export function defaultExhaustedStream(deadLetterStream: string): string {
+  return `${deadLetterStream}_EXHAUSTED`;
+}
+
+/** The durable consumer workers share to handle those advisories. */
+export function exhaustedConsumerName(consumer: string): string {
+  return `${consumer}_exhausted`;
+}
+
+/**
+ * The Nats-Msg-Id of a dead letter: one per stored original, so that JetStream drops a second copy
+ * of the same message (published again after a lost ack, or by two replicas handling the same
+ * advisory) within the dead-letter stream's duplicate window.
+ */
+export function deadLetterMsgId(stream: string, consumer: string, seq: number): string {
+  return `queuescale-dead:${stream}:${consumer}:${seq}`;
+}
+
+/** What the MAX_DELIVERIES advisory carries (io.nats.jetstream.advisory.v1.max_deliver). */
+export interface MaxDeliveriesAdvisory {
+  stream: string;
+  consumer: string;
+  stream_seq: number;
+  deliveries: number;
+}
+
+/** The advisory's fields, or undefined when the payload is not one. */
+export function parseMaxDeliveriesAdvisory(data: Uint8Array): MaxDeliveriesAdvisory | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(data).toString("utf8"));
+  } catch {
+    return undefined;
+  }
+  if (typeof parsed !== "object" || parsed === null) return undefined;
+  const { stream, consumer, stream_seq, deliveries } = parsed as Record<string, unknown>;
+  if (typeof stream !== "string" || typeof consumer !== "string") return undefined;
+  if (typeof stream_seq !== "number" || !Number.isSafeInteger(stream_seq) || stream_seq < 1) return undefined;
+  return { stream, consumer, stream_seq, deliveries: typeof deliveries === "number" ? deliveries : 0 };
+}
+
+/** The publisher's Nats-Msg-Id, else `<stream>:<sequence>`. */
+export function messageId(headers: MsgHdrs | undefined, stream: string, seq: number): string {
+  const published = headers?.get("Nats-Msg-Id");
+  return published ? published : `${stream}:${seq}`;
+}
+
 /** A JetStream message as handlers see it. */
 export class NatsMessage implements WorkerMessage {
   private headerCache: Record<string, string> | undefined;
@@ -40,8 +97,7 @@ export class NatsMessage implements WorkerMessage {
   }
 
   get id(): string {
-    const published = this.raw.headers?.get("Nats-Msg-Id");
-    return published ? published : `${this.raw.info.stream}:${this.raw.seq}`;
+    return messageId(this.raw.headers, this.raw.info.stream, this.raw.seq);
   }
 
   get headers(): Readonly<Record<string, string>> {

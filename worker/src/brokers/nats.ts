@@ -12,8 +12,9 @@ import {
   type JetStreamClient,
   type JetStreamManager,
   type JsMsg,
+  type PubAck,
 } from "@nats-io/jetstream";
-import { connect, headers as natsHeaders, nanos, type NatsConnection } from "@nats-io/transport-node";
+import { connect, headers as natsHeaders, nanos, type MsgHdrs, type NatsConnection } from "@nats-io/transport-node";
 import { z } from "zod";
 import {
   ConfigError,
@@ -47,8 +48,14 @@ import {
   ORIGIN_STREAM_HEADER,
   ORIGIN_SUBJECT_HEADER,
   REASON_HEADER,
+  deadLetterMsgId,
   defaultDeadLetterStream,
   defaultDeadLetterSubject,
+  defaultExhaustedStream,
+  exhaustedConsumerName,
+  maxDeliveriesSubject,
+  messageId,
+  parseMaxDeliveriesAdvisory,
 } from "./nats-message.js";
 import {
   TopologyError,
@@ -96,6 +103,19 @@ interface NatsTarget {
 function nanosToMs(nanoseconds: number): number {
   return Math.round(nanoseconds / 1_000_000);
 }
+
+/** A stored message to copy to the dead letters: a delivery, or one read back from its stream. */
+interface OriginalMessage {
+  stream: string;
+  consumer: string;
+  subject: string;
+  seq: number;
+  data: Uint8Array;
+  headers: MsgHdrs | undefined;
+}
+
+/** How long a failed attempt to dead-letter an exhausted message waits before the next. */
+const EXHAUSTED_RETRY_MS = 1000;
 
 function isApiError(error: unknown, code: number): boolean {
   return error instanceof JetStreamApiError && error.code === code;
@@ -153,9 +173,20 @@ class NatsDelivery implements Delivery {
 
   async deadLetter(reason: string): Promise<boolean> {
     if (this.done) return false;
-    // The copy must be stored (PubAck) before the original is terminated.
-    await this.consumer.publishDeadLetter(this.raw, this.message.id, oneLine(reason), this.message.attempt);
-    return this.settle(() => this.raw.term(oneLine(reason)));
+    const { raw } = this;
+    // The copy must be stored (PubAck) before the original is removed. Removed with an ack, not
+    // `term`: nats-server 2.9 ignores a `term` with a reason, and keeps a `term`ed message in a
+    // work-queue stream; an ack removes it on every version.
+    const original = {
+      stream: raw.info.stream,
+      consumer: raw.info.consumer,
+      subject: raw.subject,
+      seq: raw.seq,
+      data: raw.data,
+      headers: raw.headers,
+    };
+    await this.consumer.publishDeadLetter(original, oneLine(reason), this.message.attempt);
+    return this.settle(() => raw.ack());
   }
 
   release(): void {
@@ -179,16 +210,27 @@ class NatsDelivery implements Delivery {
 /**
  * Consumes a JetStream durable pull consumer with `consume()`, keeping at most `concurrency`
  * messages in the handler. Retries are `nak(delay)`; dead letters are published (and stored) to a
- * subject with the reason in headers, then `term`ed; `max_deliver` of a declared consumer is
+ * subject with the reason in headers, then acked; `max_deliver` of a declared consumer is
  * MAX_ATTEMPTS + 1, so a message whose last attempt crashed its worker still reaches the dead
  * letters. The client reconnects by itself; an ack sent after a reconnect is still valid for
  * JetStream, which keys acks by the message's reply subject, not by the connection.
+ *
+ * A message can still reach `max_deliver` without a worker seeing its last delivery (nats-server
+ * 2.9 reports delivery count 1 to every redelivery after a crash; a crashed worker's pull requests
+ * outlive it). JetStream then stops delivering it and keeps it in the stream, counted nowhere. The
+ * MAX_DELIVERIES advisory it publishes is stored in a work-queue stream, so it waits for a worker
+ * even when none runs; workers share a durable consumer of it, copy the original to the dead
+ * letters (deduplicated by Nats-Msg-Id) and remove it from its work-queue stream.
  */
 export class NatsConsumer implements BrokerConsumer {
   readonly description: string;
   private connection: NatsConnection | undefined;
   private js: JetStreamClient | undefined;
   private messages: ConsumerMessages | undefined;
+  private advisories: ConsumerMessages | undefined;
+  private advisoryLoop: Promise<void> | undefined;
+  private exhaustedStream = "";
+  private workQueueStream = false;
   private readonly slots: Slots;
   private readonly stopController = new AbortController();
   private loop: Promise<void> | undefined;
@@ -222,6 +264,12 @@ export class NatsConsumer implements BrokerConsumer {
       throw error;
     }
     this.js = jetstream(connection);
+    // Advisories of messages that ran out of deliveries, including while no worker ran.
+    const exhausted = await this.js.consumers.get(this.exhaustedStream, exhaustedConsumerName(this.target.consumer));
+    const advisories = await exhausted.consume({ max_messages: 1 });
+    this.advisories = advisories;
+    if (this.stopController.signal.aborted) advisories.stop();
+    this.advisoryLoop = this.handleAdvisories(advisories, manager);
     const consumer = await this.js.consumers.get(this.target.stream, this.target.consumer);
     // JetStream's default ack_wait is 30 s.
     this.keepLongMessagesAlive(nanosToMs((await consumer.info(true)).config.ack_wait ?? 30e9));
@@ -238,8 +286,10 @@ export class NatsConsumer implements BrokerConsumer {
     this.stopController.abort();
     this.slots.close();
     this.messages?.stop();
+    this.advisories?.stop();
     // Messages pulled but not yet handed out are given back by the loop as it empties.
     await this.loop;
+    await this.advisoryLoop;
   }
 
   async close(): Promise<void> {
@@ -281,26 +331,96 @@ export class NatsConsumer implements BrokerConsumer {
     this.progressTimer.unref();
   }
 
-  async publishDeadLetter(raw: JsMsg, id: string, reason: string, attempt: number): Promise<void> {
+  /** Stores a copy of `original` as a dead letter; `duplicate` when one was stored already. */
+  async publishDeadLetter(original: OriginalMessage, reason: string, attempt: number): Promise<PubAck> {
     const js = this.js;
     if (!js) throw new Error("not connected");
     const headers = natsHeaders();
-    if (raw.headers) {
-      for (const key of raw.headers.keys()) {
-        // A copied Nats-Msg-Id would make JetStream drop the copy as a duplicate of the original.
+    if (original.headers) {
+      for (const key of original.headers.keys()) {
+        // The original's Nats-Msg-Id would make JetStream drop the copy as a duplicate of it.
         if (key === "Nats-Msg-Id") continue;
-        for (const value of raw.headers.values(key)) headers.append(key, value);
+        for (const value of original.headers.values(key)) headers.append(key, value);
       }
     }
     headers.set(REASON_HEADER, reason);
     headers.set(ATTEMPTS_HEADER, String(attempt));
-    headers.set(ORIGIN_STREAM_HEADER, raw.info.stream);
-    headers.set(ORIGIN_CONSUMER_HEADER, raw.info.consumer);
-    headers.set(ORIGIN_SUBJECT_HEADER, raw.subject);
-    headers.set(ORIGIN_SEQUENCE_HEADER, String(raw.seq));
-    headers.set(MESSAGE_ID_HEADER, id);
+    headers.set(ORIGIN_STREAM_HEADER, original.stream);
+    headers.set(ORIGIN_CONSUMER_HEADER, original.consumer);
+    headers.set(ORIGIN_SUBJECT_HEADER, original.subject);
+    headers.set(ORIGIN_SEQUENCE_HEADER, String(original.seq));
+    headers.set(MESSAGE_ID_HEADER, messageId(original.headers, original.stream, original.seq));
     headers.set(DEAD_AT_HEADER, new Date().toISOString());
-    await js.publish(this.target.deadLetterSubject, raw.data, { headers });
+    return js.publish(this.target.deadLetterSubject, original.data, {
+      headers,
+      msgID: deadLetterMsgId(original.stream, original.consumer, original.seq),
+    });
+  }
+
+  /** Handles MAX_DELIVERIES advisories one at a time until stopped. */
+  private async handleAdvisories(advisories: ConsumerMessages, manager: JetStreamManager): Promise<void> {
+    try {
+      for await (const advisory of advisories) {
+        try {
+          await this.deadLetterExhausted(advisory, manager);
+          advisory.ack();
+        } catch (error) {
+          // The advisory stays: this or another replica tries again.
+          this.logger.warn(
+            { error: describeError(error) },
+            "could not dead-letter a message past max_deliver; retrying",
+          );
+          try {
+            advisory.nak(EXHAUSTED_RETRY_MS);
+          } catch {
+            // Closed connection: JetStream redelivers it after ack_wait.
+          }
+        }
+      }
+    } catch (error) {
+      if (!this.stopController.signal.aborted) {
+        this.logger.error({ error: describeError(error) }, "JetStream advisory loop ended");
+      }
+    }
+  }
+
+  /** Copies the message an advisory names to the dead letters, once, and removes the original. */
+  private async deadLetterExhausted(advisory: JsMsg, manager: JetStreamManager): Promise<void> {
+    const { stream, consumer } = this.target;
+    const parsed = parseMaxDeliveriesAdvisory(advisory.data);
+    if (!parsed || parsed.stream !== stream || parsed.consumer !== consumer) {
+      this.logger.warn(
+        { subject: advisory.subject },
+        "ignoring a message that is not a max_deliver advisory of this consumer",
+      );
+      return;
+    }
+    const seq = parsed.stream_seq;
+    const stored = await manager.streams.getMessage(stream, { seq });
+    // Gone already: dead-lettered and removed by another replica, or by the stream's limits.
+    if (!stored) return;
+    const deliveries = parsed.deliveries;
+    const reason = `delivered ${deliveries} times (max_deliver) without being settled: each attempt crashed or lost its worker`;
+    const pubAck = await this.publishDeadLetter(
+      { stream, consumer, subject: stored.subject, seq, data: stored.data, headers: stored.header },
+      reason,
+      deliveries,
+    );
+    // A work-queue stream would keep it forever; other retentions keep it for their other consumers.
+    if (this.workQueueStream) {
+      try {
+        await manager.streams.deleteMessage(stream, seq, false);
+      } catch (error) {
+        // Removed meanwhile by another replica (servers differ in the error they give for that).
+        if (await manager.streams.getMessage(stream, { seq })) throw error;
+      }
+    }
+    if (pubAck.duplicate) return;
+    this.hooks.onDeadLettered?.();
+    this.logger.warn(
+      { messageId: messageId(stored.header, stream, seq), attempt: deliveries, reason },
+      "message dead-lettered",
+    );
   }
 
   private async dispatch(messages: ConsumerMessages, onDelivery: (delivery: Delivery) => void): Promise<void> {
@@ -372,7 +492,8 @@ export class NatsConsumer implements BrokerConsumer {
     const { stream, consumer, subjects, deadLetterSubject, deadLetterStream } = this.target;
     const declare = this.options.declare;
     try {
-      await manager.streams.info(stream);
+      const info = await manager.streams.info(stream);
+      this.workQueueStream = info.config.retention === RetentionPolicy.Workqueue;
     } catch (error) {
       if (!isApiError(error, JetStreamApiCodes.StreamNotFound)) throw error;
       if (!declare)
@@ -386,6 +507,7 @@ export class NatsConsumer implements BrokerConsumer {
         retention: RetentionPolicy.Workqueue,
         storage: StorageType.File,
       });
+      this.workQueueStream = true;
       this.logger.info({ stream, subjects }, "stream created");
     }
     try {
@@ -410,6 +532,46 @@ export class NatsConsumer implements BrokerConsumer {
       this.logger.info({ stream, consumer }, "consumer created");
     }
     await this.prepareDeadLetters(manager, deadLetterSubject, deadLetterStream, declare);
+    await this.prepareExhausted(manager, defaultExhaustedStream(deadLetterStream), declare);
+  }
+
+  /**
+   * A stream keeping this consumer's MAX_DELIVERIES advisories (work-queue retention: each is
+   * removed once handled) and the workers' durable consumer of it, which they create themselves.
+   */
+  private async prepareExhausted(manager: JetStreamManager, streamName: string, declare: boolean): Promise<void> {
+    const { stream, consumer } = this.target;
+    const subject = maxDeliveriesSubject(stream, consumer);
+    try {
+      this.exhaustedStream = await manager.streams.find(subject);
+    } catch (error) {
+      if (!declare) {
+        throw new TopologyError(
+          `no stream stores ${JSON.stringify(subject)} (${describeError(error)}); create a work-queue stream for it, or set DECLARE=true`,
+        );
+      }
+      try {
+        await ensureStreamStores(manager, streamName, subject, RetentionPolicy.Workqueue);
+      } catch (creating) {
+        await manager.streams.find(subject).catch(() => {
+          throw creating;
+        });
+      }
+      this.exhaustedStream = await manager.streams.find(subject);
+    }
+    const durable = exhaustedConsumerName(consumer);
+    try {
+      await manager.consumers.info(this.exhaustedStream, durable);
+    } catch (error) {
+      if (!isApiError(error, JetStreamApiCodes.ConsumerNotFound)) throw error;
+      const config = { durable_name: durable, ack_policy: AckPolicy.Explicit, filter_subject: subject };
+      // Replicas race to create it: whoever loses finds it there.
+      await manager.consumers.add(this.exhaustedStream, config).catch(async (creating: unknown) => {
+        await manager.consumers.info(this.exhaustedStream, durable).catch(() => {
+          throw creating;
+        });
+      });
+    }
   }
 
   private async prepareDeadLetters(
@@ -440,14 +602,19 @@ export class NatsConsumer implements BrokerConsumer {
   }
 }
 
-async function ensureStreamStores(manager: JetStreamManager, streamName: string, subject: string): Promise<void> {
+async function ensureStreamStores(
+  manager: JetStreamManager,
+  streamName: string,
+  subject: string,
+  retention: RetentionPolicy = RetentionPolicy.Limits,
+): Promise<void> {
   try {
     const info = await manager.streams.info(streamName);
     const subjects = info.config.subjects ?? [];
     if (!subjects.includes(subject)) await manager.streams.update(streamName, { subjects: [...subjects, subject] });
   } catch (error) {
     if (!isApiError(error, JetStreamApiCodes.StreamNotFound)) throw error;
-    await manager.streams.add({ name: streamName, subjects: [subject], storage: StorageType.File });
+    await manager.streams.add({ name: streamName, subjects: [subject], retention, storage: StorageType.File });
   }
 }
 

@@ -24,6 +24,11 @@ export interface ConsumerHooks {
   logger: Logger;
   /** Called on each connect and disconnect. */
   onConnectionChange(connected: boolean): void;
+  /**
+   * The consumer moved a message to the dead letters on its own, not as a handler's outcome: the
+   * broker had stopped delivering it (JetStream's max_deliver reached after crashes).
+   */
+  onDeadLettered?(): void;
 }
 
 /** Settings every broker's consumer gets, besides its own. */

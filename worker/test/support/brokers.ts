@@ -115,82 +115,112 @@ export const rabbitmqHarness: BrokerHarness = {
   },
 };
 
-export const natsHarness: BrokerHarness = {
-  broker: "nats",
-  async create() {
-    const stream = uniqueName("worker_test");
-    const consumer = "workers";
-    const subject = `${stream}.jobs`;
-    const deadStream = `${stream}_DEAD`;
-    const url = (port = NATS_PORT) => `nats://127.0.0.1:${port}`;
-    const connection = await connect({ servers: url() });
-    const manager = await jetstreamManager(connection);
-    const js = jetstream(connection);
-    await manager.streams.add({
-      name: stream,
-      subjects: [`${stream}.>`],
-      retention: RetentionPolicy.Workqueue,
-      storage: StorageType.File,
-    });
-    return {
-      broker: "nats",
-      brokerPort: NATS_PORT,
-      identity: { stream, consumer },
-      missingTargetName: "missing",
-      workerEnv: (port) => ({
-        BROKER: "nats",
-        NATS_URL: url(port),
-        STREAM: stream,
-        CONSUMER: consumer,
-        DECLARE: "true",
-        // Redelivery after a crash waits for ack_wait; tests do not want to wait 30 s.
-        NATS_ACK_WAIT_SECONDS: "3",
-      }),
-      missingTargetEnv: () => ({
-        BROKER: "nats",
-        NATS_URL: url(),
-        STREAM: stream,
-        CONSUMER: "missing",
-        DECLARE: "false",
-      }),
-      async publish(messages) {
-        const batch = 200;
-        for (let start = 0; start < messages.length; start += batch) {
-          await Promise.all(
-            messages
-              .slice(start, start + batch)
-              .map((message) => js.publish(subject, message.body, { msgID: message.id })),
-          );
-        }
-      },
-      async backlog() {
-        // A work-queue stream drops a message once it is acked. Terminated ones (dead-lettered)
-        // stay in it on nats-server 2.9, never to be delivered again, so they are not backlog.
-        const info = await manager.streams.info(stream);
-        const dead = await manager.streams.info(deadStream).catch(() => undefined);
-        return info.state.messages - (dead?.state.messages ?? 0);
-      },
-      async deadLetters() {
-        const letters: DeadLetter[] = [];
-        const info = await manager.streams.info(deadStream).catch(() => undefined);
-        if (!info) return letters;
-        for (let seq = info.state.first_seq; seq <= info.state.last_seq && info.state.messages > 0; seq++) {
-          const stored = await manager.streams.getMessage(deadStream, { seq });
-          if (!stored) continue;
-          letters.push({
-            id: stored.header.get("Queuescale-Message-Id"),
-            reason: stored.header.get("Queuescale-Reason"),
-            attempts: Number(stored.header.get("Queuescale-Attempts")),
-            body: Buffer.from(stored.data),
-          });
-        }
-        return letters;
-      },
-      async cleanup() {
-        await manager.streams.delete(stream).catch(() => undefined);
-        await manager.streams.delete(deadStream).catch(() => undefined);
-        await connection.close().catch(() => undefined);
-      },
-    };
-  },
-};
+export interface NatsTarget extends BrokerTarget {
+  readonly stream: string;
+  readonly consumer: string;
+  /** Max-deliveries advisories stored and not yet handled by a worker. */
+  exhaustedAdvisories(): Promise<number>;
+  /** Messages of the work consumer not yet delivered plus those delivered and not yet acked. */
+  consumerPending(): Promise<number>;
+}
+
+export interface NatsHarness extends BrokerHarness {
+  create(): Promise<NatsTarget>;
+}
+
+/** JetStream targets on the nats-server at `serverPort` (default: the shared broker). */
+export function natsHarnessAt(serverPort = NATS_PORT): NatsHarness {
+  return {
+    broker: "nats",
+    create: () => createNatsTarget(serverPort),
+  };
+}
+
+export const natsHarness = natsHarnessAt();
+
+async function createNatsTarget(serverPort: number): Promise<NatsTarget> {
+  const stream = uniqueName("worker_test");
+  const consumer = "workers";
+  const subject = `${stream}.jobs`;
+  const deadStream = `${stream}_DEAD`;
+  const exhaustedStream = `${deadStream}_EXHAUSTED`;
+  const url = (port = serverPort) => `nats://127.0.0.1:${port}`;
+  const connection = await connect({ servers: url() });
+  const manager = await jetstreamManager(connection);
+  const js = jetstream(connection);
+  await manager.streams.add({
+    name: stream,
+    subjects: [`${stream}.>`],
+    retention: RetentionPolicy.Workqueue,
+    storage: StorageType.File,
+  });
+  return {
+    broker: "nats",
+    brokerPort: serverPort,
+    stream,
+    consumer,
+    identity: { stream, consumer },
+    missingTargetName: "missing",
+    workerEnv: (port) => ({
+      BROKER: "nats",
+      NATS_URL: url(port),
+      STREAM: stream,
+      CONSUMER: consumer,
+      DECLARE: "true",
+      // Redelivery after a crash waits for ack_wait; tests do not want to wait 30 s.
+      NATS_ACK_WAIT_SECONDS: "3",
+    }),
+    missingTargetEnv: () => ({
+      BROKER: "nats",
+      NATS_URL: url(),
+      STREAM: stream,
+      CONSUMER: "missing",
+      DECLARE: "false",
+    }),
+    async publish(messages) {
+      const batch = 200;
+      for (let start = 0; start < messages.length; start += batch) {
+        await Promise.all(
+          messages
+            .slice(start, start + batch)
+            .map((message) => js.publish(subject, message.body, { msgID: message.id })),
+        );
+      }
+    },
+    async backlog() {
+      // A work-queue stream drops a message once it is acked (dead letters are acked too), so
+      // whatever it holds is not finished, including a message JetStream stopped delivering.
+      return (await manager.streams.info(stream)).state.messages;
+    },
+    async exhaustedAdvisories() {
+      const info = await manager.streams.info(exhaustedStream).catch(() => undefined);
+      return info?.state.messages ?? 0;
+    },
+    async consumerPending() {
+      const info = await manager.consumers.info(stream, consumer);
+      return info.num_pending + info.num_ack_pending;
+    },
+    async deadLetters() {
+      const letters: DeadLetter[] = [];
+      const info = await manager.streams.info(deadStream).catch(() => undefined);
+      if (!info) return letters;
+      for (let seq = info.state.first_seq; seq <= info.state.last_seq && info.state.messages > 0; seq++) {
+        const stored = await manager.streams.getMessage(deadStream, { seq });
+        if (!stored) continue;
+        letters.push({
+          id: stored.header.get("Queuescale-Message-Id"),
+          reason: stored.header.get("Queuescale-Reason"),
+          attempts: Number(stored.header.get("Queuescale-Attempts")),
+          body: Buffer.from(stored.data),
+        });
+      }
+      return letters;
+    },
+    async cleanup() {
+      await manager.streams.delete(stream).catch(() => undefined);
+      await manager.streams.delete(deadStream).catch(() => undefined);
+      await manager.streams.delete(exhaustedStream).catch(() => undefined);
+      await connection.close().catch(() => undefined);
+    },
+  };
+}
