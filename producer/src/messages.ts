@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { reservedHeader } from "@queuescale/core";
 import { z } from "zod";
 import type { OutgoingMessage } from "./brokers/types.js";
 
@@ -20,9 +21,8 @@ const HEADER_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 /** Why a header name is refused, or undefined when it is fine. */
 function invalidHeaderName(name: string): string | undefined {
   if (!HEADER_NAME.test(name)) return "header names are 1-128 letters, digits, _ . or -";
-  // Nats-* headers steer JetStream itself (dedupe ids, expectations); the producer sets what it needs.
-  if (/^nats-/i.test(name)) return "Nats-* headers are reserved";
-  return undefined;
+  const reserved = reservedHeader(name);
+  return reserved === undefined ? undefined : `header ${name} is reserved: ${reserved}`;
 }
 
 const headerValue = z

@@ -1,6 +1,7 @@
 import {
   BROKERS,
   countSetting,
+  listSetting,
   listenAddressSetting,
   logLevelSetting,
   secondsSetting,
@@ -45,6 +46,17 @@ export const producerSettings = {
   ),
   PUBLISH_TIMEOUT_SECONDS: secondsSetting(10, { min: 0.1, max: 600 }).describe(
     "A message not confirmed by the broker within this many seconds is reported as not accepted. 0.1 to 600. Default 10.",
+  ),
+  RABBITMQ_HEARTBEAT_SECONDS: countSetting(5, { min: 1, max: 600 }).describe(
+    "RabbitMQ: AMQP heartbeat asked for (the broker may lower it). A connection silent for about two heartbeats is closed, the producer is not ready and reconnects. 1 to 600. Default 5.",
+  ),
+  ALLOWED_QUEUES: listSetting()
+    .optional()
+    .describe(
+      "Comma-separated queues the API may publish to; an entry ending in * is a prefix (orders-*). Unset: every queue but the worker's internal ones.",
+    ),
+  SHUTDOWN_TIMEOUT_SECONDS: secondsSetting(20, { min: 0.1, max: 3600 }).describe(
+    "On SIGTERM, the longest wait for requests under way before their connections are closed. 0.1 to 3600. Default 20.",
   ),
   LISTEN_ADDRESS: listenAddressSetting("0.0.0.0:8080").describe("host:port of the HTTP API. Default 0.0.0.0:8080."),
   LOG_LEVEL: logLevelSetting().describe("fatal, error, warn, info, debug, trace or silent. Default info."),

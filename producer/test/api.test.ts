@@ -111,6 +111,29 @@ describe.each(BROKER_NAMES)("producer API on %s", (brokerName) => {
       expect(await harness.count(queue)).toBe(before);
     });
 
+    it.each([
+      "CC",
+      "BCC",
+      "x-death",
+      "x-first-death-queue",
+      "x-last-death-reason",
+      "x-delivery-count",
+      "x-queuescale-retries",
+      "X-Queuescale-Attempts",
+      "Queuescale-Reason",
+      "Nats-Msg-Id",
+      "nats-expected-last-sequence",
+    ])("refuses the reserved header %s with 400 naming it, publishing nothing", async (header) => {
+      const before = await harness.count(queue);
+      const answer = await producer.post(`/v1/queues/${queue}/messages`, {
+        messages: [{ body: 1 }, { body: 2, headers: { tenant: "acme", [header]: "2" } }],
+      });
+      expect(answer.status).toBe(400);
+      expect(answer.body.error).toContain(`messages.1.headers.${header}`);
+      expect(answer.body.error).toContain("reserved");
+      expect(await harness.count(queue)).toBe(before);
+    });
+
     it("names the invalid message of a batch", async () => {
       const answer = await producer.post(`/v1/queues/${queue}/messages`, {
         messages: [{ body: 1 }, { body: 2, id: "has space" }],

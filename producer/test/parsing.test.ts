@@ -41,6 +41,8 @@ describe("publish request bodies", () => {
     ["a header with a line break", { body: 1, headers: { a: "x\r\ny" } }, 400, "headers.a"],
     ["a non-string header", { body: 1, headers: { a: 1 } }, 400, "headers.a"],
     ["a reserved header", { body: 1, headers: { "nats-msg-id": "x" } }, 400, "reserved"],
+    ["a header RabbitMQ routes by", { body: 1, headers: { cc: "x" } }, 400, "headers.cc: header cc is reserved"],
+    ["a worker bookkeeping header", { body: 1, headers: { "x-queuescale-retries": "9" } }, 400, "x-queuescale-retries"],
     ["an id with a space", { body: 1, id: "a b" }, 400, "id"],
     ["too many messages", { messages: [{ body: 1 }, { body: 2 }, { body: 3 }] }, 413, "MAX_BATCH_MESSAGES"],
   ])("refuse %s", (_what, raw, status, mention) => {
