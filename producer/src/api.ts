@@ -5,6 +5,7 @@ import { requireAdminToken } from "./auth.js";
 import { QueueOperationError, type BrokerClient } from "./brokers/types.js";
 import { RequestError, parsePublishRequest } from "./messages.js";
 import type { ProducerMetrics } from "./metrics.js";
+import type { PublishPolicy } from "./publish-policy.js";
 import type { QueueLister } from "./queues.js";
 
 export interface ApiOptions {
@@ -13,6 +14,8 @@ export interface ApiOptions {
   lister: QueueLister;
   logger: Logger;
   adminToken: string | undefined;
+  /** Which queues POST /v1/queues/NAME/messages may publish to. */
+  policy: PublishPolicy;
   maxBatchMessages: number;
   maxBodyBytes: number;
   /** Requests not yet answered; shutdown waits for them. */
@@ -99,6 +102,8 @@ export function createApi(options: ApiOptions): Express {
 
   app.post("/v1/queues/:name/messages", json, async (request, response) => {
     const name = queueName(request, client);
+    const refused = options.policy.refusal(name);
+    if (refused) throw new RequestError(403, refused);
     const messages = parsePublishRequest(request.body, options.maxBatchMessages);
     requireConnected(client);
     if (!(await client.queueExists(name))) throw new QueueOperationError("not_found", `queue ${name} not found`);

@@ -6,7 +6,7 @@ import type { OutgoingMessage } from "./brokers/types.js";
 /** A request the API refuses before anything is published. */
 export class RequestError extends Error {
   constructor(
-    readonly status: 400 | 413,
+    readonly status: 400 | 403 | 413,
     message: string,
   ) {
     super(message);

@@ -11,6 +11,7 @@ import { createApi } from "./api.js";
 import { PRODUCER_BROKERS } from "./brokers/index.js";
 import type { BrokerClient } from "./brokers/types.js";
 import { ProducerMetrics } from "./metrics.js";
+import { PublishPolicy } from "./publish-policy.js";
 import { QueueLister } from "./queues.js";
 import { producerSettings, type ProducerSettings } from "./settings.js";
 
@@ -45,6 +46,7 @@ export async function startProducer(options: ReadSettingsOptions, logger?: Logge
     lister,
     logger: log,
     adminToken: settings.ADMIN_TOKEN,
+    policy: new PublishPolicy(settings.ALLOWED_QUEUES),
     maxBatchMessages: settings.MAX_BATCH_MESSAGES,
     maxBodyBytes: settings.MAX_BODY_BYTES,
     inFlight,

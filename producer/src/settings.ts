@@ -1,6 +1,7 @@
 import {
   BROKERS,
   countSetting,
+  isDeadLetterStreamName,
   listSetting,
   listenAddressSetting,
   logLevelSetting,
@@ -29,6 +30,9 @@ export const producerSettings = {
   STREAM: z
     .string()
     .regex(/^[A-Za-z0-9_-]{1,64}$/, { message: "must be 1-64 letters, digits, _ or -" })
+    .refine((stream) => !isDeadLetterStreamName(stream), {
+      message: "names ending in _DEAD are where workers keep dead letters",
+    })
     .default("WORK")
     .describe(
       "NATS: the JetStream stream messages go into. Queue NAME is the durable consumer NAME, fed by subject STREAM.NAME. Default WORK.",
@@ -51,6 +55,9 @@ export const producerSettings = {
     "RabbitMQ: AMQP heartbeat asked for (the broker may lower it). A connection silent for about two heartbeats is closed, the producer is not ready and reconnects. 1 to 600. Default 5.",
   ),
   ALLOWED_QUEUES: listSetting()
+    .refine((entries) => entries.every((entry) => !entry.slice(0, -1).includes("*")), {
+      message: "only a trailing * is a wildcard (orders-*)",
+    })
     .optional()
     .describe(
       "Comma-separated queues the API may publish to; an entry ending in * is a prefix (orders-*). Unset: every queue but the worker's internal ones.",

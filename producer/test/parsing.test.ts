@@ -97,6 +97,11 @@ describe("settings", () => {
     [{ BROKER: "nats", MAX_BODY_BYTES: "0" }, "MAX_BODY_BYTES"],
     [{ BROKER: "nats", MESSAGE_INTERVAL: "soon" }, "MESSAGE_INTERVAL"],
     [{ BROKER: "nats", STREAM: "a.b" }, "STREAM"],
+    [{ BROKER: "nats", STREAM: "WORK_DEAD" }, "STREAM"],
+    [{ BROKER: "nats", ALLOWED_QUEUES: "," }, "ALLOWED_QUEUES"],
+    [{ BROKER: "nats", ALLOWED_QUEUES: "orders,a*b" }, "ALLOWED_QUEUES"],
+    [{ BROKER: "nats", RABBITMQ_HEARTBEAT_SECONDS: "0" }, "RABBITMQ_HEARTBEAT_SECONDS"],
+    [{ BROKER: "nats", SHUTDOWN_TIMEOUT_SECONDS: "1e9" }, "SHUTDOWN_TIMEOUT_SECONDS"],
   ])("refuse %j naming %s", (env, setting) => {
     try {
       readSettings(producerSettings, { env });
