@@ -26,6 +26,15 @@ export function connectBroker(
   return { settings, client, logger: log };
 }
 
+/** A promise that resolves false after `ms`, unless cancelled first. */
+function deadlineAfter(ms: number): { expired: Promise<false>; cancel(): void } {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  return { expired, cancel: () => clearTimeout(timer) };
+}
+
 export interface RunningProducer {
   readonly port: number;
   readonly client: BrokerClient;
@@ -73,8 +82,19 @@ export async function startProducer(options: ReadSettingsOptions, logger?: Logge
     logger: log,
     async stop() {
       const closed = closeServer(server);
-      await Promise.allSettled([...inFlight]);
-      // Answers to the publishes above are written by now; drop the connections that carried them.
+      // A request under way is let finish, but only for SHUTDOWN_TIMEOUT_SECONDS: a client that
+      // sends its body a byte at a time must not keep the process past its grace period.
+      const bound = deadlineAfter(settings.SHUTDOWN_TIMEOUT_SECONDS * 1000);
+      const everyoneAnswered = Promise.allSettled([...inFlight]).then(() => true);
+      if (!(await Promise.race([everyoneAnswered, bound.expired]))) {
+        log.warn(
+          { unanswered: inFlight.size, timeoutSeconds: settings.SHUTDOWN_TIMEOUT_SECONDS },
+          "requests still under way at the shutdown timeout; closing their connections",
+        );
+      }
+      bound.cancel();
+      // Answers to the publishes above are written by now; drop the connections that carried them,
+      // and any that never finished sending a request.
       server.closeAllConnections();
       await closed;
       await lister.close();

@@ -100,6 +100,24 @@ describe.each(BROKER_NAMES)("producer API on %s", (brokerName) => {
         () => producer.post(`/v1/queues/${queue}/messages`, { body: "x".repeat(MAX_BODY) }),
         413,
       ],
+      [
+        "a body nested deeper than the limit",
+        () => producer.post(`/v1/queues/${queue}/messages`, `{"body":${"[".repeat(1500)}${"]".repeat(1500)}}`),
+        400,
+      ],
+      [
+        "a body that is not valid UTF-8",
+        async () => {
+          const bytes = Buffer.concat([Buffer.from('{"body":"caf'), Buffer.from([0xe9]), Buffer.from('"}')]);
+          const response = await fetch(`${producer.url}/v1/queues/${queue}/messages`, {
+            method: "POST",
+            headers: { "content-type": "application/json" },
+            body: bytes,
+          });
+          return { status: response.status, body: await response.json() };
+        },
+        400,
+      ],
       ["an unknown queue", () => producer.post(`/v1/queues/${harness.missingQueue()}/messages`, { body: 1 }), 404],
     ];
 

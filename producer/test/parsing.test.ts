@@ -33,6 +33,15 @@ describe("publish request bodies", () => {
     expect(messages[0]!.id).toBe("a");
   });
 
+  it("refuse a body nested too deep to encode again, instead of overflowing the stack", () => {
+    const depth = 200_000;
+    const body: unknown = JSON.parse(`${"[".repeat(depth)}${"]".repeat(depth)}`);
+    const error = refusal(() => parsePublishRequest({ messages: [{ body: 1 }, { body }] }, 10));
+    expect(error.status).toBe(400);
+    expect(error.message).toContain("messages.1.body");
+    expect(error.message).toContain("deeper");
+  });
+
   it.each([
     ["not an object", 42, 400, "JSON object"],
     ["no body", { id: "x" }, 400, "body"],

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { capturingLogger } from "../../core/test/support/log-capture.js";
 import { TcpProxy } from "../../core/test/support/tcp-proxy.js";
 import { eventually } from "../../core/test/support/names.js";
 import { HARNESSES, type BrokerHarness } from "./support/brokers.js";
@@ -14,17 +15,21 @@ describe("producer on rabbitmq when the connection stalls without closing", () =
   let harness: BrokerHarness;
   let proxy: TcpProxy;
   let producer: TestProducer;
+  const log = capturingLogger();
 
   beforeAll(async () => {
     harness = await HARNESSES.rabbitmq();
     proxy = new TcpProxy(harness.brokerPort);
     await proxy.start();
-    producer = await startTestProducer({
-      ...harness.settings(proxy.port),
-      ADMIN_TOKEN,
-      PUBLISH_TIMEOUT_SECONDS: "1",
-      RABBITMQ_HEARTBEAT_SECONDS: "3",
-    });
+    producer = await startTestProducer(
+      {
+        ...harness.settings(proxy.port),
+        ADMIN_TOKEN,
+        PUBLISH_TIMEOUT_SECONDS: "1",
+        RABBITMQ_HEARTBEAT_SECONDS: "3",
+      },
+      log.logger,
+    );
   });
 
   afterAll(async () => {
@@ -52,6 +57,15 @@ describe("producer on rabbitmq when the connection stalls without closing", () =
       expect(purge.status).toBe(503);
       const create = await producer.post("/v1/queues", { name: `${unchecked}-new` }, ADMIN);
       expect(create.status).toBe(503);
+      // Every one of those 5xx answers is logged with its reason.
+      const failures = log.lines.filter((line) => line.msg === "request failed");
+      expect(failures.map((line) => line.status)).toEqual([
+        existence.status,
+        publish.status,
+        purge.status,
+        create.status,
+      ]);
+      for (const line of failures) expect(line.reason).toMatch(/\S/);
       // The heartbeat notices the silence.
       await eventually(async () => ((await producer.request("GET", "/readyz")).status === 503 ? true : undefined), {
         timeoutMs: 30_000,
