@@ -49,7 +49,7 @@ export const producerSettings = {
     "Largest request body in bytes, 1024 to 268435456 (256 MiB). Default 1048576 (1 MiB).",
   ),
   PUBLISH_TIMEOUT_SECONDS: secondsSetting(10, { min: 0.1, max: 600 }).describe(
-    "A message not confirmed by the broker within this many seconds is reported as not accepted. 0.1 to 600. Default 10.",
+    "A message not confirmed by the broker within this many seconds is reported as not accepted; every other broker operation (existence check, channel open, admin routes, connection attempt) fails with 503 past it. 0.1 to 600. Default 10.",
   ),
   RABBITMQ_HEARTBEAT_SECONDS: countSetting(5, { min: 1, max: 600 }).describe(
     "RabbitMQ: AMQP heartbeat asked for (the broker may lower it). A connection silent for about two heartbeats is closed, the producer is not ready and reconnects. 1 to 600. Default 5.",
