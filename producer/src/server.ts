@@ -2,12 +2,14 @@ import type { Server } from "node:http";
 import {
   closeServer,
   createLogger,
+  describeError,
   listen,
   readSettings,
   type Logger,
   type ReadSettingsOptions,
 } from "@queuescale/core";
 import { createApi } from "./api.js";
+import { withTimeout } from "./deferred.js";
 import { PRODUCER_BROKERS } from "./brokers/index.js";
 import type { BrokerClient } from "./brokers/types.js";
 import { ProducerMetrics } from "./metrics.js";
@@ -97,8 +99,13 @@ export async function startProducer(options: ReadSettingsOptions, logger?: Logge
       // and any that never finished sending a request.
       server.closeAllConnections();
       await closed;
-      await lister.close();
-      await client.close();
+      // Bounded too: a broker that stopped answering must not hold the process either.
+      const brokerBound = settings.PUBLISH_TIMEOUT_SECONDS * 1000;
+      await withTimeout(
+        Promise.all([lister.close(), client.close()]),
+        brokerBound,
+        () => new Error("the broker connection did not close in time"),
+      ).catch((error: unknown) => log.warn({ error: describeError(error) }, "closing the broker connection"));
     },
   };
 }

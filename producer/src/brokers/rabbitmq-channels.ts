@@ -90,7 +90,7 @@ export class PublishChannelPool {
     private readonly connection: ChannelModel,
     private readonly logger: Logger,
     private readonly openTimeoutMs: number,
-    private readonly maxIdle = 16,
+    private readonly maxIdle = 32,
   ) {}
 
   /** An open confirm channel for one request; QueueOperationError "unavailable" if none opens in time. */
