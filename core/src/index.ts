@@ -13,4 +13,6 @@ export * from "./sources/filter.js";
 export * from "./sources/broker.js";
 export * from "./sources/index.js";
 export * from "./main.js";
+export * from "./reserved-headers.js";
+export * from "./worker-topology.js";
 export { natsConnectionOptions } from "./sources/nats/connection.js";

@@ -1,10 +1,18 @@
-import express, { type ErrorRequestHandler, type Express, type Request, type RequestHandler } from "express";
-import { createObservabilityApp, finishApp, type Logger } from "@queuescale/core";
+import { isUtf8 } from "node:buffer";
+import express, {
+  type ErrorRequestHandler,
+  type Express,
+  type Request,
+  type RequestHandler,
+  type Response,
+} from "express";
+import { createObservabilityApp, describeError, finishApp, type Logger } from "@queuescale/core";
 import { z } from "zod";
 import { requireAdminToken } from "./auth.js";
 import { QueueOperationError, type BrokerClient } from "./brokers/types.js";
 import { RequestError, parsePublishRequest } from "./messages.js";
 import type { ProducerMetrics } from "./metrics.js";
+import type { PublishPolicy } from "./publish-policy.js";
 import type { QueueLister } from "./queues.js";
 
 export interface ApiOptions {
@@ -13,6 +21,8 @@ export interface ApiOptions {
   lister: QueueLister;
   logger: Logger;
   adminToken: string | undefined;
+  /** Which queues POST /v1/queues/NAME/messages may publish to. */
+  policy: PublishPolicy;
   maxBatchMessages: number;
   maxBodyBytes: number;
   /** Requests not yet answered; shutdown waits for them. */
@@ -36,6 +46,25 @@ function requestMetrics(metrics: ProducerMetrics): RequestHandler {
       const route = (request.route as { path?: string } | undefined)?.path ?? "unmatched";
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       metrics.observeRequest(route, request.method, response.statusCode, seconds);
+    });
+    next();
+  };
+}
+
+/** Why a request failed, for the log line every 5xx answer gets. */
+function noteFailure(response: Response, reason: string, fields: Record<string, unknown> = {}): void {
+  response.locals.failure = { reason, ...fields };
+}
+
+/** Logs every 5xx answer once, with what noteFailure recorded about it. */
+function logServerErrors(logger: Logger): RequestHandler {
+  return (request, response, next) => {
+    response.once("finish", () => {
+      if (response.statusCode < 500) return;
+      const route = (request.route as { path?: string } | undefined)?.path ?? "unmatched";
+      const failure = (response.locals.failure as Record<string, unknown> | undefined) ?? { reason: "unknown" };
+      const log = response.statusCode === 500 ? logger.error.bind(logger) : logger.warn.bind(logger);
+      log({ method: request.method, route, status: response.statusCode, ...failure }, "request failed");
     });
     next();
   };
@@ -65,11 +94,21 @@ const errorAnswers: ErrorRequestHandler = (error: unknown, _request, response, n
   } else if (error instanceof RequestError) {
     response.status(error.status).json({ error: error.message });
   } else if (error instanceof QueueOperationError) {
+    noteFailure(response, error.message);
     response.status(STATUS_OF_KIND[error.kind]).json({ error: error.message });
   } else {
+    noteFailure(response, describeError(error), { stack: error instanceof Error ? error.stack : undefined });
     next(error);
   }
 };
+
+/**
+ * JSON must be UTF-8; body-parser would decode invalid bytes lossily into U+FFFD and publish a body
+ * that is not what was sent. (body-parser passes the RequestError on, status and all.)
+ */
+function requireUtf8(_request: unknown, _response: unknown, body: Buffer): void {
+  if (!isUtf8(body)) throw new RequestError(400, "the request body is not valid UTF-8");
+}
 
 function queueName(request: Request, client: BrokerClient): string {
   const name = String(request.params.name);
@@ -91,14 +130,17 @@ export function createApi(options: ApiOptions): Express {
   });
   // Metrics middleware must see every request, so it goes before the routes.
   app.use(requestMetrics(metrics));
+  app.use(logServerErrors(logger));
   app.use(trackInFlight(inFlight));
   app.set("query parser", "simple");
   // Any content type is read as JSON (curl -d sends form encoding); the size limit is always on.
-  const json = express.json({ limit: options.maxBodyBytes, type: () => true });
+  const json = express.json({ limit: options.maxBodyBytes, type: () => true, verify: requireUtf8 });
   const admin = requireAdminToken(options.adminToken);
 
   app.post("/v1/queues/:name/messages", json, async (request, response) => {
     const name = queueName(request, client);
+    const refused = options.policy.refusal(name);
+    if (refused) throw new RequestError(403, refused);
     const messages = parsePublishRequest(request.body, options.maxBatchMessages);
     requireConnected(client);
     if (!(await client.queueExists(name))) throw new QueueOperationError("not_found", `queue ${name} not found`);
@@ -117,10 +159,13 @@ export function createApi(options: ApiOptions): Express {
       response.status(202).json({ accepted, duplicates, ids });
       return;
     }
-    logger.warn(
-      { queue: name, accepted, failed: failed.length, reason: failed[0]!.reason, detail: failed[0]!.detail },
-      "broker did not accept every message",
-    );
+    noteFailure(response, "broker did not accept every message", {
+      queue: name,
+      accepted,
+      failed: failed.length,
+      firstReason: failed[0]!.reason,
+      detail: failed[0]!.detail,
+    });
     response.status(502).json({
       error: `${failed.length} of ${messages.length} messages were not accepted by ${client.broker}`,
       accepted,

@@ -34,3 +34,24 @@ export function untilAborted<T>(promise: Promise<T>, signal?: AbortSignal): Prom
     );
   });
 }
+
+/**
+ * Resolves or rejects with `promise`, or rejects with `onTimeout()` after `ms` if it has not
+ * settled by then. The promise keeps running; callers that must undo its effect do so themselves.
+ */
+export function withTimeout<T>(promise: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(onTimeout()), ms);
+    timer.unref();
+    promise.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(error);
+      },
+    );
+  });
+}

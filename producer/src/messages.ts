@@ -1,11 +1,12 @@
 import { randomUUID } from "node:crypto";
+import { reservedHeader } from "@queuescale/core";
 import { z } from "zod";
 import type { OutgoingMessage } from "./brokers/types.js";
 
 /** A request the API refuses before anything is published. */
 export class RequestError extends Error {
   constructor(
-    readonly status: 400 | 413,
+    readonly status: 400 | 403 | 413,
     message: string,
   ) {
     super(message);
@@ -15,14 +16,32 @@ export class RequestError extends Error {
 
 const MAX_HEADERS = 32;
 
+/** Deepest nesting of arrays and objects a message body may have. */
+export const MAX_BODY_DEPTH = 128;
+
+/**
+ * Whether a parsed JSON value nests deeper than `max` levels. Iterative: encoding a deeply nested
+ * value again (JSON.stringify is recursive) would overflow the stack, and so would this if it
+ * recursed.
+ */
+function nestsDeeperThan(value: unknown, max: number): boolean {
+  const stack: [unknown, number][] = [[value, 0]];
+  for (let entry = stack.pop(); entry; entry = stack.pop()) {
+    const [current, depth] = entry;
+    if (typeof current !== "object" || current === null) continue;
+    if (depth + 1 > max) return true;
+    for (const child of Object.values(current)) stack.push([child, depth + 1]);
+  }
+  return false;
+}
+
 const HEADER_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 
 /** Why a header name is refused, or undefined when it is fine. */
 function invalidHeaderName(name: string): string | undefined {
   if (!HEADER_NAME.test(name)) return "header names are 1-128 letters, digits, _ . or -";
-  // Nats-* headers steer JetStream itself (dedupe ids, expectations); the producer sets what it needs.
-  if (/^nats-/i.test(name)) return "Nats-* headers are reserved";
-  return undefined;
+  const reserved = reservedHeader(name);
+  return reserved === undefined ? undefined : `header ${name} is reserved: ${reserved}`;
 }
 
 const headerValue = z
@@ -49,7 +68,11 @@ const messageSchema = z
       .regex(/^[\x21-\x7e]{1,128}$/, { message: "id must be 1-128 printable ASCII characters without spaces" })
       .optional(),
   })
-  .refine((message) => message.body !== undefined, { message: "body is required", path: ["body"] });
+  .refine((message) => message.body !== undefined, { message: "body is required", path: ["body"] })
+  .refine((message) => !nestsDeeperThan(message.body, MAX_BODY_DEPTH), {
+    message: `nests arrays and objects deeper than ${MAX_BODY_DEPTH} levels`,
+    path: ["body"],
+  });
 
 type MessageInput = z.infer<typeof messageSchema>;
 

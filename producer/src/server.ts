@@ -2,15 +2,18 @@ import type { Server } from "node:http";
 import {
   closeServer,
   createLogger,
+  describeError,
   listen,
   readSettings,
   type Logger,
   type ReadSettingsOptions,
 } from "@queuescale/core";
 import { createApi } from "./api.js";
+import { withTimeout } from "./deferred.js";
 import { PRODUCER_BROKERS } from "./brokers/index.js";
 import type { BrokerClient } from "./brokers/types.js";
 import { ProducerMetrics } from "./metrics.js";
+import { PublishPolicy } from "./publish-policy.js";
 import { QueueLister } from "./queues.js";
 import { producerSettings, type ProducerSettings } from "./settings.js";
 
@@ -23,6 +26,15 @@ export function connectBroker(
   const log = logger ?? createLogger("queuescale-producer", settings.LOG_LEVEL);
   const client = PRODUCER_BROKERS[settings.BROKER].connect(settings, log);
   return { settings, client, logger: log };
+}
+
+/** A promise that resolves false after `ms`, unless cancelled first. */
+function deadlineAfter(ms: number): { expired: Promise<false>; cancel(): void } {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  return { expired, cancel: () => clearTimeout(timer) };
 }
 
 export interface RunningProducer {
@@ -45,6 +57,7 @@ export async function startProducer(options: ReadSettingsOptions, logger?: Logge
     lister,
     logger: log,
     adminToken: settings.ADMIN_TOKEN,
+    policy: new PublishPolicy(settings.ALLOWED_QUEUES),
     maxBatchMessages: settings.MAX_BATCH_MESSAGES,
     maxBodyBytes: settings.MAX_BODY_BYTES,
     inFlight,
@@ -71,12 +84,28 @@ export async function startProducer(options: ReadSettingsOptions, logger?: Logge
     logger: log,
     async stop() {
       const closed = closeServer(server);
-      await Promise.allSettled([...inFlight]);
-      // Answers to the publishes above are written by now; drop the connections that carried them.
+      // A request under way is let finish, but only for SHUTDOWN_TIMEOUT_SECONDS: a client that
+      // sends its body a byte at a time must not keep the process past its grace period.
+      const bound = deadlineAfter(settings.SHUTDOWN_TIMEOUT_SECONDS * 1000);
+      const everyoneAnswered = Promise.allSettled([...inFlight]).then(() => true);
+      if (!(await Promise.race([everyoneAnswered, bound.expired]))) {
+        log.warn(
+          { unanswered: inFlight.size, timeoutSeconds: settings.SHUTDOWN_TIMEOUT_SECONDS },
+          "requests still under way at the shutdown timeout; closing their connections",
+        );
+      }
+      bound.cancel();
+      // Answers to the publishes above are written by now; drop the connections that carried them,
+      // and any that never finished sending a request.
       server.closeAllConnections();
       await closed;
-      await lister.close();
-      await client.close();
+      // Bounded too: a broker that stopped answering must not hold the process either.
+      const brokerBound = settings.PUBLISH_TIMEOUT_SECONDS * 1000;
+      await withTimeout(
+        Promise.all([lister.close(), client.close()]),
+        brokerBound,
+        () => new Error("the broker connection did not close in time"),
+      ).catch((error: unknown) => log.warn({ error: describeError(error) }, "closing the broker connection"));
     },
   };
 }

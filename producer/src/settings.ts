@@ -1,6 +1,8 @@
 import {
   BROKERS,
   countSetting,
+  isDeadLetterStreamName,
+  listSetting,
   listenAddressSetting,
   logLevelSetting,
   secondsSetting,
@@ -28,6 +30,9 @@ export const producerSettings = {
   STREAM: z
     .string()
     .regex(/^[A-Za-z0-9_-]{1,64}$/, { message: "must be 1-64 letters, digits, _ or -" })
+    .refine((stream) => !isDeadLetterStreamName(stream), {
+      message: "names ending in _DEAD are where workers keep dead letters",
+    })
     .default("WORK")
     .describe(
       "NATS: the JetStream stream messages go into. Queue NAME is the durable consumer NAME, fed by subject STREAM.NAME. Default WORK.",
@@ -44,7 +49,21 @@ export const producerSettings = {
     "Largest request body in bytes, 1024 to 268435456 (256 MiB). Default 1048576 (1 MiB).",
   ),
   PUBLISH_TIMEOUT_SECONDS: secondsSetting(10, { min: 0.1, max: 600 }).describe(
-    "A message not confirmed by the broker within this many seconds is reported as not accepted. 0.1 to 600. Default 10.",
+    "A message not confirmed by the broker within this many seconds is reported as not accepted; every other broker operation (existence check, channel open, admin routes, connection attempt) fails with 503 past it. 0.1 to 600. Default 10.",
+  ),
+  RABBITMQ_HEARTBEAT_SECONDS: countSetting(5, { min: 1, max: 600 }).describe(
+    "RabbitMQ: AMQP heartbeat asked for (the broker may lower it). A connection silent for about two heartbeats is closed, the producer is not ready and reconnects. 1 to 600. Default 5.",
+  ),
+  ALLOWED_QUEUES: listSetting()
+    .refine((entries) => entries.every((entry) => !entry.slice(0, -1).includes("*")), {
+      message: "only a trailing * is a wildcard (orders-*)",
+    })
+    .optional()
+    .describe(
+      "Comma-separated queues the API may publish to; an entry ending in * is a prefix (orders-*). Unset: every queue but the worker's internal ones.",
+    ),
+  SHUTDOWN_TIMEOUT_SECONDS: secondsSetting(20, { min: 0.1, max: 3600 }).describe(
+    "On SIGTERM, the longest wait for requests under way before their connections are closed. 0.1 to 3600. Default 20.",
   ),
   LISTEN_ADDRESS: listenAddressSetting("0.0.0.0:8080").describe("host:port of the HTTP API. Default 0.0.0.0:8080."),
   LOG_LEVEL: logLevelSetting().describe("fatal, error, warn, info, debug, trace or silent. Default info."),

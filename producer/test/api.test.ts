@@ -100,6 +100,24 @@ describe.each(BROKER_NAMES)("producer API on %s", (brokerName) => {
         () => producer.post(`/v1/queues/${queue}/messages`, { body: "x".repeat(MAX_BODY) }),
         413,
       ],
+      [
+        "a body nested deeper than the limit",
+        () => producer.post(`/v1/queues/${queue}/messages`, `{"body":${"[".repeat(1500)}${"]".repeat(1500)}}`),
+        400,
+      ],
+      [
+        "a body that is not valid UTF-8",
+        async () => {
+          const bytes = Buffer.concat([Buffer.from('{"body":"caf'), Buffer.from([0xe9]), Buffer.from('"}')]);
+          const response = await fetch(`${producer.url}/v1/queues/${queue}/messages`, {
+            method: "POST",
+            headers: { "content-type": "application/json" },
+            body: bytes,
+          });
+          return { status: response.status, body: await response.json() };
+        },
+        400,
+      ],
       ["an unknown queue", () => producer.post(`/v1/queues/${harness.missingQueue()}/messages`, { body: 1 }), 404],
     ];
 
@@ -108,6 +126,29 @@ describe.each(BROKER_NAMES)("producer API on %s", (brokerName) => {
       const answer = await send();
       expect(answer.status).toBe(status);
       expect(typeof (answer.body as { error?: unknown }).error).toBe("string");
+      expect(await harness.count(queue)).toBe(before);
+    });
+
+    it.each([
+      "CC",
+      "BCC",
+      "x-death",
+      "x-first-death-queue",
+      "x-last-death-reason",
+      "x-delivery-count",
+      "x-queuescale-retries",
+      "X-Queuescale-Attempts",
+      "Queuescale-Reason",
+      "Nats-Msg-Id",
+      "nats-expected-last-sequence",
+    ])("refuses the reserved header %s with 400 naming it, publishing nothing", async (header) => {
+      const before = await harness.count(queue);
+      const answer = await producer.post(`/v1/queues/${queue}/messages`, {
+        messages: [{ body: 1 }, { body: 2, headers: { tenant: "acme", [header]: "2" } }],
+      });
+      expect(answer.status).toBe(400);
+      expect(answer.body.error).toContain(`messages.1.headers.${header}`);
+      expect(answer.body.error).toContain("reserved");
       expect(await harness.count(queue)).toBe(before);
     });
 

@@ -33,6 +33,15 @@ describe("publish request bodies", () => {
     expect(messages[0]!.id).toBe("a");
   });
 
+  it("refuse a body nested too deep to encode again, instead of overflowing the stack", () => {
+    const depth = 200_000;
+    const body: unknown = JSON.parse(`${"[".repeat(depth)}${"]".repeat(depth)}`);
+    const error = refusal(() => parsePublishRequest({ messages: [{ body: 1 }, { body }] }, 10));
+    expect(error.status).toBe(400);
+    expect(error.message).toContain("messages.1.body");
+    expect(error.message).toContain("deeper");
+  });
+
   it.each([
     ["not an object", 42, 400, "JSON object"],
     ["no body", { id: "x" }, 400, "body"],
@@ -41,6 +50,8 @@ describe("publish request bodies", () => {
     ["a header with a line break", { body: 1, headers: { a: "x\r\ny" } }, 400, "headers.a"],
     ["a non-string header", { body: 1, headers: { a: 1 } }, 400, "headers.a"],
     ["a reserved header", { body: 1, headers: { "nats-msg-id": "x" } }, 400, "reserved"],
+    ["a header RabbitMQ routes by", { body: 1, headers: { cc: "x" } }, 400, "headers.cc: header cc is reserved"],
+    ["a worker bookkeeping header", { body: 1, headers: { "x-queuescale-retries": "9" } }, 400, "x-queuescale-retries"],
     ["an id with a space", { body: 1, id: "a b" }, 400, "id"],
     ["too many messages", { messages: [{ body: 1 }, { body: 2 }, { body: 3 }] }, 413, "MAX_BATCH_MESSAGES"],
   ])("refuse %s", (_what, raw, status, mention) => {
@@ -95,6 +106,11 @@ describe("settings", () => {
     [{ BROKER: "nats", MAX_BODY_BYTES: "0" }, "MAX_BODY_BYTES"],
     [{ BROKER: "nats", MESSAGE_INTERVAL: "soon" }, "MESSAGE_INTERVAL"],
     [{ BROKER: "nats", STREAM: "a.b" }, "STREAM"],
+    [{ BROKER: "nats", STREAM: "WORK_DEAD" }, "STREAM"],
+    [{ BROKER: "nats", ALLOWED_QUEUES: "," }, "ALLOWED_QUEUES"],
+    [{ BROKER: "nats", ALLOWED_QUEUES: "orders,a*b" }, "ALLOWED_QUEUES"],
+    [{ BROKER: "nats", RABBITMQ_HEARTBEAT_SECONDS: "0" }, "RABBITMQ_HEARTBEAT_SECONDS"],
+    [{ BROKER: "nats", SHUTDOWN_TIMEOUT_SECONDS: "1e9" }, "SHUTDOWN_TIMEOUT_SECONDS"],
   ])("refuse %j naming %s", (env, setting) => {
     try {
       readSettings(producerSettings, { env });

@@ -1,3 +1,4 @@
+import { connect } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually } from "../../core/test/support/names.js";
 import { BROKER_NAMES, HARNESSES, type BrokerHarness } from "./support/brokers.js";
@@ -36,5 +37,30 @@ describe.each(BROKER_NAMES)("producer shutdown on %s", (brokerName) => {
     await stopped;
     expect(await harness.count(queue)).toBe(messages.length);
     await expect(fetch(`${producer.url}/healthz`)).rejects.toThrow();
+  });
+
+  it("does not wait past SHUTDOWN_TIMEOUT_SECONDS for a client that never finishes its request", async () => {
+    const queue = await harness.createQueue();
+    const producer = await startTestProducer({ ...harness.settings(), SHUTDOWN_TIMEOUT_SECONDS: "1" });
+    // Announces a body it never sends, as a slow (or malicious) client does.
+    const slow = connect(producer.port, "127.0.0.1");
+    const slowClosed = new Promise<void>((resolve) => slow.once("close", () => resolve()));
+    slow.on("error", () => undefined);
+    await new Promise<void>((resolve) => slow.once("connect", () => resolve()));
+    // "100 Continue" comes back once the producer has taken the request up.
+    const continued = new Promise<void>((resolve) =>
+      slow.on("data", (data: Buffer) => {
+        if (data.toString().includes("100 Continue")) resolve();
+      }),
+    );
+    slow.write(
+      `POST /v1/queues/${queue}/messages HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 1000\r\nExpect: 100-continue\r\n\r\n`,
+    );
+    await continued;
+    slow.write('{"body":');
+    await producer.stop();
+    await slowClosed;
+    expect(slow.destroyed).toBe(true);
+    expect(await harness.count(queue)).toBe(0);
   });
 });

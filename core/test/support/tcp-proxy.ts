@@ -8,7 +8,10 @@ import type { AddressInfo } from "node:net";
 export class TcpProxy {
   private server: Server | undefined;
   private readonly sockets = new Set<Socket>();
+  /** Each open connection's two directions, so forwarding can be paused and resumed. */
+  private readonly links = new Set<{ from: Socket; to: Socket }>();
   private listening = false;
+  private paused = false;
   port = 0;
 
   constructor(
@@ -22,16 +25,24 @@ export class TcpProxy {
       const upstream = connect(this.targetPort, this.targetHost);
       this.sockets.add(client);
       this.sockets.add(upstream);
+      const links = [
+        { from: client, to: upstream },
+        { from: upstream, to: client },
+      ];
       const drop = () => {
         client.destroy();
         upstream.destroy();
         this.sockets.delete(client);
         this.sockets.delete(upstream);
+        for (const link of links) this.links.delete(link);
       };
       client.on("error", drop).on("close", drop);
       upstream.on("error", drop).on("close", drop);
-      client.pipe(upstream);
-      upstream.pipe(client);
+      for (const link of links) {
+        this.links.add(link);
+        if (this.paused) link.from.pause();
+        else link.from.pipe(link.to);
+      }
     });
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
@@ -52,6 +63,25 @@ export class TcpProxy {
     for (const socket of this.sockets) socket.destroy();
     this.sockets.clear();
     await closed;
+  }
+
+  /**
+   * Stops forwarding in both directions without closing anything, as a black-holed network does:
+   * bytes sent either way wait (and the sender's buffers fill) until resume(). Connections made
+   * meanwhile are accepted but carry nothing either.
+   */
+  pause(): void {
+    this.paused = true;
+    for (const { from, to } of this.links) {
+      from.unpipe(to);
+      from.pause();
+    }
+  }
+
+  /** Forwards again what waited and what comes next. */
+  resume(): void {
+    this.paused = false;
+    for (const { from, to } of this.links) from.pipe(to);
   }
 
   /** Accepts connections again on the same port. */

@@ -1,10 +1,4 @@
-import amqp, {
-  type Channel,
-  type ChannelModel,
-  type ConfirmChannel,
-  type Message,
-  type RecoveringChannelModel,
-} from "amqplib";
+import amqp, { type Channel, type ChannelModel, type RecoveringChannelModel } from "amqplib";
 import { z } from "zod";
 import {
   ConfigError,
@@ -15,9 +9,10 @@ import {
   type Logger,
   type QueueReading,
 } from "@queuescale/core";
-import { deferred, untilAborted } from "../deferred.js";
+import { deferred, untilAborted, withTimeout } from "../deferred.js";
 import type { ProducerSettings } from "../settings.js";
 import { ExistenceCache, deadline } from "./existence-cache.js";
+import { PublishChannelPool, answerWithin, openChannel, type PublishChannel } from "./rabbitmq-channels.js";
 import {
   QueueOperationError,
   type BrokerClient,
@@ -32,9 +27,7 @@ const PRECONDITION_FAILED = 406;
 
 interface Live {
   readonly connection: ChannelModel;
-  readonly confirm: ConfirmChannel;
-  /** Publishes awaiting their confirm, by routing key and message id, oldest first. */
-  readonly pendingReturns: Map<string, { returned: boolean }[]>;
+  readonly pool: PublishChannelPool;
 }
 
 function replyCode(error: unknown): number | undefined {
@@ -42,15 +35,23 @@ function replyCode(error: unknown): number | undefined {
   return typeof code === "number" ? code : undefined;
 }
 
-function returnKey(queue: string, messageId: string | undefined): string {
-  return `${queue}\u0000${messageId ?? ""}`;
+/** RABBITMQ_URL with the heartbeat the producer asks for (it replaces one given in the URL). */
+function withHeartbeat(url: string, heartbeatSeconds: number): string {
+  const parsed = new URL(url);
+  parsed.searchParams.set("heartbeat", String(heartbeatSeconds));
+  return parsed.toString();
 }
 
 /**
  * RabbitMQ: a queue is a durable queue in the vhost of RABBITMQ_URL. Messages go through the
- * default exchange (routing key = queue name) on a confirm channel, persistent and mandatory, so a
- * queue deleted between the existence check and the publish comes back as a return instead of
- * being dropped silently.
+ * default exchange (routing key = queue name) on a confirm channel of the request's own, persistent
+ * and mandatory, so a queue deleted between the existence check and the publish comes back as a
+ * return instead of being dropped silently.
+ *
+ * Every broker operation is bounded by PUBLISH_TIMEOUT_SECONDS: a connection whose peer stops
+ * answering without resetting it (a black-holed network) would otherwise hang each one. Such a
+ * connection is noticed by the AMQP heartbeat (RABBITMQ_HEARTBEAT_SECONDS), which closes it; the
+ * producer is then not ready and reconnects.
  */
 class RabbitClient implements BrokerClient {
   readonly broker = "rabbitmq" as const;
@@ -65,25 +66,30 @@ class RabbitClient implements BrokerClient {
     private readonly url: string,
     private readonly managementUrl: string | undefined,
     private readonly publishTimeoutMs: number,
+    heartbeatSeconds: number,
     private readonly logger: Logger,
   ) {
     this.vhost = decodeURIComponent(new URL(url).pathname.slice(1)) || "/";
     this.firstConnect.promise.catch(() => undefined);
     // The library reconnects with backoff; channels do not survive a reconnect, so each new
-    // connection gets its confirm channel in `setup` before it counts as connected.
-    this.model = amqp.connect(url, {
+    // connection gets a fresh channel pool in `setup`.
+    this.model = amqp.connect(withHeartbeat(url, heartbeatSeconds), {
       clientProperties: { connection_name: "queuescale-producer" },
+      // Bounds the TCP connect and the AMQP handshake; a stalled attempt is retried.
+      timeout: publishTimeoutMs,
       recovery: {
         waitForConnect: false,
         initialDelay: 100,
         maxDelay: 5_000,
+        // Must not wait on the broker: a setup that fails makes the library close the connection,
+        // and closing a stalled connection never finishes, which would stop every later reconnect.
         setup: (connection: ChannelModel) => this.attach(connection),
       },
     });
     this.model.then(
       (model) => {
         model.on("disconnect", (error: Error) => {
-          this.live = undefined;
+          this.detach();
           if (!this.closing)
             this.logger.warn({ error: describeError(error) }, "RabbitMQ connection lost; reconnecting");
         });
@@ -104,31 +110,20 @@ class RabbitClient implements BrokerClient {
     );
   }
 
-  private async attach(connection: ChannelModel): Promise<void> {
-    const confirm = await connection.createConfirmChannel();
-    const live: Live = { connection, confirm, pendingReturns: new Map() };
-    confirm.on("error", (error: Error) => {
-      this.logger.warn({ error: describeError(error) }, "RabbitMQ publish channel error");
-    });
-    confirm.on("return", (message: Message) => {
-      const waiting = live.pendingReturns.get(returnKey(message.fields.routingKey, message.properties.messageId));
-      const first = waiting?.find((entry) => !entry.returned);
-      if (first) first.returned = true;
-    });
-    confirm.on("close", () => {
-      if (this.live !== live) return;
-      this.live = undefined;
-      // A channel closed by the broker on a live connection is replaced; a closed connection is
-      // handled by the library's reconnect, which calls attach again.
-      if (!this.closing) {
-        this.attach(connection).catch((error: unknown) => {
-          this.logger.warn({ error: describeError(error) }, "cannot reopen the RabbitMQ publish channel");
-        });
-      }
+  private attach(connection: ChannelModel): void {
+    this.detach();
+    const live: Live = { connection, pool: new PublishChannelPool(connection, this.logger, this.publishTimeoutMs) };
+    connection.on("close", () => {
+      if (this.live === live) this.detach();
     });
     this.live = live;
     this.firstConnect.resolve();
     this.logger.info({ url: redactUrl(this.url) }, "connected to RabbitMQ");
+  }
+
+  private detach(): void {
+    this.live?.pool.drop();
+    this.live = undefined;
   }
 
   isConnected(): boolean {
@@ -146,33 +141,29 @@ class RabbitClient implements BrokerClient {
     return undefined;
   }
 
-  /** Runs `operation` on a short-lived channel: a failed passive declare closes its channel. */
-  private async withChannel<T>(operation: (channel: Channel) => Promise<T>): Promise<T> {
+  /**
+   * Runs `operation` on a short-lived channel (a failed passive declare closes its channel), the
+   * channel open and the operation each bounded by PUBLISH_TIMEOUT_SECONDS.
+   */
+  private async withChannel<T>(what: string, operation: (channel: Channel) => Promise<T>): Promise<T> {
     const connection = this.live?.connection;
     if (!connection) throw new QueueOperationError("unavailable", "not connected to RabbitMQ");
-    let channel: Channel;
-    try {
-      channel = await connection.createChannel();
-    } catch (error) {
-      throw new QueueOperationError("unavailable", `cannot open a RabbitMQ channel: ${describeError(error)}`, {
-        cause: error,
-      });
-    }
+    const channel = await openChannel(() => connection.createChannel(), this.publishTimeoutMs, "a channel");
     let closed = false;
-    channel.on("error", () => undefined);
     channel.on("close", () => {
       closed = true;
     });
     try {
-      return await operation(channel);
+      return await answerWithin(operation(channel), this.publishTimeoutMs, what);
     } finally {
-      if (!closed) await channel.close().catch(() => undefined);
+      // Not awaited: on a stalled connection the close-ok never comes.
+      if (!closed) channel.close().catch(() => undefined);
     }
   }
 
   private async checkQueue(name: string): Promise<{ messageCount: number } | undefined> {
     try {
-      return await this.withChannel((channel) => channel.checkQueue(name));
+      return await this.withChannel("a queue check", (channel) => channel.checkQueue(name));
     } catch (error) {
       if (replyCode(error) === NOT_FOUND) return undefined;
       if (error instanceof QueueOperationError) throw error;
@@ -187,14 +178,32 @@ class RabbitClient implements BrokerClient {
     return found;
   }
 
-  publish(queue: string, messages: readonly OutgoingMessage[]): Promise<PublishOutcome[]> {
+  async publish(queue: string, messages: readonly OutgoingMessage[]): Promise<PublishOutcome[]> {
+    const failAll = (detail: string) => messages.map(() => ({ ok: false, reason: "connection", detail }) as const);
     const live = this.live;
-    if (!live) {
-      return Promise.resolve(
-        messages.map(() => ({ ok: false, reason: "connection", detail: "not connected to RabbitMQ" }) as const),
-      );
+    if (!live) return failAll("not connected to RabbitMQ");
+    if (messages.length === 0) return [];
+    let channel: PublishChannel;
+    try {
+      channel = await live.pool.acquire();
+    } catch (error) {
+      return failAll(describeError(error));
     }
-    const { confirm, pendingReturns } = live;
+    const outcomes = await this.publishOn(channel, queue, messages);
+    // A channel with confirms outstanding (a timeout) or closed by the broker is not lent again.
+    live.pool.release(
+      channel,
+      outcomes.every((outcome) => outcome.ok || outcome.reason !== "timeout"),
+    );
+    return outcomes;
+  }
+
+  private publishOn(
+    publishChannel: PublishChannel,
+    queue: string,
+    messages: readonly OutgoingMessage[],
+  ): Promise<PublishOutcome[]> {
+    const confirm = publishChannel.channel;
     const outcomes: PublishOutcome[] = new Array<PublishOutcome>(messages.length);
     let remaining = messages.length;
     const { promise, resolve } = deferred<PublishOutcome[]>();
@@ -211,22 +220,13 @@ class RabbitClient implements BrokerClient {
         settle(index, { ok: false, reason: "timeout", detail: "RabbitMQ did not confirm in time" });
       }
     });
-    if (messages.length === 0) resolve([]);
 
     const send = async () => {
       for (let index = 0; index < messages.length; index++) {
+        // Timed out: what was not sent yet is reported as not confirmed, so it is not sent at all.
+        if (remaining === 0) return;
         const message = messages[index]!;
-        const key = returnKey(queue, message.id);
-        const tracker = { returned: false };
-        const waiting = pendingReturns.get(key);
-        if (waiting) waiting.push(tracker);
-        else pendingReturns.set(key, [tracker]);
-        const untrack = () => {
-          const list = pendingReturns.get(key);
-          if (!list) return;
-          list.splice(list.indexOf(tracker), 1);
-          if (list.length === 0) pendingReturns.delete(key);
-        };
+        const untrack = publishChannel.track(queue, message.id);
         let flowing: boolean;
         try {
           flowing = confirm.sendToQueue(
@@ -242,11 +242,11 @@ class RabbitClient implements BrokerClient {
               appId: "queuescale-producer",
             },
             (error: unknown) => {
-              untrack();
+              const returned = untrack();
               if (error) {
                 const nacked = error instanceof Error && error.message === "message nacked";
                 settle(index, { ok: false, reason: nacked ? "nack" : "connection", detail: describeError(error) });
-              } else if (tracker.returned) {
+              } else if (returned) {
                 settle(index, { ok: false, reason: "unroutable", detail: `queue ${queue} no longer exists` });
                 this.existing.forget(queue);
               } else {
@@ -272,7 +272,7 @@ class RabbitClient implements BrokerClient {
   async createQueue(name: string): Promise<{ created: boolean }> {
     if (await this.checkQueue(name)) return { created: false };
     try {
-      await this.withChannel((channel) => channel.assertQueue(name, { durable: true }));
+      await this.withChannel("a queue declare", (channel) => channel.assertQueue(name, { durable: true }));
     } catch (error) {
       if (replyCode(error) === PRECONDITION_FAILED) {
         throw new QueueOperationError("conflict", `queue ${name} exists with other settings`, { cause: error });
@@ -285,14 +285,14 @@ class RabbitClient implements BrokerClient {
 
   async purgeQueue(name: string): Promise<{ purged: number }> {
     if (!(await this.checkQueue(name))) throw new QueueOperationError("not_found", `queue ${name} not found`);
-    const reply = await this.withChannel((channel) => channel.purgeQueue(name));
+    const reply = await this.withChannel("a purge", (channel) => channel.purgeQueue(name));
     return { purged: reply.messageCount };
   }
 
   async deleteQueue(name: string): Promise<{ purged: number }> {
     if (!(await this.checkQueue(name))) throw new QueueOperationError("not_found", `queue ${name} not found`);
     this.existing.forget(name);
-    const reply = await this.withChannel((channel) => channel.deleteQueue(name));
+    const reply = await this.withChannel("a delete", (channel) => channel.deleteQueue(name));
     return { purged: reply.messageCount };
   }
 
@@ -314,16 +314,19 @@ class RabbitClient implements BrokerClient {
 
   async close(): Promise<void> {
     this.closing = true;
-    const live = this.live;
-    if (live) await live.confirm.waitForConfirms().catch(() => undefined);
+    // Requests under way were answered before close is called; their channels go with the connection.
     const model = await this.model.catch(() => undefined);
-    await model?.close().catch(() => undefined);
-    this.live = undefined;
+    // Bounded: closing a stalled connection waits for a close-ok that never comes.
+    if (model)
+      await withTimeout(model.close(), this.publishTimeoutMs, () => new Error("close timed out")).catch(
+        () => undefined,
+      );
+    this.detach();
   }
 }
 
 /** Waits for the channel's write buffer to drain (or the channel to close, which fails the rest). */
-function drainOrClose(channel: ConfirmChannel): Promise<void> {
+function drainOrClose(channel: PublishChannel["channel"]): Promise<void> {
   return new Promise((resolve) => {
     const done = () => {
       channel.off("drain", done);
@@ -343,6 +346,7 @@ export const rabbitmqProducer: ProducerBrokerModule = {
       settings.RABBITMQ_URL,
       settings.RABBITMQ_MANAGEMENT_URL,
       settings.PUBLISH_TIMEOUT_SECONDS * 1000,
+      settings.RABBITMQ_HEARTBEAT_SECONDS,
       logger,
     );
   },

@@ -38,8 +38,8 @@ export interface BrokerHarness {
    * (default: the broker itself).
    */
   settings(port?: number, listingPort?: number): Record<string, string>;
-  /** A fresh queue that exists on the broker. */
-  createQueue(): Promise<string>;
+  /** A fresh queue that exists on the broker (named `name` when given; removed by cleanup()). */
+  createQueue(name?: string): Promise<string>;
   /**
    * A queue the broker refuses to hold more than `max` messages in, so publishes past it are
    * nacked, with the settings a producer needs to publish to it.
@@ -75,8 +75,7 @@ async function rabbitHarness(): Promise<BrokerHarness> {
       if (!closed) await channel.close().catch(() => undefined);
     }
   };
-  const declare = async (options: amqp.Options.AssertQueue = {}) => {
-    const queue = uniqueName("qs-producer");
+  const declare = async (options: amqp.Options.AssertQueue = {}, queue = uniqueName("qs-producer")) => {
     created.add(queue);
     await onChannel((channel) => channel.assertQueue(queue, { durable: true, ...options }));
     return queue;
@@ -90,7 +89,7 @@ async function rabbitHarness(): Promise<BrokerHarness> {
       RABBITMQ_URL: `amqp://guest:guest@127.0.0.1:${port}`,
       RABBITMQ_MANAGEMENT_URL: `http://guest:guest@127.0.0.1:${listingPort}`,
     }),
-    createQueue: () => declare(),
+    createQueue: (name) => declare({}, name),
     async createFullQueue(max) {
       const queue = await declare({ arguments: { "x-max-length": max, "x-overflow": "reject-publish" } });
       return { queue, settings: {} };
@@ -148,8 +147,7 @@ async function natsHarness(): Promise<BrokerHarness> {
       ...limits,
     });
   };
-  const addConsumer = async (stream: string) => {
-    const queue = uniqueName("qs-producer");
+  const addConsumer = async (stream: string, queue = uniqueName("qs-producer")) => {
     await jsm.consumers.add(stream, {
       durable_name: queue,
       ack_policy: AckPolicy.Explicit,
@@ -166,8 +164,8 @@ async function natsHarness(): Promise<BrokerHarness> {
     // Listings come from the JetStream API over the same connection URL.
     listingPort: NATS_PORT,
     settings: (port = NATS_PORT) => ({ BROKER: "nats", NATS_URL: `nats://127.0.0.1:${port}`, STREAM: stream }),
-    async createQueue() {
-      const queue = await addConsumer(stream);
+    async createQueue(name) {
+      const queue = await addConsumer(stream, name);
       streamOf.set(queue, stream);
       return queue;
     },

@@ -1,4 +1,4 @@
-import { createLogger } from "@queuescale/core";
+import { createLogger, type Logger } from "@queuescale/core";
 import { startProducer, type RunningProducer } from "../../src/server.js";
 
 export const ADMIN_TOKEN = "test-admin-token-0123456789";
@@ -15,10 +15,10 @@ export interface TestProducer extends RunningProducer {
 }
 
 /** Starts the producer on a free loopback port and waits until it is connected to the broker. */
-export async function startTestProducer(settings: Record<string, string>): Promise<TestProducer> {
+export async function startTestProducer(settings: Record<string, string>, logger?: Logger): Promise<TestProducer> {
   const producer = await startProducer(
     { argv: [], env: { LISTEN_ADDRESS: "127.0.0.1:0", LOG_LEVEL: "silent", ...settings } },
-    createLogger("queuescale-producer-test", "silent"),
+    logger ?? createLogger("queuescale-producer-test", "silent"),
   );
   await producer.client.waitUntilConnected(AbortSignal.timeout(15_000));
   const url = `http://127.0.0.1:${producer.port}`;
