@@ -13,14 +13,8 @@ export const DEAD_AT_HEADER = "Queuescale-Dead-Lettered-At";
 /** The original's id (its Nats-Msg-Id is not copied: JetStream would drop the copy as a duplicate). */
 export const MESSAGE_ID_HEADER = "Queuescale-Message-Id";
 
-/** Where dead letters of a consumer go unless configured otherwise. */
-export function defaultDeadLetterSubject(stream: string, consumer: string): string {
-  return `queuescale.dead.${stream}.${consumer}`;
-}
-
-export function defaultDeadLetterStream(stream: string): string {
-  return `${stream}_DEAD`;
-}
+// Where dead letters go unless configured otherwise: in core, which the producer reads too.
+export { defaultDeadLetterStream, defaultDeadLetterSubject } from "@queuescale/core";
 
 /**
  * The advisory JetStream publishes when a message of the consumer reaches `max_deliver`. The server

@@ -1,4 +1,5 @@
 import type { ConsumeMessage, MessageProperties, Options } from "amqplib";
+import { deadQueueName, retryQueueName } from "@queuescale/core";
 import { decodeJson, type WorkerMessage } from "../message.js";
 import { contentId, headerText } from "./headers.js";
 
@@ -10,13 +11,8 @@ export const ATTEMPTS_HEADER = "x-queuescale-attempts";
 export const ORIGIN_HEADER = "x-queuescale-queue";
 export const DEAD_AT_HEADER = "x-queuescale-dead-lettered-at";
 
-export function retryQueueName(queue: string): string {
-  return `${queue}.retry`;
-}
-
-export function deadQueueName(queue: string): string {
-  return `${queue}.dead`;
-}
+// The topology's names live in core, where the producer reads them to refuse publishing there.
+export { deadQueueName, retryQueueName };
 
 /**
  * What the worker knows of its queue's type: quorum queues count redeliveries (`x-delivery-count`,
