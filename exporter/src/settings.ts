@@ -5,10 +5,14 @@ import type { z, ZodType } from "zod";
 export const commonSettings = {
   QUEUE_INCLUDE: regexSetting()
     .optional()
-    .describe("Regex; only queues (RabbitMQ) or streams/consumers (JetStream) whose name matches are exported."),
+    .describe(
+      "Regex (RE2 syntax: no backreferences or lookaround); only queues (RabbitMQ) or streams/consumers (JetStream) whose name matches are exported.",
+    ),
   QUEUE_EXCLUDE: regexSetting()
     .optional()
-    .describe("Regex; queues or streams/consumers whose name matches are not exported."),
+    .describe(
+      "Regex (RE2 syntax: no backreferences or lookaround); queues or streams/consumers whose name matches are not exported.",
+    ),
   POLL_INTERVAL_SECONDS: secondsSetting(5, { min: 0.1, max: 3600 }).describe(
     "Seconds between polls of each source, 0.1 to 3600. Default 5.",
   ),
