@@ -97,6 +97,7 @@ describe("queuescale-exporter command", () => {
     // RE2 syntax: no backreferences, no lookaround.
     ["QUEUE_INCLUDE", [], { ...PROMETHEUS, QUEUE_INCLUDE: "^(a)\\1$" }],
     ["QUEUE_EXCLUDE", ["--queue-exclude", "^(?!orders)"], PROMETHEUS],
+    ["MAX_RESPONSE_BYTES", [], { ...PROMETHEUS, MAX_RESPONSE_BYTES: "1000" }],
   ];
 
   it.each(badSettings)("a bad %s exits 2 with one stderr line naming it, no credential", async (setting, args, env) => {

@@ -17,6 +17,8 @@ export interface ManagementSourceOptions {
   name?: string;
   /** Queues per page; the API's maximum unless a test wants several pages from a few queues. */
   pageSize?: number;
+  /** The largest page read (MAX_RESPONSE_BYTES). */
+  maxResponseBytes?: number;
 }
 
 /**
@@ -34,7 +36,7 @@ export class ManagementSource implements DepthSource {
 
   constructor(private readonly options: ManagementSourceOptions) {
     this.name = options.name ?? "management";
-    this.endpoint = httpEndpoint(options.url, options.fallbackCredentials);
+    this.endpoint = httpEndpoint(options.url, options.fallbackCredentials, options.maxResponseBytes);
     this.namePattern = serverSideNamePattern(options.selection.filter.include);
   }
 
