@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { z } from "zod";
+import { Re2Pattern } from "./sources/filter.js";
 
 /**
  * Settings come from environment variables named as documented (RABBITMQ_URL, …), from the
@@ -144,15 +145,20 @@ export function listSetting() {
     .pipe(z.array(z.string()).min(1, { message: "must list at least one name" }));
 }
 
-/** A regular expression. */
+/**
+ * A regular expression in RE2 syntax, matched in time linear in the name (see Re2Pattern). A
+ * pattern RE2 does not accept (a backreference, lookahead or lookbehind, a syntax error) is a bad
+ * setting: exit 2 at start-up rather than a filter that quietly matches something else.
+ */
 export function regexSetting() {
   return z.string().transform((value, context) => {
     try {
-      return new RegExp(value, "u");
+      return new Re2Pattern(value);
     } catch (error) {
+      const reason = (error instanceof Error ? error.message : String(error)).replace(/^error parsing regexp: /, "");
       context.addIssue({
         code: "custom",
-        message: `not a valid regular expression (${error instanceof Error ? error.message : String(error)})`,
+        message: `not a regular expression RE2 accepts (${reason}); RE2 has no backreferences, lookahead or lookbehind`,
       });
       return z.NEVER;
     }

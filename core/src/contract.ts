@@ -118,6 +118,7 @@ export const POLL_ERROR_REASONS = [
   "not_found",
   "http_status",
   "parse",
+  "too_large",
   "unknown",
 ] as const;
 export type PollErrorReason = (typeof POLL_ERROR_REASONS)[number];

@@ -10,6 +10,7 @@ export * from "./metrics/health.js";
 export * from "./sources/types.js";
 export * from "./sources/errors.js";
 export * from "./sources/filter.js";
+export * from "./sources/body.js";
 export * from "./sources/broker.js";
 export * from "./sources/index.js";
 export * from "./main.js";

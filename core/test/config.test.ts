@@ -125,4 +125,50 @@ describe("NameFilter", () => {
     expect(filter.keeps("JOBS", "orders-worker")).toBe(true);
     expect(NameFilter.all().keeps("anything")).toBe(true);
   });
+
+  it("asks each pattern about a name once, however often the name comes back", () => {
+    const asked: string[] = [];
+    const counting = (source: string) => {
+      const pattern = new RegExp(source, "u");
+      return { source, test: (name: string) => (asked.push(`${source} ${name}`), pattern.test(name)) };
+    };
+    const filter = new NameFilter(counting("^JOBS$"), counting("-dead$"));
+    // One poll of three consumers of one stream, then the same poll again.
+    for (let poll = 0; poll < 2; poll++) {
+      expect(["a", "b-dead", "c"].map((consumer) => filter.keeps("JOBS", consumer))).toEqual([true, false, true]);
+    }
+    expect(asked.sort()).toEqual(["-dead$ JOBS", "-dead$ a", "-dead$ b-dead", "-dead$ c", "^JOBS$ JOBS"]);
+  });
+});
+
+describe("regexSetting", () => {
+  const read = (value: string) => readSettings({ INCLUDE: regexSetting() }, { env: { INCLUDE: value } }).INCLUDE;
+
+  it("matches a pattern that makes a backtracking engine take exponential time, and answers right", () => {
+    const pattern = read("(a+)+$");
+    // 2^200 steps for a backtracking engine; linear for RE2.
+    expect(pattern.test(`${"a".repeat(200)}!`)).toBe(false);
+    expect(pattern.test(`queue-${"a".repeat(200)}`)).toBe(true);
+  });
+
+  it("reads RE2 syntax: classes, Unicode, flags, repetition", () => {
+    expect(read("^orders\\.v\\d+$").test("orders.v12")).toBe(true);
+    expect(read("^\\p{L}+-队列$").test("ünïcødé-队列")).toBe(true);
+    expect(read("(?i)^JOBS").test("jobs.eu")).toBe(true);
+    expect(read("^x{2,3}$").test("xxxx")).toBe(false);
+    expect(read("^\\x{FC}$").test("ü")).toBe(true);
+  });
+
+  it.each([
+    ["a backreference", "^(a)\\1$"],
+    ["a lookahead", "^(?!orders)"],
+    ["a lookbehind", "(?<=x)y"],
+    ["a syntax error", "(unclosed"],
+  ])("refuses %s, naming the setting and RE2", (_what, value) => {
+    const error = errorOf(() => read(value));
+    expect(error.setting).toBe("INCLUDE");
+    expect(error.message).toMatch(
+      /^invalid INCLUDE: not a regular expression RE2 accepts \(.+\); RE2 has no backreferences/,
+    );
+  });
 });

@@ -1,5 +1,13 @@
 import { describe, expect, it } from "vitest";
-import { DEPTH_METRICS, EXPORTER_METRICS, IDENTITY_LABELS, RESERVED_LABELS, SOURCE_METRICS } from "@queuescale/core";
+import { readFileSync } from "node:fs";
+import {
+  DEPTH_METRICS,
+  EXPORTER_METRICS,
+  IDENTITY_LABELS,
+  POLL_ERROR_REASONS,
+  RESERVED_LABELS,
+  SOURCE_METRICS,
+} from "@queuescale/core";
 import { codeNames, readmeTable } from "./support/readme.js";
 
 describe("metric contract", () => {
@@ -15,6 +23,15 @@ describe("metric contract", () => {
       labels: [...spec.labels].sort(),
     }));
     expect(documented).toEqual(contract);
+  });
+
+  it("has every poll failure reason, and no other, documented in the README", () => {
+    const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
+    const paragraph = /^The `reason` of `queuescale_source_poll_errors_total` is one of ([^]*?)\n\n/m.exec(readme)?.[1];
+    expect(paragraph).toBeDefined();
+    // Settings named in it are upper case; reasons are lower case.
+    const documented = [...paragraph!.matchAll(/`([a-z_]+)`/g)].map((match) => match[1]);
+    expect(new Set(documented)).toEqual(new Set(POLL_ERROR_REASONS));
   });
 
   it("follows Prometheus naming: prefix, base units, _total counters", () => {

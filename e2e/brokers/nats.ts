@@ -48,7 +48,12 @@ export const nats: BrokerModule = {
         "queuescale-worker": { STREAM: stream, SUBJECTS: `${stream}.>`, CONSUMER },
       },
       exporterUpstreamPort: NATS_PORT,
-      secretFor: (proxyPort) => ({ "nats-url": `nats://127.0.0.1:${proxyPort}`, "admin-token": "e2e" }),
+      // The exporter's own key (a read-only user in a real cluster); the shared server has no users.
+      secretFor: (proxyPort) => ({
+        "nats-url": `nats://127.0.0.1:${proxyPort}`,
+        "nats-exporter-url": `nats://127.0.0.1:${proxyPort}`,
+        "admin-token": "e2e",
+      }),
       async publish(count) {
         const js = jetstream(nc);
         const acks = [];

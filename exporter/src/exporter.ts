@@ -37,7 +37,7 @@ export function buildSources(options: ReadSettingsOptions, logger?: Logger) {
     );
   }
   const sources: DepthSource[] = configured.flatMap((module) =>
-    module.createSources(settings, { filter, logger: log }),
+    module.createSources(settings, { filter, logger: log, maxResponseBytes: settings.MAX_RESPONSE_BYTES }),
   );
   return { settings, sources, logger: log };
 }

@@ -1,9 +1,15 @@
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
-import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import {
+  MANAGEMENT_URL,
+  PROMETHEUS_URL,
+  RabbitScenario,
+  countsIn,
+} from "../../core/test/fixtures/rabbitmq/scenario.js";
 import { eventually } from "../../core/test/support/names.js";
-import { findSamples, scrape } from "../../core/test/support/scrape.js";
+import { findSamples, parseExposition, scrape } from "../../core/test/support/scrape.js";
 import { exporterSettings } from "../src/settings.js";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
@@ -43,6 +49,27 @@ function run(args: string[], env: Record<string, string>): Promise<Run> {
   });
 }
 
+/** Starts the command in the background; resolves once it logs where it listens. */
+async function start(env: Record<string, string>) {
+  const child = spawn(process.execPath, [BIN], { env: { PATH: process.env.PATH ?? "", ...env } });
+  children.push(child);
+  let output = "";
+  child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
+  const port = await eventually(
+    () => {
+      for (const line of output.split("\n")) {
+        if (!line.includes("queuescale-exporter started")) continue;
+        return Number((JSON.parse(line) as { listen: string }).listen.split(":").pop());
+      }
+      return undefined;
+    },
+    { what: "the started log line" },
+  );
+  return { child, baseUrl: `http://127.0.0.1:${port}`, exited, output: () => output };
+}
+
 async function closedPort(): Promise<number> {
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
@@ -67,6 +94,10 @@ describe("queuescale-exporter command", () => {
     ["RABBITMQ_MANAGEMENT_URL", [], { RABBITMQ_MANAGEMENT_URL: `ftp://admin:${SECRET}@rabbit:15672` }],
     ["RABBITMQ_URL", [], { RABBITMQ_URL: `http://admin:${SECRET}@rabbit:5672` }],
     ["broker address", [], {}],
+    // RE2 syntax: no backreferences, no lookaround.
+    ["QUEUE_INCLUDE", [], { ...PROMETHEUS, QUEUE_INCLUDE: "^(a)\\1$" }],
+    ["QUEUE_EXCLUDE", ["--queue-exclude", "^(?!orders)"], PROMETHEUS],
+    ["MAX_RESPONSE_BYTES", [], { ...PROMETHEUS, MAX_RESPONSE_BYTES: "1000" }],
   ];
 
   it.each(badSettings)("a bad %s exits 2 with one stderr line naming it, no credential", async (setting, args, env) => {
@@ -89,24 +120,7 @@ describe("queuescale-exporter command", () => {
       RABBITMQ_URL: `amqp://admin:${SECRET}@127.0.0.1:${await closedPort()}`,
       RABBITMQ_QUEUES: "jobs",
     };
-    const child = spawn(process.execPath, [BIN], { env: { PATH: process.env.PATH ?? "", ...env } });
-    children.push(child);
-    let output = "";
-    child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
-    const exited = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
-
-    const port = await eventually(
-      () => {
-        for (const line of output.split("\n")) {
-          if (!line.includes("queuescale-exporter started")) continue;
-          return Number((JSON.parse(line) as { listen: string }).listen.split(":").pop());
-        }
-        return undefined;
-      },
-      { what: "the started log line" },
-    );
-    const baseUrl = `http://127.0.0.1:${port}`;
+    const { child, baseUrl, exited, output } = await start(env);
     const samples = await eventually(
       async () => {
         const samples = await scrape(baseUrl);
@@ -128,9 +142,57 @@ describe("queuescale-exporter command", () => {
 
     child.kill("SIGTERM");
     expect(await exited).toBe(0);
-    expect(output).toContain("depth source poll failed");
-    expect(output).not.toContain(SECRET);
+    expect(output()).toContain("depth source poll failed");
+    expect(output()).not.toContain(SECRET);
     expect(metricsText).not.toContain(SECRET);
     expect(JSON.stringify(await readyz.json())).not.toContain(SECRET);
+  });
+
+  describe("with QUEUE_INCLUDE='(a+)+$' and a long queue name that almost matches", { timeout: 120_000 }, () => {
+    // A backtracking engine takes 2^n steps for n letters `a` followed by one that is not: at 48,
+    // hours of a blocked event loop. RE2 answers at once.
+    const stuck = `${"a".repeat(48)}!`;
+    const kept = `kept-${"a".repeat(48)}`;
+    let scenario: RabbitScenario;
+
+    beforeAll(async () => {
+      scenario = await RabbitScenario.create([
+        { name: stuck, published: 2, held: 0 },
+        { name: kept, published: 3, held: 0 },
+      ]);
+    });
+    afterAll(async () => {
+      await scenario?.dispose();
+    });
+
+    it.each([
+      ["prometheus", { RABBITMQ_PROMETHEUS_URL: PROMETHEUS_URL }],
+      ["management", { RABBITMQ_MANAGEMENT_URL: MANAGEMENT_URL }],
+    ])("%s: polls complete, /healthz answers, only the matching queue is exported", async (source, brokerEnv) => {
+      const { baseUrl } = await start({
+        LISTEN_ADDRESS: "127.0.0.1:0",
+        POLL_INTERVAL_SECONDS: "0.5",
+        RABBITMQ_SOURCE: source,
+        RABBITMQ_VHOSTS: scenario.vhost,
+        QUEUE_INCLUDE: "(a+)+$",
+        ...brokerEnv,
+      });
+      // Several polls in a row, each one with the right answer and a /healthz between them.
+      const polls = await eventually(
+        async () => {
+          const healthz = await fetch(`${baseUrl}/healthz`, { signal: AbortSignal.timeout(10_000) });
+          expect(healthz.status).toBe(200);
+          const metrics = await fetch(`${baseUrl}/metrics`, { signal: AbortSignal.timeout(10_000) });
+          const samples = parseExposition(await metrics.text());
+          expect(countsIn(samples, scenario.vhost)).toEqual({
+            [kept]: { depth: 3, ready: 3, unacked: 0, consumers: 0 },
+          });
+          const polls = findSamples(samples, "queuescale_source_poll_duration_seconds_count", { source });
+          return (polls[0]?.value ?? 0) >= 4 ? polls[0]!.value : undefined;
+        },
+        { timeoutMs: 60_000, what: "four polls exporting only the matching queue" },
+      );
+      expect(polls).toBeGreaterThanOrEqual(4);
+    });
   });
 });

@@ -29,9 +29,12 @@ import {
 } from "./render.js";
 
 const OVERLAYS = readdirSync(join(REPO_ROOT, "k8s/overlays")).sort();
-/** Components that go together; keda replaces the HPA and is checked on its own. */
+/**
+ * Components that go together; keda replaces the HPA and is checked on its own, and every overlay
+ * already includes network-policy.
+ */
 const COMPONENTS = readdirSync(join(REPO_ROOT, "k8s/components"))
-  .filter((name) => name !== "keda")
+  .filter((name) => name !== "keda" && name !== "network-policy")
   .sort()
   .map((name) => `k8s/components/${name}`);
 /** Which broker each overlay's HPA scales on. */
@@ -54,6 +57,43 @@ function workloadEnv(objects: K8sObject[], name: string): Record<string, string>
   >;
   const own = (container.env as Array<{ name: string; value: string }>).map((entry) => [entry.name, entry.value]);
   return { ...config, ...Object.fromEntries(own) };
+}
+
+/** Keys of the broker Secret a workload must never hold, whatever the overlay. */
+const FORBIDDEN_KEYS: Record<string, string[]> = {
+  // Runs user code: no admin token, no monitoring credentials.
+  "queuescale-worker": ["admin-token", "rabbitmq-management-url", "nats-exporter-url"],
+  // Only reads: nothing that can publish or consume, no admin token.
+  "queuescale-exporter": ["rabbitmq-url", "nats-url", "admin-token"],
+  "queuescale-producer": ["rabbitmq-management-url", "nats-exporter-url"],
+};
+/** The broker ports each workload may reach (docs/kubernetes.md); DNS besides. */
+const EGRESS_PORTS: Record<string, (number | string)[]> = {
+  "queuescale-worker": [53, 5672, 5671, 4222],
+  "queuescale-exporter": [53, 15672, 15692, 4222, 8222],
+  "queuescale-producer": [53, 5672, 5671, 15672, 4222],
+};
+/** The label a pod carries to reach the producer's API (docs/kubernetes.md). */
+const PRODUCER_CLIENT_LABEL = "queuescale.io/producer-client";
+
+interface SecretVolume {
+  name: string;
+  secret?: { secretName: string; items?: Array<{ key: string; path: string }> };
+}
+interface PolicyPeer {
+  podSelector?: { matchLabels?: Record<string, string> };
+  namespaceSelector?: { matchLabels?: Record<string, string> };
+  ipBlock?: unknown;
+}
+interface PolicyRule {
+  ports?: Array<{ port: number | string; protocol?: string }>;
+  to?: PolicyPeer[];
+  from?: PolicyPeer[];
+}
+
+/** True when a NetworkPolicy podSelector (matchLabels only, as the manifests use) selects these labels. */
+function selects(selector: { matchLabels?: Record<string, string> }, labels: Record<string, string>): boolean {
+  return Object.entries(selector.matchLabels ?? {}).every(([key, value]) => labels[key] === value);
 }
 
 /** Kubernetes label values (and so HPA selector values): at most 63 characters of this form. */
@@ -224,6 +264,70 @@ describe("kustomize overlays", () => {
           name: "http",
           port: 8080,
         });
+      });
+
+      it("mounts in each workload exactly the Secret keys its settings read, never another's", async () => {
+        const { objects } = await rendered;
+        for (const name of WORKLOADS) {
+          const pod = findObject(objects, "Deployment", name).spec.template.spec;
+          const secretVolumes = (pod.volumes as SecretVolume[]).filter((volume) => volume.secret);
+          expect(secretVolumes, name).toHaveLength(1);
+          // Without items every key of the Secret would be a file in the container.
+          const items = secretVolumes[0]!.secret!.items ?? [];
+          const mounted = items.map((item) => item.path).sort();
+          expect(
+            items.every((item) => item.key === item.path),
+            name,
+          ).toBe(true);
+          const read = Object.entries(workloadEnv(objects, name))
+            .filter(([key]) => key.endsWith("_FILE"))
+            .map(([, path]) => path.replace(/^\/etc\/queuescale\/broker\//, ""))
+            .sort();
+          expect(mounted, name).toEqual([...new Set(read)]);
+          for (const key of FORBIDDEN_KEYS[name]!) expect(mounted, `${name} holds ${key}`).not.toContain(key);
+        }
+      });
+
+      it("NetworkPolicies deny by default and allow each workload only what it needs", async () => {
+        const { objects } = await rendered;
+        const policies = objects.filter((object) => object.kind === "NetworkPolicy");
+        for (const name of WORKLOADS) {
+          const labels = findObject(objects, "Deployment", name).spec.template.metadata.labels as Record<
+            string,
+            string
+          >;
+          const selecting = policies.filter((policy) => selects(policy.spec.podSelector, labels));
+          // Isolated both ways: some policy of each type selects the pod.
+          for (const type of ["Ingress", "Egress"]) {
+            expect(
+              selecting.some((policy) => policy.spec.policyTypes.includes(type)),
+              `${name} ${type}`,
+            ).toBe(true);
+          }
+          const egress = selecting.flatMap((policy) => (policy.spec.egress ?? []) as PolicyRule[]);
+          const egressPorts = new Set(egress.flatMap((rule) => (rule.ports ?? []).map((port) => port.port)));
+          expect(egress.every((rule) => rule.ports !== undefined && rule.to !== undefined)).toBe(true);
+          expect([...egressPorts].sort(), name).toEqual([...EGRESS_PORTS[name]!].sort());
+          // Ingress: Prometheus to the metrics ports; the producer's API also from labelled clients.
+          const ingress = selecting.flatMap((policy) => (policy.spec.ingress ?? []) as PolicyRule[]);
+          expect(ingress.every((rule) => rule.ports !== undefined && rule.from !== undefined)).toBe(true);
+          const peers = ingress.flatMap((rule) => rule.from!);
+          for (const peer of peers) {
+            expect(peer.ipBlock, name).toBeUndefined();
+            expect(peer.podSelector?.matchLabels, name).toBeDefined();
+          }
+          const clients = peers.filter((peer) => peer.namespaceSelector === undefined);
+          if (name === "queuescale-producer") {
+            expect(clients).toEqual([{ podSelector: { matchLabels: { [PRODUCER_CLIENT_LABEL]: "true" } } }]);
+          } else {
+            expect(clients, name).toEqual([]);
+          }
+          for (const peer of peers.filter((peer) => peer.namespaceSelector !== undefined)) {
+            expect(peer.namespaceSelector!.matchLabels, name).toEqual({ "kubernetes.io/metadata.name": "monitoring" });
+          }
+        }
+        // The label clients carry is a valid Kubernetes label key with a prefix of this project's own.
+        expect(PRODUCER_CLIENT_LABEL).toMatch(/^[a-z0-9.-]+\.[a-z]+\/[a-z0-9]([-a-z0-9]*[a-z0-9])?$/);
       });
 
       it("workloads are configured only with settings their programs know", async () => {

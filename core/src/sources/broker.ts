@@ -8,6 +8,8 @@ import type { DepthSource } from "./types.js";
 export interface SourceContext {
   filter: NameFilter;
   logger: Logger;
+  /** The largest broker HTTP answer read (MAX_RESPONSE_BYTES); DEFAULT_MAX_RESPONSE_BYTES when unset. */
+  maxResponseBytes?: number;
 }
 
 /**

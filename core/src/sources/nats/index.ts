@@ -22,10 +22,10 @@ export const natsModule: BrokerModule<typeof natsSettings> = {
   broker: "nats",
   settings: natsSettings,
   isConfigured: (settings) => settings.NATS_URL !== undefined || settings.NATS_MONITOR_URL !== undefined,
-  createSources: (settings, { filter, logger }) => {
+  createSources: (settings, { filter, logger, maxResponseBytes }) => {
     // /jsz is one HTTP request per server and needs no client connection, so it wins when given.
     if (settings.NATS_MONITOR_URL !== undefined) {
-      return settings.NATS_MONITOR_URL.map((url) => new JszSource({ url, filter, logger }));
+      return settings.NATS_MONITOR_URL.map((url) => new JszSource({ url, filter, logger, maxResponseBytes }));
     }
     if (settings.NATS_URL === undefined) return [];
     const connection = natsConnectionOptions(settings.NATS_URL);

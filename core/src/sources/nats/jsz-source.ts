@@ -1,4 +1,5 @@
 import type { Logger } from "pino";
+import { DEFAULT_MAX_RESPONSE_BYTES, readCappedText } from "../body.js";
 import { classifyPollError, describeError, redactUrl } from "../errors.js";
 import type { NameFilter } from "../filter.js";
 import { SourceError, type DepthSource, type Snapshot } from "../types.js";
@@ -18,6 +19,8 @@ export interface JszSourceOptions {
   url: string;
   filter: NameFilter;
   logger: Logger;
+  /** The largest answer read (MAX_RESPONSE_BYTES). */
+  maxResponseBytes?: number;
 }
 
 /**
@@ -104,7 +107,7 @@ export class JszSource implements DepthSource {
       const reason = response.status === 401 || response.status === 403 ? "auth" : "http_status";
       throw new SourceError(reason, `${where} answered ${response.status}`);
     }
-    return response.text();
+    return readCappedText(response, this.options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES, where);
   }
 
   async close(): Promise<void> {

@@ -1,3 +1,4 @@
+import { DEFAULT_MAX_RESPONSE_BYTES, readCappedText } from "../body.js";
 import { SourceError } from "../types.js";
 import { classifyPollError, describeError, redactUrl } from "../errors.js";
 
@@ -7,10 +8,16 @@ export interface HttpEndpoint {
   readonly base: URL;
   /** `Basic …` header value, when credentials are known. */
   readonly authorization?: string;
+  /** The largest body read from it (MAX_RESPONSE_BYTES). */
+  readonly maxResponseBytes: number;
 }
 
 /** Splits userinfo off a URL; `fallback` supplies credentials when the URL has none. */
-export function httpEndpoint(url: string, fallback?: { username: string; password: string }): HttpEndpoint {
+export function httpEndpoint(
+  url: string,
+  fallback?: { username: string; password: string },
+  maxResponseBytes = DEFAULT_MAX_RESPONSE_BYTES,
+): HttpEndpoint {
   const base = new URL(url);
   const username = base.username ? decodeURIComponent(base.username) : fallback?.username;
   const password = base.username ? decodeURIComponent(base.password) : fallback?.password;
@@ -18,7 +25,7 @@ export function httpEndpoint(url: string, fallback?: { username: string; passwor
   base.password = "";
   const authorization =
     username === undefined ? undefined : `Basic ${Buffer.from(`${username}:${password ?? ""}`).toString("base64")}`;
-  return { base, authorization };
+  return { base, authorization, maxResponseBytes };
 }
 
 /** Appends a path to a base URL that may itself have a path prefix (a reverse proxy). */
@@ -42,7 +49,7 @@ export class HttpStatusError extends SourceError {
   }
 }
 
-/** GETs a URL and returns its body as text; non-2xx answers become SourceErrors. */
+/** GETs a URL and returns its body as text; non-2xx answers and bodies past the limit become SourceErrors. */
 export async function getText(
   endpoint: HttpEndpoint,
   url: URL,
@@ -63,7 +70,7 @@ export async function getText(
     await response.body?.cancel();
     throw new HttpStatusError(url, response.status);
   }
-  return response.text();
+  return readCappedText(response, endpoint.maxResponseBytes, `GET ${redactUrl(url)}`);
 }
 
 /** GETs a URL and parses its JSON body; a body that is not JSON is a `parse` failure. */

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import type { NamePattern } from "../filter.js";
 import type { QueueReading } from "../types.js";
 import { SourceError } from "../types.js";
 
@@ -64,26 +65,40 @@ export function parseManagementPage(body: unknown, nowMs: number): ManagementPag
   return { readings, page: parsed.data.page, pageCount: parsed.data.page_count };
 }
 
+/** Characters RE2 gives a meaning of their own; any other printable ASCII character stands for itself. */
+const RE2_META = new Set([..."\\.+*?()|[]{}^$"]);
+
 /**
- * The QUEUE_INCLUDE pattern, when the management API can filter with it server-side and keep at
- * least every queue the exporter keeps. The API matches with Erlang `re` on UTF-8 bytes and
- * case-insensitively: looser than JavaScript, which is fine because the exporter filters again,
- * except where a pattern counts characters (`.`, `[^…]`, `\W`, `\S`, `\D` match one character in
- * JavaScript but one byte there) or uses syntax the two do not share. Those are filtered locally.
+ * What of QUEUE_INCLUDE the management API can filter with server-side: the literal start of a
+ * pattern anchored with `^` (`^orders\.v\d+$` → `^orders\.v`), or nothing. The API matches with
+ * Erlang `re`, a backtracking engine: sending the pattern itself would let `(a+)+$` stall the
+ * broker, and the two syntaxes differ. An anchored literal can neither backtrack nor mean two
+ * things, and it keeps every queue the pattern keeps (the API also matches case-insensitively,
+ * looser still); the exporter filters again with the whole pattern. A pattern with an alternation
+ * anywhere has no common start and is filtered locally only.
  */
-export function serverSideNamePattern(include: RegExp | undefined): string | undefined {
-  if (!include) return undefined;
-  const source = include.source;
-  if (/[^\x20-\x7e]/.test(source)) return undefined;
-  if (/\\[pPuxcWSDk]|\[\^|\(\?<[=!]|\{,/.test(source)) return undefined;
-  // An unescaped `.` is only safe as `.*` or `.+`, which match any run of bytes as of characters.
-  for (let index = 0; index < source.length; index++) {
-    const char = source[index];
+export function serverSideNamePattern(include: NamePattern | undefined): string | undefined {
+  const source = include?.source;
+  if (source === undefined || !source.startsWith("^") || /(^|[^\\])(\\\\)*\|/.test(source)) return undefined;
+  const literal: string[] = [];
+  for (let index = 1; index < source.length;) {
+    let char = source[index]!;
+    let width = 1;
     if (char === "\\") {
-      index++;
-      continue;
+      // An escaped punctuation character is that character; `\d`, `\x{…}`, `\Q` and the like end the literal.
+      char = source[index + 1] ?? "";
+      width = 2;
+      if (!/^[!-/:-@[-`{-~]$/.test(char)) break;
+    } else if (RE2_META.has(char) || !/^[ -~]$/.test(char)) {
+      break;
     }
-    if (char === "." && source[index + 1] !== "*" && source[index + 1] !== "+") return undefined;
+    const next = source[index + width];
+    // `a?`, `a*`, `a{0,2}`: the character may be absent, so it is not part of the common start.
+    if (next === "?" || next === "*" || next === "{") break;
+    literal.push(char);
+    if (next === "+") break;
+    index += width;
   }
-  return source;
+  if (literal.length === 0) return undefined;
+  return `^${literal.map((char) => (/[A-Za-z0-9]/.test(char) ? char : `\\${char}`)).join("")}`;
 }

@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
 import type { DepthSource, QueueReading, Snapshot } from "../types.js";
-import { endpointUrl, getJson, httpEndpoint, HttpStatusError, type HttpEndpoint } from "./http.js";
+import { endpointUrl, getJson, httpEndpoint, type HttpEndpoint } from "./http.js";
 import { MANAGEMENT_COLUMNS, parseManagementPage, serverSideNamePattern } from "./management-parse.js";
 import { selectReadings, type QueueSelection } from "./readings.js";
 
@@ -17,6 +17,8 @@ export interface ManagementSourceOptions {
   name?: string;
   /** Queues per page; the API's maximum unless a test wants several pages from a few queues. */
   pageSize?: number;
+  /** The largest page read (MAX_RESPONSE_BYTES). */
+  maxResponseBytes?: number;
 }
 
 /**
@@ -29,11 +31,12 @@ export class ManagementSource implements DepthSource {
   readonly broker = "rabbitmq" as const;
   readonly name: string;
   private readonly endpoint: HttpEndpoint;
-  private namePattern: string | undefined;
+  /** The literal start of QUEUE_INCLUDE, for the API to filter with (always a pattern it compiles). */
+  private readonly namePattern: string | undefined;
 
   constructor(private readonly options: ManagementSourceOptions) {
     this.name = options.name ?? "management";
-    this.endpoint = httpEndpoint(options.url, options.fallbackCredentials);
+    this.endpoint = httpEndpoint(options.url, options.fallbackCredentials, options.maxResponseBytes);
     this.namePattern = serverSideNamePattern(options.selection.filter.include);
   }
 
@@ -53,18 +56,7 @@ export class ManagementSource implements DepthSource {
   }
 
   private async fetchPage(vhost: string | undefined, page: number, signal: AbortSignal) {
-    try {
-      return parseManagementPage(await getJson(this.endpoint, this.pageUrl(vhost, page), signal), Date.now());
-    } catch (error) {
-      // The broker refuses a pattern its regex engine cannot compile (400): filter locally from now on.
-      if (!(error instanceof HttpStatusError && error.status === 400 && this.namePattern !== undefined)) throw error;
-      this.options.logger.warn(
-        { source: this.name },
-        "management API rejected QUEUE_INCLUDE as a server-side filter; filtering locally",
-      );
-      this.namePattern = undefined;
-      return parseManagementPage(await getJson(this.endpoint, this.pageUrl(vhost, page), signal), Date.now());
-    }
+    return parseManagementPage(await getJson(this.endpoint, this.pageUrl(vhost, page), signal), Date.now());
   }
 
   /**

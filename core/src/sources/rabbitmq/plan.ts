@@ -52,7 +52,10 @@ function buildKind(kind: ConcreteKind, settings: RabbitmqSettings, context: Sour
   switch (kind) {
     case "prometheus": {
       const urls = settings.RABBITMQ_PROMETHEUS_URL!;
-      return urls.map((url) => new PrometheusSource(url, selection, urls.length === 1 ? "prometheus" : undefined));
+      return urls.map(
+        (url) =>
+          new PrometheusSource(url, selection, urls.length === 1 ? "prometheus" : undefined, context.maxResponseBytes),
+      );
     }
     case "management":
       return [
@@ -61,6 +64,7 @@ function buildKind(kind: ConcreteKind, settings: RabbitmqSettings, context: Sour
           fallbackCredentials: credentialsOfUrl(settings.RABBITMQ_URL),
           selection,
           logger: context.logger,
+          maxResponseBytes: context.maxResponseBytes,
         }),
       ];
     case "amqp": {

@@ -30,8 +30,9 @@ export class PrometheusSource implements DepthSource {
     nodeUrl: string,
     private readonly selection: QueueSelection,
     readonly name = `prometheus@${hostPort(nodeUrl)}`,
+    maxResponseBytes?: number,
   ) {
-    this.endpoint = httpEndpoint(nodeUrl);
+    this.endpoint = httpEndpoint(nodeUrl, undefined, maxResponseBytes);
     this.url = detailedMetricsUrl(this.endpoint, selection.vhosts);
   }
 

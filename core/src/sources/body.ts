@@ -1,0 +1,47 @@
+import type { Range } from "../config.js";
+import { SourceError } from "./types.js";
+
+/**
+ * How much of one broker HTTP answer is read before the poll fails (MAX_RESPONSE_BYTES). A
+ * 10,000-queue `/metrics/detailed` answer is about 5 MB, so the default leaves room for far more
+ * than 50,000 queues; a misbehaving endpoint that streams without end is cut off here instead of
+ * growing the exporter's memory until it is killed.
+ */
+export const DEFAULT_MAX_RESPONSE_BYTES = 256 * 1024 * 1024;
+
+/**
+ * 1 MiB to 500 MiB: below, a large broker's answer no longer fits; much above, the text cannot be
+ * one JavaScript string (V8 stops at 2^29 - 24 characters).
+ */
+export const MAX_RESPONSE_BYTES_RANGE: Range = { min: 1024 * 1024, max: 500 * 1024 * 1024 };
+
+/**
+ * Reads a response body as UTF-8 text, at most `maxBytes` of it (after content decoding, so a
+ * compressed answer cannot expand past it either). A larger body is a `too_large` failure and its
+ * stream is cancelled, which closes the connection rather than reading the rest.
+ */
+export async function readCappedText(response: Response, maxBytes: number, where: string): Promise<string> {
+  const tooLarge = () =>
+    new SourceError("too_large", `${where} answered more than ${maxBytes} bytes (MAX_RESPONSE_BYTES)`);
+  // A declared length is of the encoded body: only conclusive when there is no content encoding.
+  const declared = Number(response.headers.get("content-length") ?? NaN);
+  if (!response.headers.has("content-encoding") && declared > maxBytes) {
+    await response.body?.cancel();
+    throw tooLarge();
+  }
+  if (!response.body) return "";
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > maxBytes) {
+      await reader.cancel();
+      throw tooLarge();
+    }
+    chunks.push(value);
+  }
+  return new TextDecoder().decode(Buffer.concat(chunks, total));
+}
