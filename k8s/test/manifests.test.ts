@@ -251,6 +251,20 @@ describe("kustomize overlays", () => {
         });
       });
 
+      it("the producer outlives its shutdown timeout plus one publish timeout", async () => {
+        const { objects } = await rendered;
+        const pod = findObject(objects, "Deployment", "queuescale-producer").spec.template.spec;
+        const env = Object.fromEntries(
+          (pod.containers[0].env as Array<{ name: string; value: string }>).map((entry) => [entry.name, entry.value]),
+        );
+        // The settings the manifest leaves unset take the producer's own defaults; files are not read here.
+        const timing = Object.fromEntries(Object.entries(env).filter(([name]) => !name.endsWith("_FILE")));
+        const settings = readSettings(producerSettings, { env: { BROKER: "nats", ...timing } });
+        expect(pod.terminationGracePeriodSeconds).toBeGreaterThan(
+          settings.SHUTDOWN_TIMEOUT_SECONDS + settings.PUBLISH_TIMEOUT_SECONDS,
+        );
+      });
+
       it("Services name their metrics ports and the exporter's stays scrapable while not ready", async () => {
         const { objects } = await rendered;
         expect(findObject(objects, "Service", "queuescale-worker").spec.ports[0]).toMatchObject({
