@@ -115,18 +115,19 @@ export function urlSetting(protocols: readonly string[]) {
   );
 }
 
+/** The raw value split at commas, each part trimmed, empty parts dropped. */
+function commaSeparated() {
+  return z.string().transform((value) =>
+    value
+      .split(",")
+      .map((part) => part.trim())
+      .filter((part) => part.length > 0),
+  );
+}
+
 /** A comma-separated list of URLs. */
 export function urlListSetting(protocols: readonly string[]) {
-  const single = urlSetting(protocols);
-  return z
-    .string()
-    .transform((value) =>
-      value
-        .split(",")
-        .map((part) => part.trim())
-        .filter((part) => part.length > 0),
-    )
-    .pipe(z.array(single).min(1, { message: "must list at least one URL" }));
+  return commaSeparated().pipe(z.array(urlSetting(protocols)).min(1, { message: "must list at least one URL" }));
 }
 
 /**
@@ -134,15 +135,7 @@ export function urlListSetting(protocols: readonly string[]) {
  * filter": a list that names nothing is a typo, never what an operator meant.
  */
 export function listSetting() {
-  return z
-    .string()
-    .transform((value) =>
-      value
-        .split(",")
-        .map((part) => part.trim())
-        .filter((part) => part.length > 0),
-    )
-    .pipe(z.array(z.string()).min(1, { message: "must list at least one name" }));
+  return commaSeparated().pipe(z.array(z.string()).min(1, { message: "must list at least one name" }));
 }
 
 /**
