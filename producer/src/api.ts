@@ -6,6 +6,7 @@ import { QueueOperationError, type BrokerClient } from "./brokers/types.js";
 import { RequestError, parsePublishRequest } from "./messages.js";
 import type { ProducerMetrics } from "./metrics.js";
 import type { QueueLister } from "./queues.js";
+import { uploadRoute } from "./upload/route.js";
 
 export interface ApiOptions {
   client: BrokerClient;
@@ -15,6 +16,7 @@ export interface ApiOptions {
   adminToken: string | undefined;
   maxBatchMessages: number;
   maxBodyBytes: number;
+  maxUploadBytes: number;
   /** Requests not yet answered; shutdown waits for them. */
   inFlight: Set<Promise<unknown>>;
 }
@@ -82,6 +84,14 @@ function requireConnected(client: BrokerClient): void {
   if (!client.isConnected()) throw new QueueOperationError("unavailable", `not connected to ${client.broker}`);
 }
 
+/** What every publishing route checks before it publishes; resolves to the queue name. */
+async function publishTarget(request: Request, client: BrokerClient): Promise<string> {
+  const name = queueName(request, client);
+  requireConnected(client);
+  if (!(await client.queueExists(name))) throw new QueueOperationError("not_found", `queue ${name} not found`);
+  return name;
+}
+
 /** The HTTP API on top of /metrics, /healthz and /readyz. */
 export function createApi(options: ApiOptions): Express {
   const { client, metrics, lister, logger, inFlight } = options;
@@ -98,10 +108,9 @@ export function createApi(options: ApiOptions): Express {
   const admin = requireAdminToken(options.adminToken);
 
   app.post("/v1/queues/:name/messages", json, async (request, response) => {
-    const name = queueName(request, client);
+    queueName(request, client);
     const messages = parsePublishRequest(request.body, options.maxBatchMessages);
-    requireConnected(client);
-    if (!(await client.queueExists(name))) throw new QueueOperationError("not_found", `queue ${name} not found`);
+    const name = await publishTarget(request, client);
 
     const outcomes = await client.publish(name, messages);
 
@@ -129,6 +138,19 @@ export function createApi(options: ApiOptions): Express {
       failed,
     });
   });
+
+  // Streams its body itself (no JSON parser); checks the queue as the route above does.
+  app.post(
+    "/v1/queues/:name/upload",
+    uploadRoute({
+      client,
+      metrics,
+      logger,
+      maxUploadBytes: options.maxUploadBytes,
+      maxRowBytes: options.maxBodyBytes,
+      resolveQueue: (request) => publishTarget(request, client),
+    }),
+  );
 
   app.get("/v1/queues", async (_request, response) => {
     const queues = await lister.list();

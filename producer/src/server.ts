@@ -47,6 +47,7 @@ export async function startProducer(options: ReadSettingsOptions, logger?: Logge
     adminToken: settings.ADMIN_TOKEN,
     maxBatchMessages: settings.MAX_BATCH_MESSAGES,
     maxBodyBytes: settings.MAX_BODY_BYTES,
+    maxUploadBytes: settings.MAX_UPLOAD_BYTES,
     inFlight,
   });
   let server: Server;
