@@ -70,8 +70,8 @@ function abandonBody(request: Request, response: Response): void {
 export function uploadRoute(options: UploadRouteOptions): RequestHandler {
   const { client, metrics, logger } = options;
   return async (request, response) => {
-    let uploadId = "";
-    let fromLine = 1;
+    let uploadId: string;
+    let fromLine: number;
     const stopped = (status: number, error: string, line: number, accepted: number) => {
       if (!request.complete) abandonBody(request, response);
       response.status(status).json({ error, line, accepted, uploadId });
