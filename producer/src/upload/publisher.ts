@@ -12,6 +12,9 @@ export interface WindowOptions {
   onOutcomes?(outcomes: readonly PublishOutcome[]): void;
 }
 
+/** Window sizes: a few hundred rows keep confirms pipelined; four windows keep the broker busy. */
+export const UPLOAD_WINDOW = { windowRows: 500, windowBytes: 1_048_576, windowsInFlight: 4 } as const;
+
 export type UploadResult =
   | { readonly ok: true; readonly accepted: number; readonly duplicates: number }
   | {

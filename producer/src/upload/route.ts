@@ -5,8 +5,9 @@ import { QueueOperationError, type BrokerClient } from "../brokers/types.js";
 import type { ProducerMetrics } from "../metrics.js";
 import { UploadInputError } from "./errors.js";
 import { UPLOAD_MEDIA_TYPES, formatOfMediaType, mediaType, type UploadFormat } from "./format.js";
+import { UPLOAD_ID_RULE, isUploadId } from "./ids.js";
 import { multipartFile } from "./multipart.js";
-import { StoppedOnInput, publishRows } from "./publisher.js";
+import { StoppedOnInput, UPLOAD_WINDOW, publishRows } from "./publisher.js";
 import { readRows, type RowTally } from "./rows.js";
 
 export interface UploadRouteOptions {
@@ -24,11 +25,6 @@ export interface UploadRouteOptions {
   resolveQueue(request: Request): Promise<string>;
 }
 
-/** Window sizes: a few hundred rows keep confirms pipelined; four windows keep the broker busy. */
-export const UPLOAD_WINDOW = { windowRows: 500, windowBytes: 1_048_576, windowsInFlight: 4 } as const;
-
-const UPLOAD_ID = /^[\x21-\x7e]{1,100}$/;
-
 /** Closes the connection after an answer that left part of the body unread. */
 const DRAIN_MS = 2_000;
 
@@ -45,8 +41,8 @@ function fromLineOf(request: Request): number {
 function uploadIdOf(request: Request): string {
   const key = request.get("idempotency-key");
   if (key === undefined) return randomUUID();
-  if (!UPLOAD_ID.test(key)) {
-    throw new UploadInputError(400, "Idempotency-Key must be 1-100 printable ASCII characters without spaces", 1);
+  if (!isUploadId(key)) {
+    throw new UploadInputError(400, `Idempotency-Key must be ${UPLOAD_ID_RULE}`, 1);
   }
   return key;
 }

@@ -2,6 +2,7 @@ import { parse as parseCsv } from "csv-parse/sync";
 import type { OutgoingMessage } from "../brokers/types.js";
 import { UploadInputError } from "./errors.js";
 import type { UploadFormat } from "./format.js";
+import { rowMessageId } from "./ids.js";
 import { isBlank, readLines, type InputLine } from "./lines.js";
 
 /** One row of an upload, as the message it becomes. */
@@ -76,7 +77,7 @@ function messageOf(options: RowOptions, line: number, body: Buffer, contentType:
       line,
     );
   }
-  return { line, message: { id: `${options.uploadId}:${line}`, body, contentType, headers: {} } };
+  return { line, message: { id: rowMessageId(options.uploadId, line), body, contentType, headers: {} } };
 }
 
 /** NDJSON (each line one JSON value) and plain lines (each line's bytes unchanged). */
