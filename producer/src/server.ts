@@ -54,6 +54,9 @@ export async function startProducer(options: ReadSettingsOptions, logger?: Logge
   let port: number;
   try {
     ({ server, port } = await listen(app, settings.LISTEN_ADDRESS));
+    // An upload's body arrives as fast as the broker confirms its rows, for as long as the file
+    // takes; Node's default cap on a whole request (300 s) would cut large uploads with a 408.
+    server.requestTimeout = 0;
   } catch (error) {
     await client.close();
     throw error;
