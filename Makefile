@@ -8,7 +8,7 @@ export npm_config_audit := false
 export K6_NO_USAGE_REPORT := true
 BROKER ?= rabbitmq
 
-.PHONY: help install build test unit lint format demo sim bench bench-exporter bench-worker bench-peers loadtest e2e tools manifests images brokers clean
+.PHONY: help install build test unit lint format demo sim bench bench-exporter bench-worker bench-upload bench-peers loadtest e2e tools manifests images brokers clean
 TAG ?= dev
 SCENARIO ?= burst
 
@@ -49,7 +49,7 @@ unit: build ## tests only, without lint and tool set-up
 demo: build brokers ## the main job end to end on this machine (BROKER=rabbitmq|nats)
 	BROKER=$(BROKER) npx tsx scripts/demo.ts
 
-bench: bench-exporter bench-worker bench-peers ## every benchmark; prints figures
+bench: bench-exporter bench-worker bench-upload bench-peers ## every benchmark; prints figures
 
 bench-exporter: build brokers ## exporter poll time vs the brokers' own endpoints, /metrics latency, RSS
 	npm run bench -w @queuescale/exporter
@@ -57,6 +57,9 @@ bench-exporter: build brokers ## exporter poll time vs the brokers' own endpoint
 bench-worker: build brokers ## worker no-op throughput vs bare client loops; producer confirmed ingest rate
 	npm run bench -w @queuescale/worker
 	npm run bench -w @queuescale/producer
+
+bench-upload: build brokers ## a generated 1,000,000-row CSV (~90 MB) through POST …/upload and publish --file on both brokers: rows/s, time to last confirm, producer peak RSS
+	npm run bench:upload -w @queuescale/producer
 
 bench-peers: build brokers ## this exporter vs kbudde/rabbitmq_exporter and the brokers' own endpoints; writes docs/benchmarks.md
 	scripts/loadtest-tools.sh peers

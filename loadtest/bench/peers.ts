@@ -5,7 +5,8 @@
  *
  *   RabbitMQ with PEERS_RABBITMQ_QUEUES (default 1000,10000) queues, NATS with PEERS_NATS_CONSUMERS
  *   (default 1000) consumers ("0" leaves a broker out); PEERS_CALLS_SMALL / PEERS_CALLS_LARGE calls per row (30 / 10; large
- *   is 10,000 queues and up); PEERS_CLIENT_BENCHES=0 leaves out the worker and producer benchmarks;
+ *   is 10,000 queues and up); PEERS_CLIENT_BENCHES=0 leaves out the worker and producer benchmarks
+ *   (the producer's ingest and bulk-upload ones);
  *   PEERS_REPORT writes the page elsewhere than docs/benchmarks.md.
  *
  * Every vhost, queue, server and process it makes is removed at the end, on failure and on Ctrl-C.
@@ -87,11 +88,11 @@ async function versions(): Promise<Versions> {
 }
 
 /** Runs another package's benchmark as it is and keeps what it prints. */
-function runClientBench(workspace: string): Promise<ClientBench> {
-  const command = `npm run bench -w ${workspace}`;
+function runClientBench(workspace: string, script = "bench"): Promise<ClientBench> {
+  const command = `npm run ${script} -w ${workspace}`;
   console.log(`\n${command}`);
   return new Promise((resolve, reject) => {
-    const child = spawn("npm", ["run", "--silent", "bench", "-w", workspace], {
+    const child = spawn("npm", ["run", "--silent", script, "-w", workspace], {
       cwd: ROOT,
       stdio: ["ignore", "pipe", "inherit"],
     });
@@ -148,6 +149,7 @@ async function main(): Promise<void> {
   if (withClientBenches) {
     clientBenches.push(await runClientBench("@queuescale/worker"));
     clientBenches.push(await runClientBench("@queuescale/producer"));
+    clientBenches.push(await runClientBench("@queuescale/producer", "bench:upload"));
   }
   const report = renderReport({
     date,

@@ -14,6 +14,7 @@ import { RequestError, parsePublishRequest } from "./messages.js";
 import type { ProducerMetrics } from "./metrics.js";
 import type { PublishPolicy } from "./publish-policy.js";
 import type { QueueLister } from "./queues.js";
+import { uploadRoute } from "./upload/route.js";
 
 export interface ApiOptions {
   client: BrokerClient;
@@ -25,6 +26,7 @@ export interface ApiOptions {
   policy: PublishPolicy;
   maxBatchMessages: number;
   maxBodyBytes: number;
+  maxUploadBytes: number;
   /** Requests not yet answered; shutdown waits for them. */
   inFlight: Set<Promise<unknown>>;
 }
@@ -121,6 +123,27 @@ function requireConnected(client: BrokerClient): void {
   if (!client.isConnected()) throw new QueueOperationError("unavailable", `not connected to ${client.broker}`);
 }
 
+/** What every publishing route checks before it publishes; resolves to the queue name. */
+/** The queue named by the route, when the publish policy lets the API publish there (else 403). */
+function allowedQueue(request: Request, client: BrokerClient, policy: PublishPolicy): string {
+  const name = queueName(request, client);
+  const refused = policy.refusal(name);
+  if (refused) throw new RequestError(403, refused);
+  return name;
+}
+
+async function requireQueue(name: string, client: BrokerClient): Promise<void> {
+  requireConnected(client);
+  if (!(await client.queueExists(name))) throw new QueueOperationError("not_found", `queue ${name} not found`);
+}
+
+/** Where a publishing route may publish: an allowed queue that exists. */
+async function publishTarget(request: Request, client: BrokerClient, policy: PublishPolicy): Promise<string> {
+  const name = allowedQueue(request, client, policy);
+  await requireQueue(name, client);
+  return name;
+}
+
 /** The HTTP API on top of /metrics, /healthz and /readyz. */
 export function createApi(options: ApiOptions): Express {
   const { client, metrics, lister, logger, inFlight } = options;
@@ -138,12 +161,9 @@ export function createApi(options: ApiOptions): Express {
   const admin = requireAdminToken(options.adminToken);
 
   app.post("/v1/queues/:name/messages", json, async (request, response) => {
-    const name = queueName(request, client);
-    const refused = options.policy.refusal(name);
-    if (refused) throw new RequestError(403, refused);
+    const name = allowedQueue(request, client, options.policy);
     const messages = parsePublishRequest(request.body, options.maxBatchMessages);
-    requireConnected(client);
-    if (!(await client.queueExists(name))) throw new QueueOperationError("not_found", `queue ${name} not found`);
+    await requireQueue(name, client);
 
     const outcomes = await client.publish(name, messages);
 
@@ -174,6 +194,19 @@ export function createApi(options: ApiOptions): Express {
       failed,
     });
   });
+
+  // Streams its body itself (no JSON parser); checks the queue as the route above does.
+  app.post(
+    "/v1/queues/:name/upload",
+    uploadRoute({
+      client,
+      metrics,
+      logger,
+      maxUploadBytes: options.maxUploadBytes,
+      maxRowBytes: options.maxBodyBytes,
+      resolveQueue: (request) => publishTarget(request, client, options.policy),
+    }),
+  );
 
   app.get("/v1/queues", async (_request, response) => {
     const queues = await lister.list();

@@ -10,8 +10,10 @@ import { producerSettings } from "./settings.js";
 const PROGRAM = "queuescale-producer";
 
 const USAGE = `Commands:
-  (none) | serve                            serve the HTTP API (POST /v1/queues/NAME/messages, GET /v1/queues, admin routes)
-  publish --queue NAME [--file FILE|-]      publish each line of FILE (default stdin) as one message, with confirms
+  (none) | serve                            serve the HTTP API (POST /v1/queues/NAME/messages and /upload, GET /v1/queues, admin routes)
+  publish --queue NAME [--file FILE|-]      publish each row of FILE (default stdin) as one message, with confirms
+          [--format csv|ndjson|lines]       how rows are read (default: from the extension, .csv .ndjson .jsonl; else lines)
+          [--from-line N --upload-id ID]    resume: ids are ID:LINE, rows before line N are skipped
   trickle --queue NAME [--interval 200ms]   publish a synthetic message every interval until SIGINT/SIGTERM`;
 
 runMain(PROGRAM, async () => {

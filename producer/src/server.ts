@@ -60,12 +60,16 @@ export async function startProducer(options: ReadSettingsOptions, logger?: Logge
     policy: new PublishPolicy(settings.ALLOWED_QUEUES),
     maxBatchMessages: settings.MAX_BATCH_MESSAGES,
     maxBodyBytes: settings.MAX_BODY_BYTES,
+    maxUploadBytes: settings.MAX_UPLOAD_BYTES,
     inFlight,
   });
   let server: Server;
   let port: number;
   try {
     ({ server, port } = await listen(app, settings.LISTEN_ADDRESS));
+    // An upload's body arrives as fast as the broker confirms its rows, for as long as the file
+    // takes; Node's default cap on a whole request (300 s) would cut large uploads with a 408.
+    server.requestTimeout = 0;
   } catch (error) {
     await client.close();
     throw error;

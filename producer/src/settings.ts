@@ -46,7 +46,10 @@ export const producerSettings = {
     "Most messages in one POST, 1 to 100000. Default 1000.",
   ),
   MAX_BODY_BYTES: countSetting(1_048_576, { min: 1024, max: 268_435_456 }).describe(
-    "Largest request body in bytes, 1024 to 268435456 (256 MiB). Default 1048576 (1 MiB).",
+    "Largest request body in bytes, and largest row of an upload, 1024 to 268435456 (256 MiB). Default 1048576 (1 MiB).",
+  ),
+  MAX_UPLOAD_BYTES: countSetting(1_073_741_824, { min: 1024, max: 1_099_511_627_776 }).describe(
+    "Largest file POST /v1/queues/NAME/upload takes (raw body or the multipart file), 1024 to 1099511627776 (1 TiB). Default 1073741824 (1 GiB).",
   ),
   PUBLISH_TIMEOUT_SECONDS: secondsSetting(10, { min: 0.1, max: 600 }).describe(
     "A message not confirmed by the broker within this many seconds is reported as not accepted; every other broker operation (existence check, channel open, admin routes, connection attempt) fails with 503 past it. 0.1 to 600. Default 10.",

@@ -65,6 +65,64 @@ describe.each(BROKER_NAMES)("queuescale-producer CLI on %s", (brokerName) => {
     expect(stored.map((message) => message.body)).toEqual(lines);
   });
 
+  it("publish --file data.csv: one JSON message per row with ids <upload id>:<line>; a bad row stops it, --from-line resumes", async () => {
+    const queue = await harness.createQueue();
+    const header = "sku,label";
+    const rows = Array.from({ length: 1100 }, (_, index) => ({ sku: `s-${index}`, label: `item, number ${index}` }));
+    const good = [header, ...rows.map((row) => `${row.sku},"${row.label}"`)];
+    const badLine = 700;
+    const bad = good.map((text, index) => (index + 1 === badLine ? 'broken,"unclosed' : text));
+    const file = join(dir, "data.csv");
+    await writeFile(file, `${bad.join("\n")}\n`);
+
+    const first = await runCli(
+      ["publish", "--queue", queue, "--file", file, "--upload-id", "cli-up"],
+      harness.settings(),
+    ).exited;
+    expect(first.code, first.stderr).toBe(1);
+    expect(first.stderr).toContain(`line ${badLine}`);
+    expect(first.stderr).toContain(`--from-line ${badLine} --upload-id cli-up`);
+    expect(await harness.count(queue)).toBe(badLine - 2);
+
+    await writeFile(file, `${good.join("\n")}\n`);
+    const resumed = await runCli(
+      ["publish", "--queue", queue, "--file", file, "--upload-id", "cli-up", "--from-line", String(badLine)],
+      harness.settings(),
+    ).exited;
+    expect(resumed.code, resumed.stderr).toBe(0);
+    // Not a terminal: one summary line, no progress bar.
+    expect(resumed.stderr.trim().split("\n")).toHaveLength(1);
+    expect(resumed.stderr).toContain(`published ${rows.length - (badLine - 2)} messages to ${queue}`);
+    const stored = await harness.drain(queue, rows.length);
+    expect(stored.map((message) => JSON.parse(message.body) as unknown)).toEqual(rows);
+    expect(stored.map((message) => message.id)).toEqual(rows.map((_, index) => `cli-up:${index + 2}`));
+  });
+
+  it("publish --format ndjson reads standard input as JSON lines", async () => {
+    const queue = await harness.createQueue();
+    const values = [{ a: 1 }, [2], "three"];
+    const { code, stderr } = await runCli(
+      ["publish", "--queue", queue, "--format", "ndjson"],
+      harness.settings(),
+      `${values.map((value) => JSON.stringify(value)).join("\n")}\n`,
+    ).exited;
+    expect(code, stderr).toBe(0);
+    const stored = await harness.drain(queue, values.length);
+    expect(stored.map((message) => JSON.parse(message.body) as unknown)).toEqual(values);
+    expect(stored.every((message) => message.contentType === "application/json")).toBe(true);
+  });
+
+  it("refuses an unknown --format and a --from-line that is not a line (exit 2)", async () => {
+    for (const [flag, value] of [
+      ["--format", "xml"],
+      ["--from-line", "0"],
+    ]) {
+      const { code, stderr } = await runCli(["publish", "--queue", "q", flag!, value!], harness.settings()).exited;
+      expect(code, stderr).toBe(2);
+      expect(stderr).toContain(flag);
+    }
+  });
+
   it("publish reads standard input with --file -", async () => {
     const queue = await harness.createQueue();
     const lines = ["first", "second", "third"];

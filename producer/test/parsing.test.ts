@@ -71,9 +71,18 @@ describe("command line", () => {
       name: "publish",
       queue: "orders",
       file: "in.txt",
+      fromLine: 1,
       settingsArgv: ["--broker", "rabbitmq"],
     });
     expect(splitCommand(["publish", "--queue", "orders"]).file).toBe("-");
+  });
+
+  it("takes --format, --from-line and --upload-id for publish only", () => {
+    expect(
+      splitCommand(["publish", "--queue", "q", "--format=csv", "--from-line", "7201", "--upload-id", "up-1"]),
+    ).toMatchObject({ format: "csv", fromLine: 7201, uploadId: "up-1" });
+    expect(() => splitCommand(["publish", "--queue", "q", "--upload-id", "has space"])).toThrow(/--upload-id/);
+    expect(() => splitCommand(["trickle", "--queue", "q", "--from-line", "2"])).toThrow(/--from-line/);
   });
 
   it("maps trickle's --interval onto MESSAGE_INTERVAL", () => {

@@ -1,4 +1,6 @@
 import { ConfigError } from "@queuescale/core";
+import { UPLOAD_FORMATS, type UploadFormat } from "../upload/format.js";
+import { UPLOAD_ID_RULE, isUploadId } from "../upload/ids.js";
 
 export const COMMANDS = ["serve", "publish", "trickle"] as const;
 export type CommandName = (typeof COMMANDS)[number];
@@ -9,11 +11,18 @@ export interface Command {
   readonly queue: string;
   /** --file for publish: a path, or `-` for standard input (the default). */
   readonly file: string;
+  /** --format for publish: how rows are read; by default from the file's extension. */
+  readonly format?: UploadFormat;
+  /** --from-line for publish: rows starting before this line are skipped (a resume). */
+  readonly fromLine: number;
+  /** --upload-id for publish: message ids are `<upload id>:<line>`; generated when absent. */
+  readonly uploadId?: string;
   /** Everything else, for readSettings (`--interval` becomes `--message-interval`). */
   readonly settingsArgv: string[];
 }
 
-const COMMAND_FLAGS = new Set(["--queue", "--file"]);
+const COMMAND_FLAGS = new Set(["--queue", "--file", "--format", "--from-line", "--upload-id"]);
+const PUBLISH_ONLY = ["--file", "--format", "--from-line", "--upload-id"];
 const ALIASES: Readonly<Record<string, string>> = { "--interval": "--message-interval" };
 
 /**
@@ -56,5 +65,23 @@ export function splitCommand(argv: readonly string[]): Command {
   if (name === "serve" && (own["--queue"] !== undefined || own["--file"] !== undefined)) {
     throw new ConfigError("command", "--queue and --file belong to the publish and trickle commands");
   }
-  return { name, queue, file: own["--file"] ?? "-", settingsArgv };
+  const misplaced = PUBLISH_ONLY.find((flag) => own[flag] !== undefined);
+  if (name !== "publish" && misplaced) throw new ConfigError(misplaced, "belongs to the publish command");
+  return { name, queue, file: own["--file"] ?? "-", ...publishFlags(own), settingsArgv };
+}
+
+function publishFlags(own: Record<string, string>): Pick<Command, "format" | "fromLine" | "uploadId"> {
+  const format = own["--format"];
+  if (format !== undefined && !(UPLOAD_FORMATS as readonly string[]).includes(format)) {
+    throw new ConfigError("--format", `must be one of ${UPLOAD_FORMATS.join(", ")}`);
+  }
+  const fromLine = own["--from-line"] ?? "1";
+  if (!/^\d+$/.test(fromLine) || !Number.isSafeInteger(Number(fromLine)) || Number(fromLine) < 1) {
+    throw new ConfigError("--from-line", "must be a whole number from 1");
+  }
+  const uploadId = own["--upload-id"];
+  if (uploadId !== undefined && !isUploadId(uploadId)) {
+    throw new ConfigError("--upload-id", `must be ${UPLOAD_ID_RULE}`);
+  }
+  return { format: format as UploadFormat | undefined, fromLine: Number(fromLine), uploadId };
 }

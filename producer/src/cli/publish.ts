@@ -1,80 +1,102 @@
 import { randomUUID } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { createInterface } from "node:readline";
+import { stat } from "node:fs/promises";
 import type { ReadSettingsOptions } from "@queuescale/core";
-import type { OutgoingMessage } from "../brokers/types.js";
+import { UploadInputError } from "../upload/errors.js";
+import { formatOfFileName } from "../upload/format.js";
+import { StoppedOnInput, UPLOAD_WINDOW, publishRows } from "../upload/publisher.js";
+import { readRows, type RowTally } from "../upload/rows.js";
 import type { Command } from "./args.js";
+import { createProgress } from "./progress.js";
 import { CommandFailure, openSession } from "./session.js";
-
-/** Lines per publish call: big enough to keep confirms pipelined, small enough to report progress. */
-const BATCH_LINES = 500;
 
 export interface PublishSummary {
   published: number;
   seconds: number;
+  uploadId: string;
 }
 
 /**
- * Publishes every non-empty line of the file (or stdin) as one message, its bytes unchanged, and
- * waits for each batch to be confirmed before reading on. Stops at the first batch the broker did
- * not fully accept and says from which line to resume.
+ * Publishes a file (or stdin) as one message per row, the way POST …/upload does: streamed, in
+ * windows that wait for confirms, ids `<upload id>:<line>`. The format comes from --format or the
+ * file's extension (plain lines otherwise). Stops at the first row that is bad or not confirmed and
+ * says how to resume (--from-line, --upload-id); exit 1 then.
  */
 export async function runPublish(
   command: Command,
   options: ReadSettingsOptions,
-  progress: NodeJS.WritableStream = process.stderr,
+  output: NodeJS.WriteStream = process.stderr,
 ): Promise<PublishSummary> {
-  const { client } = await openSession(command.queue, options);
-  const input = command.file === "-" ? process.stdin : createReadStream(command.file);
-  const started = performance.now();
-  let published = 0;
-  let lineNumber = 0;
-  const report = () => {
-    const seconds = (performance.now() - started) / 1000;
-    const rate = seconds > 0 ? Math.round(published / seconds) : 0;
-    progress.write(`published ${published} messages to ${command.queue} (${rate}/s)\n`);
-  };
-  const ticker = setInterval(report, 1_000);
-  try {
-    const lines = createInterface({ input, crlfDelay: Infinity });
-    let batch: { line: number; message: OutgoingMessage }[] = [];
-    const flush = async () => {
-      if (batch.length === 0) return;
-      const outcomes = await client.publish(
-        command.queue,
-        batch.map((entry) => entry.message),
-      );
-      const firstFailure = outcomes.findIndex((outcome) => !outcome.ok);
-      if (firstFailure >= 0) {
-        const outcome = outcomes[firstFailure]!;
-        published += outcomes.filter((each) => each.ok).length;
-        const detail = outcome.ok ? "" : `${outcome.reason}: ${outcome.detail}`;
-        throw new CommandFailure(
-          `line ${batch[firstFailure]!.line} was not accepted (${detail}); ${published} messages were published, ` +
-            `those up to line ${batch[firstFailure]!.line - 1} all confirmed`,
-        );
-      }
-      published += outcomes.length;
-      batch = [];
-    };
+  const fromStdin = command.file === "-";
+  const format = command.format ?? (fromStdin ? undefined : formatOfFileName(command.file)) ?? "lines";
+  const uploadId = command.uploadId ?? randomUUID();
+  const name = fromStdin ? "standard input" : command.file;
+  let size: number | undefined;
+  if (!fromStdin) {
     try {
-      for await (const line of lines) {
-        lineNumber++;
-        if (line.trim() === "") continue;
-        batch.push({ line: lineNumber, message: { id: randomUUID(), body: Buffer.from(line), headers: {} } });
-        if (batch.length >= BATCH_LINES) await flush();
-      }
+      size = (await stat(command.file)).size;
     } catch (error) {
-      if (error instanceof CommandFailure) throw error;
+      throw new CommandFailure(`cannot read ${name}: ${(error as Error).message}`);
+    }
+  }
+  const { client, settings } = await openSession(command.queue, options);
+  const input = fromStdin ? process.stdin : createReadStream(command.file);
+  const started = performance.now();
+  const tally: RowTally = { lines: 0, rows: 0 };
+  let bytes = 0;
+  let confirmed = 0;
+  const progress = createProgress(output, size);
+  const resume = (line: number) => `resume with --from-line ${line} --upload-id ${uploadId}`;
+  let published: number;
+  try {
+    const rows = readRows(
+      input,
+      {
+        format,
+        uploadId,
+        fromLine: command.fromLine,
+        maxRowBytes: settings.MAX_BODY_BYTES,
+        limit: Number.MAX_SAFE_INTEGER,
+        onBytes: (count) => (bytes += count),
+      },
+      tally,
+    );
+    let result;
+    try {
+      result = await publishRows(client, command.queue, rows, {
+        ...UPLOAD_WINDOW,
+        onOutcomes(outcomes) {
+          confirmed += outcomes.filter((outcome) => outcome.ok).length;
+          progress.update({ bytes, rows: confirmed });
+        },
+      });
+    } catch (error) {
+      const input = error instanceof StoppedOnInput ? error.input : error;
+      if (!(input instanceof UploadInputError)) throw input;
+      published = (error as StoppedOnInput).accepted;
+      progress.stop();
       throw new CommandFailure(
-        `cannot read ${command.file === "-" ? "standard input" : command.file}: ${String(error)}`,
+        `${input.message} in ${name}; ${published} messages were published (every row before line ${input.line}); ` +
+          `fix it and ${resume(input.line)}`,
       );
     }
-    await flush();
+    published = result.accepted;
+    progress.stop();
+    if (!result.ok) {
+      throw new CommandFailure(
+        `line ${result.line} was not confirmed (${result.reason}: ${result.detail}); ${published} messages were published ` +
+          `(every row before line ${result.line}); ${resume(result.line)}`,
+      );
+    }
   } finally {
-    clearInterval(ticker);
-    report();
+    progress.stop();
+    input.destroy();
     await client.close();
   }
-  return { published, seconds: (performance.now() - started) / 1000 };
+  const seconds = (performance.now() - started) / 1000;
+  const rate = seconds > 0 ? Math.round(published / seconds) : 0;
+  output.write(
+    `published ${published} messages to ${command.queue} (${rate}/s) from ${tally.lines} lines of ${name} as ${format}, upload id ${uploadId}\n`,
+  );
+  return { published, seconds, uploadId };
 }
