@@ -37,6 +37,7 @@ import {
   type ProducerBrokerModule,
   type PublishOutcome,
   type PublishFailureReason,
+  type PublishSession,
 } from "./types.js";
 
 interface Live {
@@ -170,6 +171,11 @@ class NatsClient implements BrokerClient {
     const found = await this.consumerExists(name);
     if (found) this.existing.remember(name);
     return found;
+  }
+
+  /** JetStream keeps one connection's publishes in order, and refuses a message by itself. */
+  openSession(queue: string): PublishSession {
+    return { publish: (messages) => this.publish(queue, messages), close: () => undefined };
   }
 
   async publish(queue: string, messages: readonly OutgoingMessage[]): Promise<PublishOutcome[]> {

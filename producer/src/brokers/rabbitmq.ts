@@ -19,6 +19,7 @@ import {
   type OutgoingMessage,
   type ProducerBrokerModule,
   type PublishOutcome,
+  type PublishSession,
 } from "./types.js";
 
 /** AMQP reply codes the admin operations map to HTTP statuses. */
@@ -179,23 +180,42 @@ class RabbitClient implements BrokerClient {
   }
 
   async publish(queue: string, messages: readonly OutgoingMessage[]): Promise<PublishOutcome[]> {
-    const failAll = (detail: string) => messages.map(() => ({ ok: false, reason: "connection", detail }) as const);
-    const live = this.live;
-    if (!live) return failAll("not connected to RabbitMQ");
-    if (messages.length === 0) return [];
-    let channel: PublishChannel;
+    const session = this.openSession(queue);
     try {
-      channel = await live.pool.acquire();
-    } catch (error) {
-      return failAll(describeError(error));
+      return await session.publish(messages);
+    } finally {
+      session.close();
     }
-    const outcomes = await this.publishOn(channel, queue, messages);
+  }
+
+  openSession(queue: string): PublishSession {
+    const live = this.live;
+    let channel: Promise<PublishChannel> | undefined;
     // A channel with confirms outstanding (a timeout) or closed by the broker is not lent again.
-    live.pool.release(
-      channel,
-      outcomes.every((outcome) => outcome.ok || outcome.reason !== "timeout"),
-    );
-    return outcomes;
+    let reusable = true;
+    return {
+      publish: async (messages) => {
+        const failAll = (detail: string) => messages.map(() => ({ ok: false, reason: "connection", detail }) as const);
+        if (!live) return failAll("not connected to RabbitMQ");
+        if (messages.length === 0) return [];
+        channel ??= live.pool.acquire();
+        let acquired: PublishChannel;
+        try {
+          acquired = await channel;
+        } catch (error) {
+          return failAll(describeError(error));
+        }
+        const outcomes = await this.publishOn(acquired, queue, messages);
+        if (outcomes.some((outcome) => !outcome.ok && outcome.reason === "timeout")) reusable = false;
+        return outcomes;
+      },
+      close: () => {
+        channel?.then(
+          (acquired) => live?.pool.release(acquired, reusable),
+          () => undefined,
+        );
+      },
+    };
   }
 
   private publishOn(

@@ -29,6 +29,16 @@ export class QueueOperationError extends Error {
 }
 
 /**
+ * Batches published in order on one broker channel, for the many batches of one request (an
+ * upload): they stay in file order in the queue, and what the broker refuses fails only this
+ * session. `close` hands the channel back.
+ */
+export interface PublishSession {
+  publish(messages: readonly OutgoingMessage[]): Promise<PublishOutcome[]>;
+  close(): void;
+}
+
+/**
  * The producer's view of one broker: publishing with confirms and managing queues. A queue is a
  * RabbitMQ queue in the vhost of the URL, or a JetStream durable consumer of STREAM (see the broker
  * files for what a name maps to). Nothing outside the broker files knows which broker it is.
@@ -48,6 +58,8 @@ export interface BrokerClient {
    * with one outcome per message in order. Never rejects for a broker failure: it reports it.
    */
   publish(queue: string, messages: readonly OutgoingMessage[]): Promise<PublishOutcome[]>;
+  /** A session of ordered publishes to `queue` (see PublishSession); `publish` is a session of one batch. */
+  openSession(queue: string): PublishSession;
   /** Creates a durable queue; `created` is false when it already existed. */
   createQueue(name: string): Promise<{ created: boolean }>;
   /** Drops every ready message of the queue. */

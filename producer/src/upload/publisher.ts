@@ -63,19 +63,16 @@ export async function publishRows(
   let duplicates = 0;
   let failure: { line: number; reason: PublishFailureReason; detail: string } | undefined;
 
+  // One session for the whole upload: its windows stay in file order in the queue.
+  const session = client.openSession(queue);
   const send = (window: UploadRow[]) => {
     out.push({
       lines: window.map((row) => row.line),
       // Counted as soon as the broker answers, not when the window's turn comes to be settled.
-      outcomes: client
-        .publish(
-          queue,
-          window.map((row) => row.message),
-        )
-        .then((outcomes) => {
-          options.onOutcomes?.(outcomes);
-          return outcomes;
-        }),
+      outcomes: session.publish(window.map((row) => row.message)).then((outcomes) => {
+        options.onOutcomes?.(outcomes);
+        return outcomes;
+      }),
     });
   };
   const settleOldest = async () => {
@@ -114,6 +111,7 @@ export async function publishRows(
   if (!failure && window.length > 0) send(window);
   // Every window sent is settled before answering, so no confirm arrives after the answer.
   while (out.length > 0) await settleOldest();
+  session.close();
   if (failure) return { ok: false, accepted, duplicates, ...failure };
   if (inputError !== undefined) throw new StoppedOnInput(inputError, accepted, duplicates);
   return { ok: true, accepted, duplicates };
