@@ -4,6 +4,7 @@ import { splitCommand } from "./cli/args.js";
 import { runPublish } from "./cli/publish.js";
 import { CommandFailure } from "./cli/session.js";
 import { runTrickle } from "./cli/trickle.js";
+import { limitHeapGrowth } from "./heap-growth.js";
 import { startProducer } from "./server.js";
 import { producerSettings } from "./settings.js";
 
@@ -15,6 +16,9 @@ const USAGE = `Commands:
           [--format csv|ndjson|lines]       how rows are read (default: from the extension, .csv .ndjson .jsonl; else lines)
           [--from-line N --upload-id ID]    resume: ids are ID:LINE, rows before line N are skipped
   trickle --queue NAME [--interval 200ms]   publish a synthetic message every interval until SIGINT/SIGTERM`;
+
+// Before anything is allocated: the heap of an upload stays small only with frequent full collections.
+limitHeapGrowth();
 
 runMain(PROGRAM, async () => {
   const argv = process.argv.slice(2);

@@ -100,6 +100,10 @@ class NatsClient implements BrokerClient {
         maxReconnectAttempts: -1,
         reconnectTimeWait: 250,
         timeout: 5_000,
+        // A request otherwise captures two stack traces (a RequestError and a TimeoutError) when it
+        // is made, for every message: most of an upload's allocation per row. Failures are
+        // reported by reason and message, which stay the same.
+        noAsyncTraces: true,
       });
       if (this.closing) {
         // Closed while the first connection was still being attempted.
