@@ -10,7 +10,7 @@ import { setFlagsFromString } from "node:v8";
  * confirms outlive the young generation, so they are promoted at a steady rate: the heap climbed to
  * 110–145 MiB, almost all of it garbage, before each full collection, and the peak RSS to
  * 160–225 MiB. Growing at most 30 % past the live heap keeps the peak RSS of a million-row upload
- * well under 150 MiB; the full collections it adds are of a small heap (a few ms each), and they
+ * under 150 MiB (126–141 MiB); the full collections it adds are of a small heap (a few ms each), and they
  * did not slow the upload measurably. Unlike --max-old-space-size it caps nothing: a request near
  * MAX_BODY_BYTES still gets all the heap it needs.
  */
