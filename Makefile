@@ -75,10 +75,8 @@ sim: build ## a 5,000-message burst through the sample HPA vs an instant oracle 
 manifests: ## print the rendered Kustomize overlays
 	@for overlay in k8s/overlays/*/; do echo "# ---- $$overlay"; kubectl kustomize "$$overlay"; done
 
-images: ## build the exporter, worker and producer images (needs a Docker engine; TAG=dev)
-	@for component in exporter worker producer; do \
-	  docker build -f $$component/Dockerfile -t queuescale-$$component:$(TAG) . ; \
-	done
+images: ## build the exporter, worker and producer images from ./Dockerfile (Docker, else buildah/podman; TAG=dev)
+	TAG=$(TAG) scripts/images.sh
 
 clean: ## remove build output (keeps .tools/)
 	rm -rf node_modules */dist */*.tsbuildinfo .tmp
