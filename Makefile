@@ -65,9 +65,10 @@ bench-peers: build brokers ## this exporter vs kbudde/rabbitmq_exporter and the 
 loadtest: build brokers tools ## k6 against the producer on the local stack (SCENARIO=burst|ramp|soak, BROKER=rabbitmq|nats)
 	SCENARIO=$(SCENARIO) BROKER=$(BROKER) npx tsx loadtest/run.ts
 
-e2e: build brokers ## the real HPA controller scales the overlays' worker on the exporter's numbers (etcd, apiserver, controller-manager, scheduler, kwok, Prometheus, adapter on loopback; ~3 min, first tool build up to an hour)
+e2e: build brokers ## real pods: images on a real node (kubelet, containerd), the real HPA and adapter (root; ~10 min warm, first tool build about an hour)
 	scripts/e2e-tools.sh
-	npx tsx e2e/run.ts
+	TAG=$(TAG) scripts/images.sh
+	npx tsx e2e/run.ts --tag $(TAG)
 
 sim: build ## a 5,000-message burst through the sample HPA vs an instant oracle (queuescale-sim)
 	npx queuescale-sim burst --hpa autoscaler/test/fixtures/hpa.yaml --burst 5000@10

@@ -1,4 +1,4 @@
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { TcpProxy } from "../core/test/support/tcp-proxy.js";
@@ -7,18 +7,18 @@ import type { ApiClient } from "./lib/api.js";
 import { HPA_SYNC_PERIOD_SECONDS, type ControlPlane } from "./lib/cluster.js";
 import { scaleDownLimit, scaleUpLimit, type HpaSpec, type ReplicaChange } from "./lib/hpa-policy.js";
 import { describe, externalMetricPath, METRIC_NAME, Observer, type Sample } from "./lib/observer.js";
-import { containerEnvironment, findManifest, renderOverlay, type RenderedOverlay } from "./lib/overlay.js";
-import { REPO_ROOT } from "./lib/paths.js";
+import type { RealNode } from "./lib/node.js";
+import { findManifest, renderOverlay, type RenderedOverlay } from "./lib/overlay.js";
 import type { ProcessGroup } from "./lib/processes.js";
 import type { Prometheus } from "./lib/prometheus.js";
 import { Timeline, type Checks } from "./lib/timeline.js";
-import { freePort, httpOk, waitFor } from "./lib/wait.js";
+import { waitFor } from "./lib/wait.js";
 
 /** The backlog the scenario publishes, in multiples of the HPA's per-replica target. */
 const BACKLOG_IN_TARGETS = 7.5;
 /**
- * Exporter processes per scenario. Both publish the same series, as exporter replicas and workers
- * do; the adapter rule's max over reporters must still give the queue's depth, not twice it.
+ * Exporter pods per scenario (the test overlay's replicas). Both publish the same series; the
+ * adapter rule's max over reporters must still give the queue's depth, not twice it.
  */
 const EXPORTER_REPLICAS = 2;
 /** The observer's sampling interval, in seconds. */
@@ -30,11 +30,13 @@ export interface ScenarioEnvironment {
   readonly cluster: ControlPlane;
   readonly api: ApiClient;
   readonly prometheus: Prometheus;
+  readonly node: RealNode;
   readonly checks: Checks;
 }
 
 /** Figures the run reports per broker. */
 export interface ScenarioFigures {
+  applyToAllReadySeconds?: number;
   publishToMetricSeconds?: number;
   publishToFirstScaleUpSeconds?: number;
   publishToFullScaleSeconds?: number;
@@ -54,8 +56,7 @@ export class BrokerScenario {
   private proxy: TcpProxy | undefined;
   private overlay: RenderedOverlay | undefined;
   private observer: Observer | undefined;
-  private readonly exporterAddresses: string[] = [];
-  private readonly exporterNames: string[] = [];
+  private clientRelay: TcpProxy | undefined;
 
   constructor(
     private readonly module: BrokerModule,
@@ -74,44 +75,56 @@ export class BrokerScenario {
     if (!ok) throw new ScenarioFailed(`${this.name}: ${name}: ${detail}`);
   }
 
-  /** Creates the queue, renders the overlay, starts the exporters and has Prometheus scrape them. */
+  /**
+   * Creates the queue, starts the relays the pods reach the broker through, applies the overlay
+   * with a Secret pointing at them, and waits until every pod is Ready through its own probes.
+   */
   async prepare(): Promise<void> {
+    const { node, cluster } = this.env;
     const dir = join(this.env.dir, this.name);
-    const secretDir = join(dir, "secret");
-    await mkdir(secretDir, { recursive: true });
+    await mkdir(dir, { recursive: true });
     this.fixture = await this.module.create();
     this.timeline.add("step", `created ${this.fixture.description}`);
-    this.overlay = await renderOverlay(join(dir, "overlay"), this.fixture, this.env.cluster.kubectl);
-    this.proxy = new TcpProxy(this.fixture.exporterUpstreamPort);
-    const proxyPort = await this.proxy.start();
-    for (const [key, content] of Object.entries(this.fixture.secretFor(proxyPort))) {
-      await writeFile(join(secretDir, key), content, { mode: 0o600 });
-    }
-    const settings = containerEnvironment(this.overlay, "queuescale-exporter", secretDir);
-    for (let replica = 0; replica < EXPORTER_REPLICAS; replica++) {
-      const port = await freePort();
-      const name = `exporter-${this.name}-${replica}`;
-      // A clean environment: only what the overlay gives the pod, so nothing from the caller's
-      // shell (a RABBITMQ_URL, say) changes what the exporter reads.
-      this.env.processes.start(name, process.execPath, [join(REPO_ROOT, "exporter", "dist", "main.js")], {
-        env: { PATH: process.env.PATH ?? "", ...settings, LISTEN_ADDRESS: `127.0.0.1:${port}` },
-      });
-      const address = `127.0.0.1:${port}`;
-      await waitFor(() => httpOk(`http://${address}/healthz`), {
-        timeoutMs: 30_000,
-        what: `${name} /healthz`,
-        abort: () => (this.env.processes.alive(name) ? undefined : `exited; see ${this.env.processes.logPath(name)}`),
-      });
-      this.exporterNames.push(name);
-      this.exporterAddresses.push(address);
-      await this.env.prometheus.addTarget({
-        address,
-        labels: { namespace: this.overlay.namespace, pod: `queuescale-exporter-${replica}` },
-      });
-    }
+    this.overlay = await renderOverlay(join(dir, "overlay"), this.fixture, cluster.kubectl);
+    // The brokers listen on loopback, which is the host's own: the pods reach them through relays
+    // on the bridge's gateway address. The exporters' relay is theirs alone, so it can be cut.
+    this.proxy = new TcpProxy(this.fixture.exporterUpstreamPort, "127.0.0.1", node.network.gateway);
+    await this.proxy.start();
+    this.clientRelay = new TcpProxy(this.fixture.clientUpstreamPort, "127.0.0.1", node.network.gateway);
+    await this.clientRelay.start();
+    const secret = {
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: { name: "queuescale-broker", namespace: this.overlay.namespace },
+      stringData: this.fixture.secret({ exporter: this.proxy.address, clients: this.clientRelay.address }),
+    };
+    const appliedAt = this.timeline.add(
+      "step",
+      `apply the ${this.name} overlay in namespace ${this.overlay.namespace}`,
+    );
+    await cluster.kubectl.apply(`${this.overlay.yaml}\n---\n${JSON.stringify(secret)}\n`);
+    const expected = deploymentReplicas(this.overlay);
+    const pods = await waitFor(
+      async () => {
+        const ready = await readyPods(cluster, this.overlay!.namespace);
+        return Object.entries(expected).every(([name, count]) => (ready.get(name) ?? 0) >= count) ? ready : undefined;
+      },
+      { timeoutMs: 240_000, intervalMs: 1_000, what: `every pod of the ${this.name} overlay Ready` },
+    ).catch(async (error: unknown) => {
+      const described = await cluster.kubectl
+        .run(["get", "pods", "-n", this.overlay!.namespace, "-o", "wide"])
+        .catch(() => "");
+      throw new Error(`${String(error)}\n${described}`);
+    });
+    this.figures.applyToAllReadySeconds = seconds(Date.now() - appliedAt);
+    this.check(
+      "every pod Ready through its own probes and securityContext",
+      true,
+      [...pods].map(([name, count]) => `${name} ${count}`).join(", "),
+    );
     this.timeline.add(
       "step",
-      `${EXPORTER_REPLICAS} exporters reading ${this.name} through TCP proxy :${proxyPort}, scraped every 5 s`,
+      `${EXPORTER_REPLICAS} exporter pods reading ${this.name} through relay ${this.proxy.address}, workers and producer through ${this.clientRelay.address}`,
     );
   }
 
@@ -139,8 +152,6 @@ export class BrokerScenario {
     const backlog = Math.round(target * BACKLOG_IN_TARGETS);
     const expected = Math.min(hpa.maxReplicas, Math.max(minReplicas, Math.ceil(backlog / target)));
 
-    await kubectl.apply(overlay.yaml);
-    this.timeline.add("step", `applied the ${this.name} overlay in namespace ${namespace}`);
     const observer = new Observer(this.env.api, namespace, fixture.selector, this.timeline, SAMPLE_SECONDS * 1000);
     this.observer = observer;
     observer.start();
@@ -309,10 +320,8 @@ export class BrokerScenario {
   /** Stops what the scenario started and deletes what it created on the broker; never throws. */
   async dispose(): Promise<void> {
     await this.observer?.stop();
-    for (const address of this.exporterAddresses)
-      await this.env.prometheus.removeTarget(address).catch(() => undefined);
-    for (const name of this.exporterNames) await this.env.processes.stop(name);
     await this.proxy?.close();
+    await this.clientRelay?.close();
     try {
       await this.fixture?.dispose();
     } catch (error) {
@@ -322,6 +331,36 @@ export class BrokerScenario {
 }
 
 export class ScenarioFailed extends Error {}
+
+/** Replicas each Deployment of the overlay asks for (1 when it does not say). */
+function deploymentReplicas(overlay: RenderedOverlay): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const manifest of overlay.manifests) {
+    if (manifest.kind !== "Deployment") continue;
+    counts[manifest.metadata.name] = (manifest as unknown as { spec: { replicas?: number } }).spec.replicas ?? 1;
+  }
+  return counts;
+}
+
+interface PodList {
+  items: {
+    metadata: { labels?: Record<string, string> };
+    status?: { conditions?: { type: string; status: string }[] };
+  }[];
+}
+
+/** Ready pods per app.kubernetes.io/name (which is each Deployment's name in the overlays). */
+async function readyPods(cluster: ControlPlane, namespace: string): Promise<Map<string, number>> {
+  const list = await cluster.kubectl.json<PodList>(["get", "pods", "-n", namespace]);
+  const ready = new Map<string, number>();
+  for (const pod of list.items) {
+    const name = pod.metadata.labels?.["app.kubernetes.io/name"];
+    if (!name) continue;
+    const isReady = pod.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") === true;
+    ready.set(name, (ready.get(name) ?? 0) + (isReady ? 1 : 0));
+  }
+  return ready;
+}
 
 function selectorMatchers(namespace: string, selector: Record<string, string>): string {
   return Object.entries({ namespace, ...selector })

@@ -215,3 +215,42 @@ export async function checkImages(tag: string): Promise<{ results: Result[]; siz
   }
   return { results, sizes };
 }
+
+/** The worker image with a handler at /app/handler.js that the test overlay runs. */
+export function workerHandlerImage(tag: string): string {
+  return `localhost/queuescale-worker-e2e:${tag}`;
+}
+
+/**
+ * Builds what the node needs beyond `make images`: the worker image with a handler (as users
+ * build theirs) and the stand-in pause image. Both are small layers on images already present.
+ */
+export async function buildTestImages(tag: string, pauseImage: string): Promise<void> {
+  await podman([
+    "build",
+    "--quiet",
+    "--layers",
+    "--build-arg",
+    `WORKER_IMAGE=${imageName("worker", tag)}`,
+    "-f",
+    join(REPO_ROOT, "e2e", "images", "worker-handler.Containerfile"),
+    "-t",
+    workerHandlerImage(tag),
+    REPO_ROOT,
+  ]);
+  await podman([
+    "build",
+    "--quiet",
+    "--layers",
+    "-f",
+    join(REPO_ROOT, "e2e", "images", "pause.Containerfile"),
+    "-t",
+    pauseImage,
+    join(REPO_ROOT, "e2e", "images"),
+  ]);
+}
+
+/** One docker-archive holding the images (shared layers once), for `ctr images import`. */
+export async function saveImages(path: string, images: readonly string[]): Promise<void> {
+  await podman(["save", "--quiet", "--format", "docker-archive", "--multi-image-archive", "-o", path, ...images]);
+}
