@@ -169,7 +169,9 @@ async function main(): Promise<number> {
       startAdapter(processes, pki, cluster, prometheus.url, rendered),
     );
     await phase(`scenarios (${scenarios.map((s) => s.name).join(", ")}, side by side)`, async () => {
-      const outcomes = await Promise.allSettled(scenarios.map((scenario) => scenario.run()));
+      const outcomes = await Promise.allSettled(
+        scenarios.map((scenario) => scenario.run().then(() => scenario.closedLoop())),
+      );
       outcomes.forEach((outcome, index) => {
         if (outcome.status === "rejected") {
           const scenario = scenarios[index]!;
@@ -193,11 +195,13 @@ async function main(): Promise<number> {
 
   const crashed = processes.crashed();
   for (const scenario of scenarios) process.stdout.write(`\n${scenario.timeline.render()}\n`);
+  const comparisons = scenarios.map((scenario) => scenario.comparison).filter(Boolean);
+  if (comparisons.length > 0) process.stdout.write(`\nSimulator against reality\n${comparisons.join("\n\n")}\n`);
   process.stdout.write("\nFigures\n");
   for (const [name, secondsTaken] of phases) process.stdout.write(`  ${name}: ${secondsTaken.toFixed(1)} s\n`);
   for (const scenario of scenarios) {
     for (const [figure, value] of Object.entries(scenario.figures)) {
-      process.stdout.write(`  ${scenario.name} ${figure}: ${value} s\n`);
+      process.stdout.write(`  ${scenario.name} ${figure}: ${value}${figure.endsWith("Seconds") ? " s" : ""}\n`);
     }
   }
   if (checks.failed > 0 || failure || crashed.length > 0) {

@@ -1,4 +1,4 @@
-import { mkdir } from "node:fs/promises";
+import { chmod, mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { TcpProxy } from "../core/test/support/tcp-proxy.js";
@@ -7,6 +7,7 @@ import type { ApiClient } from "./lib/api.js";
 import { HPA_SYNC_PERIOD_SECONDS, type ControlPlane } from "./lib/cluster.js";
 import { scaleDownLimit, scaleUpLimit, type HpaSpec, type ReplicaChange } from "./lib/hpa-policy.js";
 import { describe, externalMetricPath, METRIC_NAME, Observer, type Sample } from "./lib/observer.js";
+import { publishThroughProducer, readProcessed, replicaSeconds, simulateBurst, textChart } from "./lib/loop.js";
 import type { RealNode } from "./lib/node.js";
 import { findManifest, renderOverlay, type RenderedOverlay } from "./lib/overlay.js";
 import type { ProcessGroup } from "./lib/processes.js";
@@ -21,6 +22,10 @@ const BACKLOG_IN_TARGETS = 7.5;
  * adapter rule's max over reporters must still give the queue's depth, not twice it.
  */
 const EXPORTER_REPLICAS = 2;
+/** The closed loop's burst, published through the producer pod. */
+const LOOP_BURST = 3000;
+/** How long the closed loop cuts the exporters' broker connection. */
+const LOOP_CUT_SECONDS = 20;
 /** The observer's sampling interval, in seconds. */
 const SAMPLE_SECONDS = 1;
 
@@ -36,6 +41,12 @@ export interface ScenarioEnvironment {
 
 /** Figures the run reports per broker. */
 export interface ScenarioFigures {
+  loopPublishToFirstScaleUpSeconds?: number | undefined;
+  loopDrainSeconds?: number;
+  loopPeakReplicas?: number;
+  loopReplicaSeconds?: number;
+  loopThroughputPerReadyPod?: number;
+  loopPodStartupSeconds?: number | undefined;
   applyToAllReadySeconds?: number;
   publishToMetricSeconds?: number;
   publishToFirstScaleUpSeconds?: number;
@@ -312,6 +323,186 @@ export class BrokerScenario {
     );
   }
 
+  /**
+   * The closed loop: the workers now consume the queue the HPA reads. From one worker and a fresh
+   * HPA, a burst goes in through the producer pod; the HPA scales real worker pods that drain it,
+   * while one worker is deleted normally, one is force-deleted, and the exporters lose the broker
+   * for a while. Every accepted message must be processed; the simulator gets the measured figures.
+   */
+  async closedLoop(): Promise<void> {
+    const { overlay, fixture, proxy } = this.ready();
+    const observer = this.observer;
+    if (!observer) throw new Error(`${this.name}: run() has not started the observer`);
+    const { kubectl } = this.env.cluster;
+    const namespace = overlay.namespace;
+    const hpaManifest = findManifest(overlay, "HorizontalPodAutoscaler", "queuescale-worker");
+    const hpa = (hpaManifest as unknown as { spec: HpaSpec }).spec;
+    const window = hpa.behavior?.scaleDown?.stabilizationWindowSeconds ?? 300;
+
+    // A record the workers append each processed id to (the example handler's WORK_RECORD_FILE),
+    // on a host directory every worker pod mounts.
+    const recordDir = join(this.env.dir, this.name, "record");
+    await mkdir(recordDir, { recursive: true });
+    await chmod(recordDir, 0o777);
+    const recordFile = join(recordDir, "processed.tsv");
+
+    const resetAt = this.timeline.add("step", "closed loop: workers switch to the HPA's queue, HPA recreated");
+    await kubectl.run(["delete", "hpa", "queuescale-worker", "-n", namespace]);
+    const env = { ...fixture.drainingWorker, WORK_RECORD_FILE: "/record/processed.tsv" };
+    const patch = {
+      spec: {
+        replicas: 1,
+        template: {
+          spec: {
+            volumes: [{ name: "record", hostPath: { path: recordDir, type: "Directory" } }],
+            containers: [
+              {
+                name: "worker",
+                env: Object.entries(env).map(([name, value]) => ({ name, value })),
+                volumeMounts: [{ name: "record", mountPath: "/record" }],
+              },
+            ],
+          },
+        },
+      },
+    };
+    await kubectl.run(["patch", "deployment", "queuescale-worker", "-n", namespace, "-p", JSON.stringify(patch)]);
+    await kubectl.run(["rollout", "status", "deployment/queuescale-worker", "-n", namespace, "--timeout=180s"]);
+    await kubectl.apply(JSON.stringify(hpaManifest));
+    await observer.waitFor(
+      "one ready worker on the HPA's queue, metric 0",
+      (s) => s.metric === 0 && s.readyReplicas === 1 && s.deploymentReplicas === 1 && s.desiredReplicas === 1,
+      { timeoutMs: 120_000, since: resetAt },
+    );
+
+    const producer = await podAddress(this.env.cluster, namespace, "queuescale-producer", 8080);
+    const publishedAt = this.timeline.add("step", `publishing ${LOOP_BURST} messages through the producer pod`);
+    const published = await publishThroughProducer(producer, fixture.producerQueue, LOOP_BURST, `loop-${this.name}`);
+    this.timeline.add("step", `producer accepted ${published.accepted} messages`);
+
+    const faults = this.faults(publishedAt, proxy);
+    let drainedAt = 0;
+    let processed = await readProcessed(recordFile);
+    await waitFor(
+      async () => {
+        processed = await readProcessed(recordFile);
+        const latest = observer.latest;
+        if (processed.distinct.size >= published.accepted && latest?.metric === 0) {
+          drainedAt = Date.now();
+          return true;
+        }
+        return undefined;
+      },
+      { timeoutMs: 600_000, intervalMs: 1_000, what: `${published.accepted} distinct processed ids and metric 0` },
+    );
+    const processedAllAt = drainedAt;
+    this.timeline.add("step", `drained: ${processed.distinct.size} distinct ids processed`);
+    const faultReport = await faults;
+    const down = await observer.waitFor(
+      "the first scale-down after the drain",
+      (s) => s.deploymentReplicas !== undefined && s.deploymentReplicas < peak(observer.between(publishedAt)),
+      { timeoutMs: (window + 120) * 1000, since: processedAllAt },
+    );
+
+    const lost = published.ids.filter((id) => !processed.distinct.has(id));
+    this.check(
+      "every accepted message processed (distinct ids)",
+      lost.length === 0 && processed.distinct.size >= published.accepted,
+      `accepted ${published.accepted}, distinct processed ${processed.distinct.size}, lost ${lost.length}, ` +
+        `deliveries ${processed.deliveries}, duplicates ${processed.duplicates.size}` +
+        (processed.duplicates.size > 0 ? ` (${[...processed.duplicates.keys()].slice(0, 5).join(", ")}…)` : ""),
+    );
+    this.check("the HPA holds while the exporters cannot read the broker", faultReport.held, faultReport.detail);
+
+    const samples = observer.between(publishedAt, down.at + 1);
+    const firstUp = samples.find((s) => (s.deploymentReplicas ?? 0) > 1);
+    const drainSeconds = seconds(processedAllAt - publishedAt);
+    const actual = {
+      drainSeconds,
+      peakReplicas: peak(samples),
+      replicaSeconds: replicaSeconds(samples, publishedAt, processedAllAt, (s) => s.deploymentReplicas ?? 0),
+    };
+    const readySeconds = replicaSeconds(samples, publishedAt, processedAllAt, (s) => s.readyReplicas ?? 0);
+    const throughput = published.accepted / Math.max(1, readySeconds);
+    const startup = await workerStartupSeconds(this.env.cluster, namespace, publishedAt);
+    this.figures.loopPublishToFirstScaleUpSeconds = firstUp ? seconds(firstUp.at - publishedAt) : undefined;
+    this.figures.loopDrainSeconds = drainSeconds;
+    this.figures.loopPeakReplicas = actual.peakReplicas;
+    this.figures.loopReplicaSeconds = actual.replicaSeconds;
+    this.figures.loopThroughputPerReadyPod = Math.round(throughput * 10) / 10;
+    this.figures.loopPodStartupSeconds = startup;
+    this.timeline.add("step", `closed loop chart (every 5 s):\n${indent(textChart(samples, publishedAt, down.at))}`);
+
+    // The simulator with the same HPA, burst and what this run measured.
+    const hpaFile = join(this.env.dir, this.name, "hpa.json");
+    await writeFile(hpaFile, JSON.stringify(hpaManifest));
+    const sim = await simulateBurst({
+      hpaFile,
+      messages: published.accepted,
+      throughputPerReplica: throughput,
+      startupSeconds: startup ?? 0,
+      scrapeIntervalSeconds: this.env.prometheus.scrapeIntervalSeconds,
+      // Exporter poll interval (the overlays' POLL_INTERVAL_SECONDS) before the scrape sees it.
+      adapterDelaySeconds: 5,
+      syncPeriodSeconds: HPA_SYNC_PERIOD_SECONDS,
+      initialReplicas: 1,
+    });
+    const row = (label: string, predicted: number | null, real: number) => {
+      const off = predicted === null ? "n/a" : `${(((predicted - real) / real) * 100).toFixed(0)} %`;
+      return `${label.padEnd(18)} ${String(predicted ?? "never").padStart(10)} ${String(real).padStart(10)} ${off.padStart(8)}`;
+    };
+    this.comparison = [
+      `${this.name}: ${sim.command}`,
+      `${"".padEnd(18)} ${"predicted".padStart(10)} ${"actual".padStart(10)} ${"off".padStart(8)}`,
+      row("drain time (s)", sim.summary.drainSeconds, actual.drainSeconds),
+      row("peak replicas", sim.summary.peakReplicas, actual.peakReplicas),
+      row("replica-seconds", sim.summary.replicaSeconds, actual.replicaSeconds),
+    ].join("\n");
+  }
+
+  /** Predicted against actual for the closed loop, once it ran. */
+  comparison: string | undefined;
+
+  /** The faults during the drain; resolves with whether the HPA held through the exporter cut. */
+  private async faults(publishedAt: number, proxy: TcpProxy): Promise<{ held: boolean; detail: string }> {
+    const observer = this.observer!;
+    const { kubectl } = this.env.cluster;
+    const namespace = this.ready().overlay.namespace;
+    await observer.waitFor("4 ready workers", (s) => (s.readyReplicas ?? 0) >= 4, {
+      timeoutMs: 180_000,
+      since: publishedAt,
+    });
+    const workers = await kubectl.json<{ items: { metadata: { name: string } }[] }>([
+      "get",
+      "pods",
+      "-n",
+      namespace,
+      "-l",
+      "app.kubernetes.io/name=queuescale-worker",
+    ]);
+    const [gentle, forced] = workers.items.map((pod) => pod.metadata.name);
+    if (gentle) {
+      this.timeline.add("step", `fault: delete pod ${gentle} (SIGTERM, graceful drain)`);
+      await kubectl.run(["delete", "pod", gentle, "-n", namespace, "--wait=false"]);
+    }
+    if (forced) {
+      this.timeline.add("step", `fault: delete pod ${forced} --grace-period=0 --force`);
+      await kubectl.run(["delete", "pod", forced, "-n", namespace, "--grace-period=0", "--force"]);
+    }
+    const cutAt = this.timeline.add("step", `fault: cut the exporters' broker connection for ${LOOP_CUT_SECONDS} s`);
+    const before = observer.latest?.desiredReplicas ?? 0;
+    await proxy.cut();
+    await sleep(LOOP_CUT_SECONDS * 1000);
+    await proxy.restore();
+    const restoredAt = this.timeline.add("step", "fault: exporters' broker connection restored");
+    const during = observer.between(cutAt, restoredAt);
+    const lowest = Math.min(...during.map((s) => s.desiredReplicas ?? before));
+    return {
+      held: lowest >= before,
+      detail: `desired ${before} at the cut, lowest ${lowest} during ${LOOP_CUT_SECONDS} s without the exporters`,
+    };
+  }
+
   private ready(): { overlay: RenderedOverlay; fixture: BrokerFixture; proxy: TcpProxy } {
     if (!this.overlay || !this.fixture || !this.proxy) throw new Error(`${this.name}: prepare() has not run`);
     return { overlay: this.overlay, fixture: this.fixture, proxy: this.proxy };
@@ -360,6 +551,50 @@ async function readyPods(cluster: ControlPlane, namespace: string): Promise<Map<
     ready.set(name, (ready.get(name) ?? 0) + (isReady ? 1 : 0));
   }
   return ready;
+}
+
+function peak(samples: readonly Sample[]): number {
+  return Math.max(0, ...samples.map((s) => s.deploymentReplicas ?? 0));
+}
+
+/** host:port of the first Ready pod of a Deployment (the host reaches pod IPs on the bridge). */
+async function podAddress(cluster: ControlPlane, namespace: string, name: string, port: number): Promise<string> {
+  const list = await cluster.kubectl.json<{ items: { status?: { podIP?: string } }[] }>([
+    "get",
+    "pods",
+    "-n",
+    namespace,
+    "-l",
+    `app.kubernetes.io/name=${name}`,
+    "--field-selector=status.phase=Running",
+  ]);
+  const ip = list.items.find((pod) => pod.status?.podIP)?.status?.podIP;
+  if (!ip) throw new Error(`no running ${name} pod in ${namespace}`);
+  return `${ip}:${port}`;
+}
+
+/**
+ * Median seconds from creation to Ready of the worker pods created after `since` (still present):
+ * what the simulator's --startup stands for. Undefined when none were created.
+ */
+async function workerStartupSeconds(cluster: ControlPlane, namespace: string, since: number) {
+  const list = await cluster.kubectl.json<{
+    items: {
+      metadata: { creationTimestamp: string };
+      status?: { conditions?: { type: string; status: string; lastTransitionTime?: string }[] };
+    }[];
+  }>(["get", "pods", "-n", namespace, "-l", "app.kubernetes.io/name=queuescale-worker"]);
+  const startups = list.items
+    .filter((pod) => Date.parse(pod.metadata.creationTimestamp) >= since - 1000)
+    .map((pod) => {
+      const ready = pod.status?.conditions?.find((c) => c.type === "Ready" && c.status === "True");
+      return ready?.lastTransitionTime
+        ? (Date.parse(ready.lastTransitionTime) - Date.parse(pod.metadata.creationTimestamp)) / 1000
+        : undefined;
+    })
+    .filter((value): value is number => value !== undefined)
+    .sort((a, b) => a - b);
+  return startups.length === 0 ? undefined : startups[Math.floor(startups.length / 2)];
 }
 
 function selectorMatchers(namespace: string, selector: Record<string, string>): string {

@@ -1,7 +1,7 @@
 import { AckPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { uniqueName } from "../../core/test/support/names.js";
-import type { BrokerFixture, BrokerModule } from "./types.js";
+import { ADMIN_TOKEN, type BrokerFixture, type BrokerModule } from "./types.js";
 
 const NATS_PORT = 4222;
 const NATS_URL = `nats://127.0.0.1:${NATS_PORT}`;
@@ -56,12 +56,15 @@ export const nats: BrokerModule = {
         "queuescale-worker": { STREAM: idleStream, SUBJECTS: `${idleStream}.>`, CONSUMER },
         "queuescale-producer": { STREAM: stream },
       },
+      drainingWorker: { STREAM: stream, SUBJECTS: `${stream}.>`, CONSUMER },
+      // The producer publishes queue NAME to subject STREAM.NAME, which the consumer reads.
+      producerQueue: CONSUMER,
       exporterUpstreamPort: NATS_PORT,
       clientUpstreamPort: NATS_PORT,
       secret: (relays) => ({
         "nats-url": `nats://${relays.clients}`,
         "nats-url-exporter": `nats://${relays.exporter}`,
-        "admin-token": "e2e",
+        "admin-token": ADMIN_TOKEN,
       }),
       async publish(count) {
         const js = jetstream(nc);

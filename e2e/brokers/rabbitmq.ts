@@ -1,6 +1,6 @@
 import amqp from "amqplib";
 import { uniqueName } from "../../core/test/support/names.js";
-import type { BrokerFixture, BrokerModule } from "./types.js";
+import { ADMIN_TOKEN, type BrokerFixture, type BrokerModule } from "./types.js";
 
 const AMQP_PORT = 5672;
 const MANAGEMENT_PORT = 15672;
@@ -62,12 +62,14 @@ export const rabbitmq: BrokerModule = {
         // Declared by the workers in the run's vhost, deleted with it.
         "queuescale-worker": { QUEUE: IDLE_QUEUE },
       },
+      drainingWorker: { QUEUE },
+      producerQueue: QUEUE,
       exporterUpstreamPort: MANAGEMENT_PORT,
       clientUpstreamPort: AMQP_PORT,
       secret: (relays) => ({
         "rabbitmq-url": `amqp://${USER}:${PASSWORD}@${relays.clients}/${vhostPath}`,
         "rabbitmq-management-url": `http://${USER}:${PASSWORD}@${relays.exporter}`,
-        "admin-token": "e2e",
+        "admin-token": ADMIN_TOKEN,
       }),
       async publish(count) {
         const connection = await amqp.connect(amqpUrl);

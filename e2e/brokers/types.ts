@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import type { BrokerName } from "@queuescale/core";
 
 /** Objects one run creates on a shared broker, under names no other run uses. */
@@ -22,6 +23,10 @@ export interface BrokerFixture {
    * replaced by the relays' (`host:port`): one the exporter reads through, one for the others.
    */
   secret(relays: { exporter: string; clients: string }): Record<string, string>;
+  /** Worker settings (env) that make the workers consume the queue the HPA reads: the closed loop. */
+  readonly drainingWorker: Record<string, string>;
+  /** The queue NAME the producer's API publishes to for that queue. */
+  readonly producerQueue: string;
   publish(count: number): Promise<void>;
   /** Empties the queue (stream) so the backlog is zero. */
   purge(): Promise<void>;
@@ -34,3 +39,6 @@ export interface BrokerModule {
   /** Creates the queue (stream, consumer) on the shared local broker. */
   create(): Promise<BrokerFixture>;
 }
+
+/** The producer's admin token in the run's Secret (the producer wants at least 16 characters). */
+export const ADMIN_TOKEN = `e2e-${randomUUID()}`;
