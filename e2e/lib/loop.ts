@@ -1,8 +1,6 @@
-import { execFile } from "node:child_process";
 import { readFile } from "node:fs/promises";
-import { join } from "node:path";
-import { promisify } from "node:util";
-import { REPO_ROOT } from "./paths.js";
+import { pickHpa } from "../../autoscaler/src/sim/manifest.js";
+import { runWithHpa, type WorkloadModel } from "../../autoscaler/src/sim/workload.js";
 import type { Sample } from "./observer.js";
 
 /** Messages per request to the producer (its MAX_BATCH_MESSAGES is 1000). */
@@ -108,10 +106,15 @@ export function textChart(samples: readonly Sample[], from: number, to: number, 
 export interface SimSummary {
   readonly drainSeconds: number | null;
   readonly peakReplicas: number;
+  /** Σ replicas × seconds from the burst until drained, as the run counts it. */
   readonly replicaSeconds: number;
 }
 
-/** `queuescale-sim burst` with the run's HPA and measured figures; its HPA column. */
+/**
+ * `queuescale-sim burst` (its model, run in process) with the run's HPA and measured figures. The
+ * CLI sums replica-seconds over its whole --duration; the run counts them until the queue is
+ * drained, so the comparison takes the model's timeline up to its own drain.
+ */
 export async function simulateBurst(options: {
   hpaFile: string;
   messages: number;
@@ -122,30 +125,37 @@ export async function simulateBurst(options: {
   syncPeriodSeconds: number;
   initialReplicas: number;
 }): Promise<{ summary: SimSummary; command: string }> {
-  const args = [
-    "burst",
-    "--hpa",
-    options.hpaFile,
-    "--burst",
-    `${options.messages}@0`,
-    "--throughput",
-    options.throughputPerReplica.toFixed(2),
-    "--startup",
-    String(Math.round(options.startupSeconds)),
-    "--scrape-interval",
-    String(options.scrapeIntervalSeconds),
-    "--adapter-delay",
-    String(Math.round(options.adapterDelaySeconds)),
-    "--sync-period",
-    String(options.syncPeriodSeconds),
-    "--initial-replicas",
-    String(options.initialReplicas),
-    "--duration",
-    "900",
-    "--json",
-  ];
-  const bin = join(REPO_ROOT, "autoscaler", "bin", "queuescale-sim.js");
-  const { stdout } = await promisify(execFile)(process.execPath, [bin, ...args], { cwd: REPO_ROOT });
-  const parsed = JSON.parse(stdout) as { hpa: SimSummary };
-  return { summary: parsed.hpa, command: `queuescale-sim ${args.join(" ")}` };
+  const spec = pickHpa(await readFile(options.hpaFile, "utf8"), undefined);
+  const model: WorkloadModel = {
+    bursts: [{ messages: options.messages, t: 0 }],
+    rates: [],
+    throughputPerReplica: options.throughputPerReplica,
+    startupSeconds: Math.round(options.startupSeconds),
+    scrapeIntervalSeconds: options.scrapeIntervalSeconds,
+    adapterDelaySeconds: Math.round(options.adapterDelaySeconds),
+    syncPeriodSeconds: options.syncPeriodSeconds,
+    durationSeconds: 900,
+    initialReplicas: options.initialReplicas,
+  };
+  const result = runWithHpa(model, spec);
+  const drain = result.summary.drainSeconds;
+  const untilDrained = result.timeline.filter((point) => drain === null || point.t < drain);
+  const command = [
+    "queuescale-sim burst --hpa HPA",
+    `--burst ${options.messages}@0`,
+    `--throughput ${model.throughputPerReplica.toFixed(1)}`,
+    `--startup ${model.startupSeconds}`,
+    `--scrape-interval ${model.scrapeIntervalSeconds}`,
+    `--adapter-delay ${model.adapterDelaySeconds}`,
+    `--sync-period ${model.syncPeriodSeconds}`,
+    `--initial-replicas ${model.initialReplicas}`,
+  ].join(" ");
+  return {
+    summary: {
+      drainSeconds: drain,
+      peakReplicas: Math.max(...untilDrained.map((point) => point.replicas)),
+      replicaSeconds: untilDrained.reduce((total, point) => total + point.replicas, 0),
+    },
+    command,
+  };
 }

@@ -33,6 +33,8 @@ export interface NodeNetwork {
  */
 export class RealNode {
   private cleaned = false;
+  /** Every container (and sandbox) id seen at cleanup: containerd's CNI cache entries carry them. */
+  private readonly containerIds = new Set<string>();
   private readonly iptablesBefore: Map<string, string>;
   private readonly netnsBefore: Set<string>;
 
@@ -150,6 +152,7 @@ export class RealNode {
     const ctr = (args: string[]) => sh("ctr", ["--address", this.containerdSocket, "-n", "k8s.io", ...args]);
     try {
       const containers = ctr(["containers", "list", "--quiet"]).split("\n").filter(Boolean);
+      for (const id of containers) this.containerIds.add(id);
       for (const id of containers) {
         try {
           ctr(["tasks", "kill", "--signal", "SIGKILL", id]);
@@ -224,8 +227,12 @@ export class RealNode {
     attempt("CNI cache", () => {
       const results = "/var/lib/cni/results";
       if (!existsSync(results)) return;
+      // <network>-<sandbox>-eth0 for the bridge, cni-loopback-<sandbox>-lo for the pod's loopback.
       for (const entry of readdirSync(results)) {
-        if (entry.startsWith(`${cniNetworkName(this.network)}-`)) rmSync(join(results, entry), { force: true });
+        const loopback = /^cni-loopback-([0-9a-f]+)-lo$/.exec(entry)?.[1];
+        if (entry.startsWith(`${cniNetworkName(this.network)}-`) || (loopback && this.containerIds.has(loopback))) {
+          rmSync(join(results, entry), { force: true });
+        }
       }
     });
     return problems;
