@@ -218,7 +218,10 @@ async function main(): Promise<number> {
 async function printLogTails(processes: ProcessGroup, names: readonly string[]): Promise<void> {
   for (const name of new Set(names)) {
     try {
-      const lines = (await readFile(processes.logPath(name), "utf8")).trimEnd().split("\n").slice(-15);
+      const all = (await readFile(processes.logPath(name), "utf8")).trimEnd().split("\n");
+      // A Go panic's message sits above its stack: show it rather than the stack's last frames.
+      const panicAt = all.findIndex((line) => line.startsWith("panic:"));
+      const lines = panicAt >= 0 ? all.slice(panicAt, panicAt + 15) : all.slice(-15);
       process.stdout.write(`\n── last lines of ${name}.log ──\n${lines.join("\n")}\n`);
     } catch {
       // Never started.

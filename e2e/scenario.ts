@@ -24,6 +24,8 @@ const BACKLOG_IN_TARGETS = 7.5;
 const EXPORTER_REPLICAS = 2;
 /** The closed loop's burst, published through the producer pod. */
 const LOOP_BURST = 3000;
+/** Messages one worker processes alone before the burst, to measure its throughput. */
+const LOOP_CALIBRATION = 400;
 /** How long the closed loop cuts the exporters' broker connection. */
 const LOOP_CUT_SECONDS = 20;
 /** The observer's sampling interval, in seconds. */
@@ -45,7 +47,7 @@ export interface ScenarioFigures {
   loopDrainSeconds?: number;
   loopPeakReplicas?: number;
   loopReplicaSeconds?: number;
-  loopThroughputPerReadyPod?: number;
+  loopThroughputPerPod?: number;
   loopPodStartupSeconds?: number | undefined;
   applyToAllReadySeconds?: number;
   publishToMetricSeconds?: number;
@@ -368,6 +370,24 @@ export class BrokerScenario {
     };
     await kubectl.run(["patch", "deployment", "queuescale-worker", "-n", namespace, "-p", JSON.stringify(patch)]);
     await kubectl.run(["rollout", "status", "deployment/queuescale-worker", "-n", namespace, "--timeout=180s"]);
+    const producer = await podAddress(this.env.cluster, namespace, "queuescale-producer", 8080);
+
+    // Calibration, before the HPA is back: one worker's rate on a batch of its own, timed from a
+    // tenth to nine tenths of it processed (what the simulator's --throughput stands for).
+    const calibrationPrefix = `calibrate-${this.name}`;
+    await publishThroughProducer(producer, fixture.producerQueue, LOOP_CALIBRATION, calibrationPrefix);
+    const marks: number[] = [];
+    await waitFor(
+      async () => {
+        const done = (await readProcessed(recordFile, calibrationPrefix)).distinct.size;
+        if (marks.length === 0 && done >= LOOP_CALIBRATION / 10) marks.push(Date.now());
+        if (marks.length === 1 && done >= (LOOP_CALIBRATION * 9) / 10) marks.push(Date.now());
+        return done >= LOOP_CALIBRATION ? true : undefined;
+      },
+      { timeoutMs: 120_000, intervalMs: 100, what: `one worker to process ${LOOP_CALIBRATION} calibration messages` },
+    );
+    const throughput = (LOOP_CALIBRATION * 0.8) / Math.max(0.1, ((marks[1] ?? 0) - (marks[0] ?? 0)) / 1000);
+    this.timeline.add("step", `calibration: one worker processes ${throughput.toFixed(1)} messages/s`);
     await kubectl.apply(JSON.stringify(hpaManifest));
     await observer.waitFor(
       "one ready worker on the HPA's queue, metric 0",
@@ -375,17 +395,17 @@ export class BrokerScenario {
       { timeoutMs: 120_000, since: resetAt },
     );
 
-    const producer = await podAddress(this.env.cluster, namespace, "queuescale-producer", 8080);
     const publishedAt = this.timeline.add("step", `publishing ${LOOP_BURST} messages through the producer pod`);
-    const published = await publishThroughProducer(producer, fixture.producerQueue, LOOP_BURST, `loop-${this.name}`);
+    const loopPrefix = `loop-${this.name}`;
+    const published = await publishThroughProducer(producer, fixture.producerQueue, LOOP_BURST, loopPrefix);
     this.timeline.add("step", `producer accepted ${published.accepted} messages`);
 
     const faults = this.faults(publishedAt, proxy);
     let drainedAt = 0;
-    let processed = await readProcessed(recordFile);
+    let processed = await readProcessed(recordFile, loopPrefix);
     await waitFor(
       async () => {
-        processed = await readProcessed(recordFile);
+        processed = await readProcessed(recordFile, loopPrefix);
         const latest = observer.latest;
         if (processed.distinct.size >= published.accepted && latest?.metric === 0) {
           drainedAt = Date.now();
@@ -422,14 +442,12 @@ export class BrokerScenario {
       peakReplicas: peak(samples),
       replicaSeconds: replicaSeconds(samples, publishedAt, processedAllAt, (s) => s.deploymentReplicas ?? 0),
     };
-    const readySeconds = replicaSeconds(samples, publishedAt, processedAllAt, (s) => s.readyReplicas ?? 0);
-    const throughput = published.accepted / Math.max(1, readySeconds);
     const startup = await workerStartupSeconds(this.env.cluster, namespace, publishedAt);
     this.figures.loopPublishToFirstScaleUpSeconds = firstUp ? seconds(firstUp.at - publishedAt) : undefined;
     this.figures.loopDrainSeconds = drainSeconds;
     this.figures.loopPeakReplicas = actual.peakReplicas;
     this.figures.loopReplicaSeconds = actual.replicaSeconds;
-    this.figures.loopThroughputPerReadyPod = Math.round(throughput * 10) / 10;
+    this.figures.loopThroughputPerPod = Math.round(throughput * 10) / 10;
     this.figures.loopPodStartupSeconds = startup;
     this.timeline.add("step", `closed loop chart (every 5 s):\n${indent(textChart(samples, publishedAt, down.at))}`);
 

@@ -50,14 +50,14 @@ export interface ProcessedRecord {
   readonly duplicates: Map<string, number>;
 }
 
-/** The example handler's WORK_RECORD_FILE: id, attempt, pid per handled message. */
-export async function readProcessed(file: string): Promise<ProcessedRecord> {
+/** The example handler's WORK_RECORD_FILE (id, attempt, pid per handled message), ids with `prefix` only. */
+export async function readProcessed(file: string, prefix: string): Promise<ProcessedRecord> {
   const text = await readFile(file, "utf8").catch(() => "");
   const counts = new Map<string, number>();
   let deliveries = 0;
   for (const line of text.split("\n")) {
     const id = line.split("\t")[0];
-    if (!id) continue;
+    if (!id?.startsWith(prefix)) continue;
     deliveries++;
     counts.set(id, (counts.get(id) ?? 0) + 1);
   }

@@ -448,6 +448,9 @@ async function kubeletConfig(socket: string, pki: Pki, network: NodeNetwork): Pr
     nodeStatusUpdateFrequency: "5s",
     syncFrequency: "10s",
     resolvConf: "/etc/resolv.conf",
+    // In-place resize (beta, on by default in 1.33) reads the pod-level cgroup, which does not
+    // exist without cgroupsPerQOS: the kubelet panicked in doPodResizeAction mid-run.
+    featureGates: { InPlacePodVerticalScaling: false },
   };
   return JSON.stringify(config, null, 2);
 }
