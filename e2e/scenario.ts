@@ -49,6 +49,8 @@ export interface ScenarioFigures {
   loopReplicaSeconds?: number;
   loopThroughputPerPod?: number;
   loopPodStartupSeconds?: number | undefined;
+  faultsDrainSeconds?: number;
+  faultsReplicaSeconds?: number;
   applyToAllReadySeconds?: number;
   publishToMetricSeconds?: number;
   publishToFirstScaleUpSeconds?: number;
@@ -326,15 +328,16 @@ export class BrokerScenario {
   }
 
   /**
-   * The closed loop: the workers now consume the queue the HPA reads. From one worker and a fresh
-   * HPA, a burst goes in through the producer pod; the HPA scales real worker pods that drain it,
-   * while one worker is deleted normally, one is force-deleted, and the exporters lose the broker
-   * for a while. Every accepted message must be processed; the simulator gets the measured figures.
+   * The closed loop: the workers now consume the queue the HPA reads. One worker's throughput is
+   * measured first; then, twice from one worker and a fresh HPA, a burst goes in through the
+   * producer pod and the HPA scales real worker pods that drain it: once undisturbed (compared with
+   * the simulator, given the measured figures), once while one worker is deleted normally, one is
+   * force-deleted and the exporters lose the broker for a while. Every accepted message must be
+   * processed both times.
    */
   async closedLoop(): Promise<void> {
-    const { overlay, fixture, proxy } = this.ready();
-    const observer = this.observer;
-    if (!observer) throw new Error(`${this.name}: run() has not started the observer`);
+    const { overlay, fixture } = this.ready();
+    if (!this.observer) throw new Error(`${this.name}: run() has not started the observer`);
     const { kubectl } = this.env.cluster;
     const namespace = overlay.namespace;
     const hpaManifest = findManifest(overlay, "HorizontalPodAutoscaler", "queuescale-worker");
@@ -348,7 +351,7 @@ export class BrokerScenario {
     await chmod(recordDir, 0o777);
     const recordFile = join(recordDir, "processed.tsv");
 
-    const resetAt = this.timeline.add("step", "closed loop: workers switch to the HPA's queue, HPA recreated");
+    this.timeline.add("step", "closed loop: the workers switch to the HPA's queue (HPA removed meanwhile)");
     await kubectl.run(["delete", "hpa", "queuescale-worker", "-n", namespace]);
     const env = { ...fixture.drainingWorker, WORK_RECORD_FILE: "/record/processed.tsv" };
     const patch = {
@@ -388,75 +391,23 @@ export class BrokerScenario {
     );
     const throughput = (LOOP_CALIBRATION * 0.8) / Math.max(0.1, ((marks[1] ?? 0) - (marks[0] ?? 0)) / 1000);
     this.timeline.add("step", `calibration: one worker processes ${throughput.toFixed(1)} messages/s`);
-    await kubectl.apply(JSON.stringify(hpaManifest));
-    await observer.waitFor(
-      "one ready worker on the HPA's queue, metric 0",
-      (s) => s.metric === 0 && s.readyReplicas === 1 && s.deploymentReplicas === 1 && s.desiredReplicas === 1,
-      { timeoutMs: 120_000, since: resetAt },
-    );
 
-    const publishedAt = this.timeline.add("step", `publishing ${LOOP_BURST} messages through the producer pod`);
-    const loopPrefix = `loop-${this.name}`;
-    const published = await publishThroughProducer(producer, fixture.producerQueue, LOOP_BURST, loopPrefix);
-    this.timeline.add("step", `producer accepted ${published.accepted} messages`);
-
-    const faults = this.faults(publishedAt, proxy);
-    let drainedAt = 0;
-    let processed = await readProcessed(recordFile, loopPrefix);
-    await waitFor(
-      async () => {
-        processed = await readProcessed(recordFile, loopPrefix);
-        const latest = observer.latest;
-        if (processed.distinct.size >= published.accepted && latest?.metric === 0) {
-          drainedAt = Date.now();
-          return true;
-        }
-        return undefined;
-      },
-      { timeoutMs: 600_000, intervalMs: 1_000, what: `${published.accepted} distinct processed ids and metric 0` },
-    );
-    const processedAllAt = drainedAt;
-    this.timeline.add("step", `drained: ${processed.distinct.size} distinct ids processed`);
-    const faultReport = await faults;
-    const down = await observer.waitFor(
-      "the first scale-down after the drain",
-      (s) => s.deploymentReplicas !== undefined && s.deploymentReplicas < peak(observer.between(publishedAt)),
-      { timeoutMs: (window + 120) * 1000, since: processedAllAt },
-    );
-
-    const lost = published.ids.filter((id) => !processed.distinct.has(id));
-    this.check(
-      "every accepted message processed (distinct ids)",
-      lost.length === 0 && processed.distinct.size >= published.accepted,
-      `accepted ${published.accepted}, distinct processed ${processed.distinct.size}, lost ${lost.length}, ` +
-        `deliveries ${processed.deliveries}, duplicates ${processed.duplicates.size}` +
-        (processed.duplicates.size > 0 ? ` (${[...processed.duplicates.keys()].slice(0, 5).join(", ")}…)` : ""),
-    );
-    this.check("the HPA holds while the exporters cannot read the broker", faultReport.held, faultReport.detail);
-
-    const samples = observer.between(publishedAt, down.at + 1);
-    const firstUp = samples.find((s) => (s.deploymentReplicas ?? 0) > 1);
-    const drainSeconds = seconds(processedAllAt - publishedAt);
-    const actual = {
-      drainSeconds,
-      peakReplicas: peak(samples),
-      replicaSeconds: replicaSeconds(samples, publishedAt, processedAllAt, (s) => s.deploymentReplicas ?? 0),
-    };
-    const startup = await workerStartupSeconds(this.env.cluster, namespace, publishedAt);
-    this.figures.loopPublishToFirstScaleUpSeconds = firstUp ? seconds(firstUp.at - publishedAt) : undefined;
-    this.figures.loopDrainSeconds = drainSeconds;
-    this.figures.loopPeakReplicas = actual.peakReplicas;
-    this.figures.loopReplicaSeconds = actual.replicaSeconds;
+    // 1. A burst without faults: what the simulator is compared with.
+    const plain = await this.burst({ label: "loop", producer, recordFile, hpaManifest, window, faults: false });
+    const startup = await workerStartupSeconds(this.env.cluster, namespace, plain.publishedAt);
+    this.figures.loopPublishToFirstScaleUpSeconds = plain.firstUpSeconds;
+    this.figures.loopDrainSeconds = plain.drainSeconds;
+    this.figures.loopPeakReplicas = plain.peakReplicas;
+    this.figures.loopReplicaSeconds = plain.replicaSeconds;
     this.figures.loopThroughputPerPod = Math.round(throughput * 10) / 10;
     this.figures.loopPodStartupSeconds = startup;
-    this.timeline.add("step", `closed loop chart (every 5 s):\n${indent(textChart(samples, publishedAt, down.at))}`);
 
     // The simulator with the same HPA, burst and what this run measured.
     const hpaFile = join(this.env.dir, this.name, "hpa.json");
     await writeFile(hpaFile, JSON.stringify(hpaManifest));
     const sim = await simulateBurst({
       hpaFile,
-      messages: published.accepted,
+      messages: plain.accepted,
       throughputPerReplica: throughput,
       startupSeconds: startup ?? 0,
       scrapeIntervalSeconds: this.env.prometheus.scrapeIntervalSeconds,
@@ -472,10 +423,107 @@ export class BrokerScenario {
     this.comparison = [
       `${this.name}: ${sim.command}`,
       `${"".padEnd(18)} ${"predicted".padStart(10)} ${"actual".padStart(10)} ${"off".padStart(8)}`,
-      row("drain time (s)", sim.summary.drainSeconds, actual.drainSeconds),
-      row("peak replicas", sim.summary.peakReplicas, actual.peakReplicas),
-      row("replica-seconds", sim.summary.replicaSeconds, actual.replicaSeconds),
+      row("drain time (s)", sim.summary.drainSeconds, plain.drainSeconds),
+      row("peak replicas", sim.summary.peakReplicas, plain.peakReplicas),
+      row("replica-seconds", sim.summary.replicaSeconds, plain.replicaSeconds),
     ].join("\n");
+
+    // 2. The same burst with faults during the drain: nothing may be lost.
+    const faulted = await this.burst({ label: "faults", producer, recordFile, hpaManifest, window, faults: true });
+    this.figures.faultsDrainSeconds = faulted.drainSeconds;
+    this.figures.faultsReplicaSeconds = faulted.replicaSeconds;
+  }
+
+  /**
+   * One burst from one worker and a freshly created HPA: publish through the producer pod, wait
+   * until every accepted id was processed and the metric reads 0, then for the first scale-down.
+   * With `faults`, workers are deleted and the exporters cut during the drain (faults()).
+   */
+  private async burst(options: {
+    label: string;
+    producer: string;
+    recordFile: string;
+    hpaManifest: unknown;
+    window: number;
+    faults: boolean;
+  }): Promise<{
+    publishedAt: number;
+    accepted: number;
+    drainSeconds: number;
+    peakReplicas: number;
+    replicaSeconds: number;
+    firstUpSeconds: number | undefined;
+  }> {
+    const { overlay, fixture, proxy } = this.ready();
+    const observer = this.observer!;
+    const { kubectl } = this.env.cluster;
+    const namespace = overlay.namespace;
+    const resetAt = this.timeline.add("step", `${options.label}: one worker, HPA recreated`);
+    await kubectl.run(["delete", "hpa", "queuescale-worker", "-n", namespace, "--ignore-not-found"]);
+    await kubectl.run(["scale", "deployment/queuescale-worker", "-n", namespace, "--replicas=1"]);
+    await kubectl.apply(JSON.stringify(options.hpaManifest));
+    await observer.waitFor(
+      "one ready worker on the HPA's queue, metric 0",
+      (s) => s.metric === 0 && s.readyReplicas === 1 && s.deploymentReplicas === 1 && s.desiredReplicas === 1,
+      { timeoutMs: 120_000, since: resetAt },
+    );
+
+    const prefix = `${options.label}-${this.name}`;
+    const publishedAt = this.timeline.add(
+      "step",
+      `${options.label}: publishing ${LOOP_BURST} messages through the producer pod`,
+    );
+    const published = await publishThroughProducer(options.producer, fixture.producerQueue, LOOP_BURST, prefix);
+    this.timeline.add("step", `${options.label}: producer accepted ${published.accepted} messages`);
+
+    const faults = options.faults ? this.faults(publishedAt, proxy) : undefined;
+    let drainedAt = 0;
+    let processed = await readProcessed(options.recordFile, prefix);
+    await waitFor(
+      async () => {
+        processed = await readProcessed(options.recordFile, prefix);
+        if (processed.distinct.size >= published.accepted && observer.latest?.metric === 0) {
+          drainedAt = Date.now();
+          return true;
+        }
+        return undefined;
+      },
+      { timeoutMs: 600_000, intervalMs: 1_000, what: `${published.accepted} distinct processed ids and metric 0` },
+    );
+    this.timeline.add("step", `${options.label}: drained, ${processed.distinct.size} distinct ids processed`);
+    const faultReport = await faults;
+    const samplesSoFar = observer.between(publishedAt);
+    const down = await observer.waitFor(
+      "the first scale-down after the drain",
+      (s) => s.deploymentReplicas !== undefined && s.deploymentReplicas < peak(samplesSoFar),
+      { timeoutMs: (options.window + 120) * 1000, since: drainedAt },
+    );
+
+    const lost = published.ids.filter((id) => !processed.distinct.has(id));
+    this.check(
+      `${options.label}: every accepted message processed (distinct ids)`,
+      lost.length === 0 && processed.distinct.size >= published.accepted,
+      `accepted ${published.accepted}, distinct processed ${processed.distinct.size}, lost ${lost.length}, ` +
+        `deliveries ${processed.deliveries}, duplicates ${processed.duplicates.size}` +
+        (processed.duplicates.size > 0 ? ` (${[...processed.duplicates.keys()].slice(0, 5).join(", ")}…)` : ""),
+    );
+    if (faultReport) {
+      this.check("the HPA holds while the exporters cannot read the broker", faultReport.held, faultReport.detail);
+    }
+    const samples = observer.between(publishedAt, down.at + 1);
+    const firstUp = samples.find((s) => (s.deploymentReplicas ?? 0) > 1);
+    this.timeline.add(
+      "step",
+      `${options.label}: chart (every 5 s):\n${indent(textChart(samples, publishedAt, down.at))}`,
+    );
+    return {
+      publishedAt,
+      accepted: published.accepted,
+      drainSeconds: seconds(drainedAt - publishedAt),
+      peakReplicas: peak(samples),
+      replicaSeconds: replicaSeconds(samples, publishedAt, drainedAt, (s) => s.deploymentReplicas ?? 0),
+      firstUpSeconds: firstUp ? seconds(firstUp.at - publishedAt) : undefined,
+    };
   }
 
   /** Predicted against actual for the closed loop, once it ran. */
