@@ -13,7 +13,7 @@ TAG ?= dev
 SCENARIO ?= burst
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 18
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 18
 
 install: node_modules/.install-stamp ## npm ci (only when package-lock.json changed)
 node_modules/.install-stamp: package-lock.json package.json $(wildcard */package.json)
@@ -65,7 +65,7 @@ bench-peers: build brokers ## this exporter vs kbudde/rabbitmq_exporter and the 
 loadtest: build brokers tools ## k6 against the producer on the local stack (SCENARIO=burst|ramp|soak, BROKER=rabbitmq|nats)
 	SCENARIO=$(SCENARIO) BROKER=$(BROKER) npx tsx loadtest/run.ts
 
-e2e: build brokers ## real pods: images on a real node (kubelet, containerd), the real HPA and adapter (root; ~10 min warm, first tool build about an hour)
+e2e: build brokers ## real pods: images on a real node (kubelet, containerd), the real HPA and adapter (root; ~8 min warm, first tool build half an hour to an hour)
 	scripts/e2e-tools.sh
 	TAG=$(TAG) scripts/images.sh
 	npx tsx e2e/run.ts --tag $(TAG)
