@@ -13,7 +13,7 @@ TAG ?= dev
 SCENARIO ?= burst
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 18
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 18
 
 install: node_modules/.install-stamp ## npm ci (only when package-lock.json changed)
 node_modules/.install-stamp: package-lock.json package.json $(wildcard */package.json)
@@ -68,9 +68,10 @@ bench-peers: build brokers ## this exporter vs kbudde/rabbitmq_exporter and the 
 loadtest: build brokers tools ## k6 against the producer on the local stack (SCENARIO=burst|ramp|soak, BROKER=rabbitmq|nats)
 	SCENARIO=$(SCENARIO) BROKER=$(BROKER) npx tsx loadtest/run.ts
 
-e2e: build brokers ## the real HPA controller scales the overlays' worker on the exporter's numbers (etcd, apiserver, controller-manager, scheduler, kwok, Prometheus, adapter on loopback; ~3 min, first tool build up to an hour)
+e2e: build brokers ## real pods: images on a real node (kubelet, containerd), the real HPA and adapter (root; ~8 min warm, first tool build half an hour to an hour)
 	scripts/e2e-tools.sh
-	npx tsx e2e/run.ts
+	TAG=$(TAG) scripts/images.sh
+	npx tsx e2e/run.ts --tag $(TAG)
 
 sim: build ## a 5,000-message burst through the sample HPA vs an instant oracle (queuescale-sim)
 	npx queuescale-sim burst --hpa autoscaler/test/fixtures/hpa.yaml --burst 5000@10
@@ -78,10 +79,8 @@ sim: build ## a 5,000-message burst through the sample HPA vs an instant oracle 
 manifests: ## print the rendered Kustomize overlays
 	@for overlay in k8s/overlays/*/; do echo "# ---- $$overlay"; kubectl kustomize "$$overlay"; done
 
-images: ## build the exporter, worker and producer images (needs a Docker engine; TAG=dev)
-	@for component in exporter worker producer; do \
-	  docker build -f $$component/Dockerfile -t queuescale-$$component:$(TAG) . ; \
-	done
+images: ## build the exporter, worker and producer images from ./Dockerfile (Docker, else buildah/podman; TAG=dev)
+	TAG=$(TAG) scripts/images.sh
 
 clean: ## remove build output (keeps .tools/)
 	rm -rf node_modules */dist */*.tsbuildinfo .tmp

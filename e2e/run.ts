@@ -1,12 +1,15 @@
 /**
  * `make e2e`: a real Kubernetes control plane on loopback (etcd, kube-apiserver, kube-controller-
- * manager, kube-scheduler, kwok for a fake node), Prometheus and Prometheus Adapter with the
- * project's rules, and the real exporter reading the real local brokers. For each broker overlay,
- * the HPA controller must scale the worker Deployment on the exporter's numbers: quickly up, not
- * at all during a broker outage, slowly down. Exits non-zero when an expectation is not met.
+ * manager, kube-scheduler) and a real node (kubelet, containerd, runc, a CNI bridge of the run's
+ * own) running the images `make images` built; Prometheus with Kubernetes service discovery and
+ * Prometheus Adapter installed from its Helm chart with the project's values. For each broker
+ * overlay, every pod must become Ready, and the HPA controller must scale the worker Deployment on
+ * the exporter pods' numbers: quickly up, not at all during a broker outage, slowly down. Exits
+ * non-zero when an expectation is not met. Must run as root (it creates a bridge and runs containerd).
  *
- * Usage: npx tsx e2e/run.ts [--broker rabbitmq|nats]... [--keep]
+ * Usage: npx tsx e2e/run.ts [--broker rabbitmq|nats]... [--keep] [--tag dev]
  *   --keep  leave the temporary directory (certificates, logs, etcd data) for a look afterwards
+ *   --tag   the tag of the images `make images` built (TAG)
  */
 import { access, mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -15,10 +18,12 @@ import { parseArgs } from "node:util";
 import { nats } from "./brokers/nats.js";
 import { rabbitmq } from "./brokers/rabbitmq.js";
 import type { BrokerModule } from "./brokers/types.js";
-import { ADAPTER_SERVICE_DNS, startAdapter } from "./lib/adapter.js";
+import { ADAPTER_CHART, ADAPTER_SERVICE_DNS, renderAdapterChart, startAdapter } from "./lib/adapter.js";
 import { ApiClient } from "./lib/api.js";
 import { startControlPlane } from "./lib/cluster.js";
-import { missingTools, REPO_ROOT } from "./lib/paths.js";
+import { buildTestImages, checkImages, COMPONENTS, imageName, saveImages, workerHandlerImage } from "./lib/images.js";
+import { PAUSE_IMAGE, RealNode } from "./lib/node.js";
+import { missingTools, NODE_COMMANDS } from "./lib/paths.js";
 import { createPki } from "./lib/pki.js";
 import { ProcessGroup } from "./lib/processes.js";
 import { Prometheus } from "./lib/prometheus.js";
@@ -35,16 +40,26 @@ async function preflight(): Promise<string | undefined> {
   const missing = await missingTools();
   if (missing.length > 0) return `missing ${missing.join(", ")} in .tools/bin: run scripts/e2e-tools.sh`;
   try {
-    await access(join(REPO_ROOT, "exporter", "dist", "main.js"));
+    await access(ADAPTER_CHART);
   } catch {
-    return "exporter/dist/main.js is missing: run `npx tsc -b` (make build)";
+    return `missing ${ADAPTER_CHART}: run scripts/e2e-tools.sh`;
   }
+  const path = (process.env.PATH ?? "").split(":");
+  for (const command of NODE_COMMANDS) {
+    const found = await Promise.any(path.map((dir) => access(join(dir, command)).then(() => true))).catch(() => false);
+    if (!found) return `${command} is not on PATH: run scripts/image-tools.sh`;
+  }
+  if (process.getuid?.() !== 0) return "the node (bridge, containerd, kubelet) needs root";
   return undefined;
 }
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
-    options: { broker: { type: "string", multiple: true }, keep: { type: "boolean", default: false } },
+    options: {
+      broker: { type: "string", multiple: true },
+      keep: { type: "boolean", default: false },
+      tag: { type: "string", default: "dev" },
+    },
   });
   const brokers = values.broker ?? Object.keys(MODULES);
   const unknown = brokers.filter((broker) => !(broker in MODULES));
@@ -64,14 +79,19 @@ async function main(): Promise<number> {
   const checks = new Checks();
   const scenarios: BrokerScenario[] = [];
   let api: ApiClient | undefined;
+  let node: RealNode | undefined;
   let tornDown = false;
 
   const teardown = async () => {
     if (tornDown) return;
     tornDown = true;
     for (const scenario of scenarios) await scenario.dispose();
+    const problems = (await node?.cleanup()) ?? [];
+    for (const problem of problems) log(`cleanup: ${problem}`);
     api?.close();
     await processes.stopAll();
+    const left = node?.leftovers() ?? [];
+    if (left.length > 0) log(`left behind: ${left.join(", ")}`);
     if (values.keep) log(`kept ${dir}`);
     else await rm(dir, { recursive: true, force: true });
   };
@@ -82,7 +102,10 @@ async function main(): Promise<number> {
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
   // Should the run die some other way, no control-plane process may outlive it.
-  process.once("exit", () => processes.killAllNow());
+  process.once("exit", () => {
+    if (node) node.cleanupNow(() => processes.killAllNow());
+    else processes.killAllNow();
+  });
 
   let failure: unknown;
   const phases: [string, number][] = [];
@@ -97,25 +120,58 @@ async function main(): Promise<number> {
     const pki = await phase("certificates", () =>
       createPki(join(dir, "pki"), { adapterServiceDns: ADAPTER_SERVICE_DNS }),
     );
-    const cluster = await phase("control plane (etcd, apiserver, controller-manager, scheduler, kwok)", () =>
+    const archive = join(dir, "images.tar");
+    await phase("image checks, test images, image archive", async () => {
+      const { results, sizes } = await checkImages(values.tag);
+      for (const result of results)
+        checks.record("images", `${result.image} ${result.check}`, result.ok, result.detail);
+      for (const [image, bytes] of sizes) log(`  ${image} ${(bytes / 1e6).toFixed(0)} MB`);
+      await buildTestImages(values.tag, PAUSE_IMAGE);
+      await saveImages(archive, [
+        ...COMPONENTS.filter((c) => c !== "worker").map((c) => imageName(c, values.tag)),
+        workerHandlerImage(values.tag),
+        PAUSE_IMAGE,
+      ]);
+    });
+    const cluster = await phase("control plane (etcd, apiserver, controller-manager, scheduler)", () =>
       startControlPlane(join(dir, "cluster"), processes, pki),
     );
     api = new ApiClient(cluster.apiserverUrl, pki);
-    const prometheus = await phase("prometheus", () => Prometheus.start(join(dir, "prometheus"), processes));
+    const namespaces = brokers.map((broker) => `e2e-${broker}`);
+    node = await phase("node (bridge, containerd + image import, kubelet) Ready", () =>
+      RealNode.start({ dir: join(dir, "node"), processes, pki, cluster, imageArchives: [archive], namespaces }),
+    );
+    const realNode = node;
+    const prometheus = await phase("prometheus (kubernetes_sd_configs)", () =>
+      Prometheus.start(join(dir, "prometheus"), processes, cluster.kubeconfig),
+    );
     for (const broker of brokers) {
       const module = MODULES[broker];
-      if (module) scenarios.push(new BrokerScenario(module, { dir, processes, cluster, api, prometheus, checks }));
+      if (module) {
+        scenarios.push(
+          new BrokerScenario(module, { dir, processes, cluster, api, prometheus, node: realNode, checks }),
+        );
+      }
     }
-    await phase("broker fixtures and exporters", async () => {
-      for (const scenario of scenarios) await scenario.prepare();
+    await phase("broker fixtures, overlays applied, every pod Ready, exporter pods scraped", async () => {
+      await Promise.all(scenarios.map((scenario) => scenario.prepare()));
       for (const scenario of scenarios) await scenario.waitForSeries();
     });
+    const rendered = await phase("helm template prometheus-adapter", () => renderAdapterChart(dir));
+    checks.record(
+      "adapter",
+      "the chart with values.yaml renders the rules of config.yaml",
+      rendered.sameRulesAsConfigYaml,
+      rendered.sameRulesAsConfigYaml ? "identical rules" : `differ: compare ${rendered.configPath}`,
+    );
     // After the series exist: the adapter learns which metrics there are when it lists series.
     await phase("prometheus-adapter registered as v1beta1.external.metrics.k8s.io", () =>
-      startAdapter(processes, pki, cluster, prometheus.url),
+      startAdapter(processes, pki, cluster, prometheus.url, rendered),
     );
     await phase(`scenarios (${scenarios.map((s) => s.name).join(", ")}, side by side)`, async () => {
-      const outcomes = await Promise.allSettled(scenarios.map((scenario) => scenario.run()));
+      const outcomes = await Promise.allSettled(
+        scenarios.map((scenario) => scenario.run().then(() => scenario.closedLoop())),
+      );
       outcomes.forEach((outcome, index) => {
         if (outcome.status === "rejected") {
           const scenario = scenarios[index]!;
@@ -139,16 +195,18 @@ async function main(): Promise<number> {
 
   const crashed = processes.crashed();
   for (const scenario of scenarios) process.stdout.write(`\n${scenario.timeline.render()}\n`);
+  const comparisons = scenarios.map((scenario) => scenario.comparison).filter(Boolean);
+  if (comparisons.length > 0) process.stdout.write(`\nSimulator against reality\n${comparisons.join("\n\n")}\n`);
   process.stdout.write("\nFigures\n");
   for (const [name, secondsTaken] of phases) process.stdout.write(`  ${name}: ${secondsTaken.toFixed(1)} s\n`);
   for (const scenario of scenarios) {
     for (const [figure, value] of Object.entries(scenario.figures)) {
-      process.stdout.write(`  ${scenario.name} ${figure}: ${value} s\n`);
+      process.stdout.write(`  ${scenario.name} ${figure}: ${value}${figure.endsWith("Seconds") ? " s" : ""}\n`);
     }
   }
   if (checks.failed > 0 || failure || crashed.length > 0) {
     for (const name of crashed) checks.record("run", `${name} keeps running`, false, "exited during the run");
-    await printLogTails(processes, [...crashed, "kube-controller-manager", "prometheus-adapter"]);
+    await printLogTails(processes, [...crashed, "kube-controller-manager", "prometheus-adapter", "kubelet"]);
   }
   process.stdout.write(`\n${checks.render()}\n`);
   await teardown();
@@ -160,7 +218,10 @@ async function main(): Promise<number> {
 async function printLogTails(processes: ProcessGroup, names: readonly string[]): Promise<void> {
   for (const name of new Set(names)) {
     try {
-      const lines = (await readFile(processes.logPath(name), "utf8")).trimEnd().split("\n").slice(-15);
+      const all = (await readFile(processes.logPath(name), "utf8")).trimEnd().split("\n");
+      // A Go panic's message sits above its stack: show it rather than the stack's last frames.
+      const panicAt = all.findIndex((line) => line.startsWith("panic:"));
+      const lines = panicAt >= 0 ? all.slice(panicAt, panicAt + 15) : all.slice(-15);
       process.stdout.write(`\n── last lines of ${name}.log ──\n${lines.join("\n")}\n`);
     } catch {
       // Never started.

@@ -1,4 +1,4 @@
-import { mkdir, writeFile } from "node:fs/promises";
+import { chmod, mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { TcpProxy } from "../core/test/support/tcp-proxy.js";
@@ -7,20 +7,27 @@ import type { ApiClient } from "./lib/api.js";
 import { HPA_SYNC_PERIOD_SECONDS, type ControlPlane } from "./lib/cluster.js";
 import { scaleDownLimit, scaleUpLimit, type HpaSpec, type ReplicaChange } from "./lib/hpa-policy.js";
 import { describe, externalMetricPath, METRIC_NAME, Observer, type Sample } from "./lib/observer.js";
-import { containerEnvironment, findManifest, renderOverlay, type RenderedOverlay } from "./lib/overlay.js";
-import { REPO_ROOT } from "./lib/paths.js";
+import { publishThroughProducer, readProcessed, replicaSeconds, simulateBurst, textChart } from "./lib/loop.js";
+import type { RealNode } from "./lib/node.js";
+import { findManifest, renderOverlay, type RenderedOverlay } from "./lib/overlay.js";
 import type { ProcessGroup } from "./lib/processes.js";
 import type { Prometheus } from "./lib/prometheus.js";
 import { Timeline, type Checks } from "./lib/timeline.js";
-import { freePort, httpOk, waitFor } from "./lib/wait.js";
+import { waitFor } from "./lib/wait.js";
 
 /** The backlog the scenario publishes, in multiples of the HPA's per-replica target. */
 const BACKLOG_IN_TARGETS = 7.5;
 /**
- * Exporter processes per scenario. Both publish the same series, as exporter replicas and workers
- * do; the adapter rule's max over reporters must still give the queue's depth, not twice it.
+ * Exporter pods per scenario (the test overlay's replicas). Both publish the same series; the
+ * adapter rule's max over reporters must still give the queue's depth, not twice it.
  */
 const EXPORTER_REPLICAS = 2;
+/** The closed loop's burst, published through the producer pod. */
+const LOOP_BURST = 3000;
+/** Messages one worker processes alone before the burst, to measure its throughput. */
+const LOOP_CALIBRATION = 400;
+/** How long the closed loop cuts the exporters' broker connection. */
+const LOOP_CUT_SECONDS = 20;
 /** The observer's sampling interval, in seconds. */
 const SAMPLE_SECONDS = 1;
 
@@ -30,11 +37,21 @@ export interface ScenarioEnvironment {
   readonly cluster: ControlPlane;
   readonly api: ApiClient;
   readonly prometheus: Prometheus;
+  readonly node: RealNode;
   readonly checks: Checks;
 }
 
 /** Figures the run reports per broker. */
 export interface ScenarioFigures {
+  loopPublishToFirstScaleUpSeconds?: number | undefined;
+  loopDrainSeconds?: number;
+  loopPeakReplicas?: number;
+  loopReplicaSeconds?: number;
+  loopThroughputPerPod?: number;
+  loopPodStartupSeconds?: number | undefined;
+  faultsDrainSeconds?: number;
+  faultsReplicaSeconds?: number;
+  applyToAllReadySeconds?: number;
   publishToMetricSeconds?: number;
   publishToFirstScaleUpSeconds?: number;
   publishToFullScaleSeconds?: number;
@@ -54,8 +71,7 @@ export class BrokerScenario {
   private proxy: TcpProxy | undefined;
   private overlay: RenderedOverlay | undefined;
   private observer: Observer | undefined;
-  private readonly exporterAddresses: string[] = [];
-  private readonly exporterNames: string[] = [];
+  private clientRelay: TcpProxy | undefined;
 
   constructor(
     private readonly module: BrokerModule,
@@ -74,44 +90,56 @@ export class BrokerScenario {
     if (!ok) throw new ScenarioFailed(`${this.name}: ${name}: ${detail}`);
   }
 
-  /** Creates the queue, renders the overlay, starts the exporters and has Prometheus scrape them. */
+  /**
+   * Creates the queue, starts the relays the pods reach the broker through, applies the overlay
+   * with a Secret pointing at them, and waits until every pod is Ready through its own probes.
+   */
   async prepare(): Promise<void> {
+    const { node, cluster } = this.env;
     const dir = join(this.env.dir, this.name);
-    const secretDir = join(dir, "secret");
-    await mkdir(secretDir, { recursive: true });
+    await mkdir(dir, { recursive: true });
     this.fixture = await this.module.create();
     this.timeline.add("step", `created ${this.fixture.description}`);
-    this.overlay = await renderOverlay(join(dir, "overlay"), this.fixture, this.env.cluster.kubectl);
-    this.proxy = new TcpProxy(this.fixture.exporterUpstreamPort);
-    const proxyPort = await this.proxy.start();
-    for (const [key, content] of Object.entries(this.fixture.secretFor(proxyPort))) {
-      await writeFile(join(secretDir, key), content, { mode: 0o600 });
-    }
-    const settings = containerEnvironment(this.overlay, "queuescale-exporter", secretDir);
-    for (let replica = 0; replica < EXPORTER_REPLICAS; replica++) {
-      const port = await freePort();
-      const name = `exporter-${this.name}-${replica}`;
-      // A clean environment: only what the overlay gives the pod, so nothing from the caller's
-      // shell (a RABBITMQ_URL, say) changes what the exporter reads.
-      this.env.processes.start(name, process.execPath, [join(REPO_ROOT, "exporter", "dist", "main.js")], {
-        env: { PATH: process.env.PATH ?? "", ...settings, LISTEN_ADDRESS: `127.0.0.1:${port}` },
-      });
-      const address = `127.0.0.1:${port}`;
-      await waitFor(() => httpOk(`http://${address}/healthz`), {
-        timeoutMs: 30_000,
-        what: `${name} /healthz`,
-        abort: () => (this.env.processes.alive(name) ? undefined : `exited; see ${this.env.processes.logPath(name)}`),
-      });
-      this.exporterNames.push(name);
-      this.exporterAddresses.push(address);
-      await this.env.prometheus.addTarget({
-        address,
-        labels: { namespace: this.overlay.namespace, pod: `queuescale-exporter-${replica}` },
-      });
-    }
+    this.overlay = await renderOverlay(join(dir, "overlay"), this.fixture, cluster.kubectl);
+    // The brokers listen on loopback, which is the host's own: the pods reach them through relays
+    // on the bridge's gateway address. The exporters' relay is theirs alone, so it can be cut.
+    this.proxy = new TcpProxy(this.fixture.exporterUpstreamPort, "127.0.0.1", node.network.gateway);
+    await this.proxy.start();
+    this.clientRelay = new TcpProxy(this.fixture.clientUpstreamPort, "127.0.0.1", node.network.gateway);
+    await this.clientRelay.start();
+    const secret = {
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: { name: "queuescale-broker", namespace: this.overlay.namespace },
+      stringData: this.fixture.secret({ exporter: this.proxy.address, clients: this.clientRelay.address }),
+    };
+    const appliedAt = this.timeline.add(
+      "step",
+      `apply the ${this.name} overlay in namespace ${this.overlay.namespace}`,
+    );
+    await cluster.kubectl.apply(`${this.overlay.yaml}\n---\n${JSON.stringify(secret)}\n`);
+    const expected = deploymentReplicas(this.overlay);
+    const pods = await waitFor(
+      async () => {
+        const ready = await readyPods(cluster, this.overlay!.namespace);
+        return Object.entries(expected).every(([name, count]) => (ready.get(name) ?? 0) >= count) ? ready : undefined;
+      },
+      { timeoutMs: 240_000, intervalMs: 1_000, what: `every pod of the ${this.name} overlay Ready` },
+    ).catch(async (error: unknown) => {
+      const described = await cluster.kubectl
+        .run(["get", "pods", "-n", this.overlay!.namespace, "-o", "wide"])
+        .catch(() => "");
+      throw new Error(`${String(error)}\n${described}`);
+    });
+    this.figures.applyToAllReadySeconds = seconds(Date.now() - appliedAt);
+    this.check(
+      "every pod Ready through its own probes and securityContext",
+      true,
+      [...pods].map(([name, count]) => `${name} ${count}`).join(", "),
+    );
     this.timeline.add(
       "step",
-      `${EXPORTER_REPLICAS} exporters reading ${this.name} through TCP proxy :${proxyPort}, scraped every 5 s`,
+      `${EXPORTER_REPLICAS} exporter pods reading ${this.name} through relay ${this.proxy.address}, workers and producer through ${this.clientRelay.address}`,
     );
   }
 
@@ -139,8 +167,6 @@ export class BrokerScenario {
     const backlog = Math.round(target * BACKLOG_IN_TARGETS);
     const expected = Math.min(hpa.maxReplicas, Math.max(minReplicas, Math.ceil(backlog / target)));
 
-    await kubectl.apply(overlay.yaml);
-    this.timeline.add("step", `applied the ${this.name} overlay in namespace ${namespace}`);
     const observer = new Observer(this.env.api, namespace, fixture.selector, this.timeline, SAMPLE_SECONDS * 1000);
     this.observer = observer;
     observer.start();
@@ -301,6 +327,248 @@ export class BrokerScenario {
     );
   }
 
+  /**
+   * The closed loop: the workers now consume the queue the HPA reads. One worker's throughput is
+   * measured first; then, twice from one worker and a fresh HPA, a burst goes in through the
+   * producer pod and the HPA scales real worker pods that drain it: once undisturbed (compared with
+   * the simulator, given the measured figures), once while one worker is deleted normally, one is
+   * force-deleted and the exporters lose the broker for a while. Every accepted message must be
+   * processed both times.
+   */
+  async closedLoop(): Promise<void> {
+    const { overlay, fixture } = this.ready();
+    if (!this.observer) throw new Error(`${this.name}: run() has not started the observer`);
+    const { kubectl } = this.env.cluster;
+    const namespace = overlay.namespace;
+    const hpaManifest = findManifest(overlay, "HorizontalPodAutoscaler", "queuescale-worker");
+    const hpa = (hpaManifest as unknown as { spec: HpaSpec }).spec;
+    const window = hpa.behavior?.scaleDown?.stabilizationWindowSeconds ?? 300;
+
+    // A record the workers append each processed id to (the example handler's WORK_RECORD_FILE),
+    // on a host directory every worker pod mounts.
+    const recordDir = join(this.env.dir, this.name, "record");
+    await mkdir(recordDir, { recursive: true });
+    await chmod(recordDir, 0o777);
+    const recordFile = join(recordDir, "processed.tsv");
+
+    this.timeline.add("step", "closed loop: the workers switch to the HPA's queue (HPA removed meanwhile)");
+    await kubectl.run(["delete", "hpa", "queuescale-worker", "-n", namespace]);
+    const env = { ...fixture.drainingWorker, WORK_RECORD_FILE: "/record/processed.tsv" };
+    const patch = {
+      spec: {
+        replicas: 1,
+        template: {
+          spec: {
+            volumes: [{ name: "record", hostPath: { path: recordDir, type: "Directory" } }],
+            containers: [
+              {
+                name: "worker",
+                env: Object.entries(env).map(([name, value]) => ({ name, value })),
+                volumeMounts: [{ name: "record", mountPath: "/record" }],
+              },
+            ],
+          },
+        },
+      },
+    };
+    await kubectl.run(["patch", "deployment", "queuescale-worker", "-n", namespace, "-p", JSON.stringify(patch)]);
+    await kubectl.run(["rollout", "status", "deployment/queuescale-worker", "-n", namespace, "--timeout=180s"]);
+    const producer = await podAddress(this.env.cluster, namespace, "queuescale-producer", 8080);
+
+    // Calibration, before the HPA is back: one worker's rate on a batch of its own, timed from a
+    // tenth to nine tenths of it processed (what the simulator's --throughput stands for).
+    const calibrationPrefix = `calibrate-${this.name}`;
+    await publishThroughProducer(producer, fixture.producerQueue, LOOP_CALIBRATION, calibrationPrefix);
+    const marks: number[] = [];
+    await waitFor(
+      async () => {
+        const done = (await readProcessed(recordFile, calibrationPrefix)).distinct.size;
+        if (marks.length === 0 && done >= LOOP_CALIBRATION / 10) marks.push(Date.now());
+        if (marks.length === 1 && done >= (LOOP_CALIBRATION * 9) / 10) marks.push(Date.now());
+        return done >= LOOP_CALIBRATION ? true : undefined;
+      },
+      { timeoutMs: 120_000, intervalMs: 100, what: `one worker to process ${LOOP_CALIBRATION} calibration messages` },
+    );
+    const throughput = (LOOP_CALIBRATION * 0.8) / Math.max(0.1, ((marks[1] ?? 0) - (marks[0] ?? 0)) / 1000);
+    this.timeline.add("step", `calibration: one worker processes ${throughput.toFixed(1)} messages/s`);
+
+    // 1. A burst without faults: what the simulator is compared with.
+    const plain = await this.burst({ label: "loop", producer, recordFile, hpaManifest, window, faults: false });
+    const startup = await workerStartupSeconds(this.env.cluster, namespace, plain.publishedAt);
+    this.figures.loopPublishToFirstScaleUpSeconds = plain.firstUpSeconds;
+    this.figures.loopDrainSeconds = plain.drainSeconds;
+    this.figures.loopPeakReplicas = plain.peakReplicas;
+    this.figures.loopReplicaSeconds = plain.replicaSeconds;
+    this.figures.loopThroughputPerPod = Math.round(throughput * 10) / 10;
+    this.figures.loopPodStartupSeconds = startup;
+
+    // The simulator with the same HPA, burst and what this run measured.
+    const hpaFile = join(this.env.dir, this.name, "hpa.json");
+    await writeFile(hpaFile, JSON.stringify(hpaManifest));
+    const sim = await simulateBurst({
+      hpaFile,
+      messages: plain.accepted,
+      throughputPerReplica: throughput,
+      startupSeconds: startup ?? 0,
+      scrapeIntervalSeconds: this.env.prometheus.scrapeIntervalSeconds,
+      // Exporter poll interval (the overlays' POLL_INTERVAL_SECONDS) before the scrape sees it.
+      adapterDelaySeconds: 5,
+      syncPeriodSeconds: HPA_SYNC_PERIOD_SECONDS,
+      initialReplicas: 1,
+    });
+    const row = (label: string, predicted: number | null, real: number) => {
+      const off = predicted === null ? "n/a" : `${(((predicted - real) / real) * 100).toFixed(0)} %`;
+      return `${label.padEnd(18)} ${String(predicted ?? "never").padStart(10)} ${String(real).padStart(10)} ${off.padStart(8)}`;
+    };
+    this.comparison = [
+      `${this.name}: ${sim.command}`,
+      `${"".padEnd(18)} ${"predicted".padStart(10)} ${"actual".padStart(10)} ${"off".padStart(8)}`,
+      row("drain time (s)", sim.summary.drainSeconds, plain.drainSeconds),
+      row("peak replicas", sim.summary.peakReplicas, plain.peakReplicas),
+      row("replica-seconds", sim.summary.replicaSeconds, plain.replicaSeconds),
+    ].join("\n");
+
+    // 2. The same burst with faults during the drain: nothing may be lost.
+    const faulted = await this.burst({ label: "faults", producer, recordFile, hpaManifest, window, faults: true });
+    this.figures.faultsDrainSeconds = faulted.drainSeconds;
+    this.figures.faultsReplicaSeconds = faulted.replicaSeconds;
+  }
+
+  /**
+   * One burst from one worker and a freshly created HPA: publish through the producer pod, wait
+   * until every accepted id was processed and the metric reads 0, then for the first scale-down.
+   * With `faults`, workers are deleted and the exporters cut during the drain (faults()).
+   */
+  private async burst(options: {
+    label: string;
+    producer: string;
+    recordFile: string;
+    hpaManifest: unknown;
+    window: number;
+    faults: boolean;
+  }): Promise<{
+    publishedAt: number;
+    accepted: number;
+    drainSeconds: number;
+    peakReplicas: number;
+    replicaSeconds: number;
+    firstUpSeconds: number | undefined;
+  }> {
+    const { overlay, fixture, proxy } = this.ready();
+    const observer = this.observer!;
+    const { kubectl } = this.env.cluster;
+    const namespace = overlay.namespace;
+    const resetAt = this.timeline.add("step", `${options.label}: one worker, HPA recreated`);
+    await kubectl.run(["delete", "hpa", "queuescale-worker", "-n", namespace, "--ignore-not-found"]);
+    await kubectl.run(["scale", "deployment/queuescale-worker", "-n", namespace, "--replicas=1"]);
+    await kubectl.apply(JSON.stringify(options.hpaManifest));
+    await observer.waitFor(
+      "one ready worker on the HPA's queue, metric 0",
+      (s) => s.metric === 0 && s.readyReplicas === 1 && s.deploymentReplicas === 1 && s.desiredReplicas === 1,
+      { timeoutMs: 120_000, since: resetAt },
+    );
+
+    const prefix = `${options.label}-${this.name}`;
+    const publishedAt = this.timeline.add(
+      "step",
+      `${options.label}: publishing ${LOOP_BURST} messages through the producer pod`,
+    );
+    const published = await publishThroughProducer(options.producer, fixture.producerQueue, LOOP_BURST, prefix);
+    this.timeline.add("step", `${options.label}: producer accepted ${published.accepted} messages`);
+
+    const faults = options.faults ? this.faults(publishedAt, proxy) : undefined;
+    let drainedAt = 0;
+    let processed = await readProcessed(options.recordFile, prefix);
+    await waitFor(
+      async () => {
+        processed = await readProcessed(options.recordFile, prefix);
+        if (processed.distinct.size >= published.accepted && observer.latest?.metric === 0) {
+          drainedAt = Date.now();
+          return true;
+        }
+        return undefined;
+      },
+      { timeoutMs: 600_000, intervalMs: 1_000, what: `${published.accepted} distinct processed ids and metric 0` },
+    );
+    this.timeline.add("step", `${options.label}: drained, ${processed.distinct.size} distinct ids processed`);
+    const faultReport = await faults;
+    const samplesSoFar = observer.between(publishedAt);
+    const down = await observer.waitFor(
+      "the first scale-down after the drain",
+      (s) => s.deploymentReplicas !== undefined && s.deploymentReplicas < peak(samplesSoFar),
+      { timeoutMs: (options.window + 120) * 1000, since: drainedAt },
+    );
+
+    const lost = published.ids.filter((id) => !processed.distinct.has(id));
+    this.check(
+      `${options.label}: every accepted message processed (distinct ids)`,
+      lost.length === 0 && processed.distinct.size >= published.accepted,
+      `accepted ${published.accepted}, distinct processed ${processed.distinct.size}, lost ${lost.length}, ` +
+        `deliveries ${processed.deliveries}, duplicates ${processed.duplicates.size}` +
+        (processed.duplicates.size > 0 ? ` (${[...processed.duplicates.keys()].slice(0, 5).join(", ")}…)` : ""),
+    );
+    if (faultReport) {
+      this.check("the HPA holds while the exporters cannot read the broker", faultReport.held, faultReport.detail);
+    }
+    const samples = observer.between(publishedAt, down.at + 1);
+    const firstUp = samples.find((s) => (s.deploymentReplicas ?? 0) > 1);
+    this.timeline.add(
+      "step",
+      `${options.label}: chart (every 5 s):\n${indent(textChart(samples, publishedAt, down.at))}`,
+    );
+    return {
+      publishedAt,
+      accepted: published.accepted,
+      drainSeconds: seconds(drainedAt - publishedAt),
+      peakReplicas: peak(samples),
+      replicaSeconds: replicaSeconds(samples, publishedAt, drainedAt, (s) => s.deploymentReplicas ?? 0),
+      firstUpSeconds: firstUp ? seconds(firstUp.at - publishedAt) : undefined,
+    };
+  }
+
+  /** Predicted against actual for the closed loop, once it ran. */
+  comparison: string | undefined;
+
+  /** The faults during the drain; resolves with whether the HPA held through the exporter cut. */
+  private async faults(publishedAt: number, proxy: TcpProxy): Promise<{ held: boolean; detail: string }> {
+    const observer = this.observer!;
+    const { kubectl } = this.env.cluster;
+    const namespace = this.ready().overlay.namespace;
+    await observer.waitFor("4 ready workers", (s) => (s.readyReplicas ?? 0) >= 4, {
+      timeoutMs: 180_000,
+      since: publishedAt,
+    });
+    const workers = await kubectl.json<{ items: { metadata: { name: string } }[] }>([
+      "get",
+      "pods",
+      "-n",
+      namespace,
+      "-l",
+      "app.kubernetes.io/name=queuescale-worker",
+    ]);
+    const [gentle, forced] = workers.items.map((pod) => pod.metadata.name);
+    if (gentle) {
+      this.timeline.add("step", `fault: delete pod ${gentle} (SIGTERM, graceful drain)`);
+      await kubectl.run(["delete", "pod", gentle, "-n", namespace, "--wait=false"]);
+    }
+    if (forced) {
+      this.timeline.add("step", `fault: delete pod ${forced} --grace-period=0 --force`);
+      await kubectl.run(["delete", "pod", forced, "-n", namespace, "--grace-period=0", "--force"]);
+    }
+    const cutAt = this.timeline.add("step", `fault: cut the exporters' broker connection for ${LOOP_CUT_SECONDS} s`);
+    const before = observer.latest?.desiredReplicas ?? 0;
+    await proxy.cut();
+    await sleep(LOOP_CUT_SECONDS * 1000);
+    await proxy.restore();
+    const restoredAt = this.timeline.add("step", "fault: exporters' broker connection restored");
+    const during = observer.between(cutAt, restoredAt);
+    const lowest = Math.min(...during.map((s) => s.desiredReplicas ?? before));
+    return {
+      held: lowest >= before,
+      detail: `desired ${before} at the cut, lowest ${lowest} during ${LOOP_CUT_SECONDS} s without the exporters`,
+    };
+  }
+
   private ready(): { overlay: RenderedOverlay; fixture: BrokerFixture; proxy: TcpProxy } {
     if (!this.overlay || !this.fixture || !this.proxy) throw new Error(`${this.name}: prepare() has not run`);
     return { overlay: this.overlay, fixture: this.fixture, proxy: this.proxy };
@@ -309,10 +577,8 @@ export class BrokerScenario {
   /** Stops what the scenario started and deletes what it created on the broker; never throws. */
   async dispose(): Promise<void> {
     await this.observer?.stop();
-    for (const address of this.exporterAddresses)
-      await this.env.prometheus.removeTarget(address).catch(() => undefined);
-    for (const name of this.exporterNames) await this.env.processes.stop(name);
     await this.proxy?.close();
+    await this.clientRelay?.close();
     try {
       await this.fixture?.dispose();
     } catch (error) {
@@ -322,6 +588,80 @@ export class BrokerScenario {
 }
 
 export class ScenarioFailed extends Error {}
+
+/** Replicas each Deployment of the overlay asks for (1 when it does not say). */
+function deploymentReplicas(overlay: RenderedOverlay): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const manifest of overlay.manifests) {
+    if (manifest.kind !== "Deployment") continue;
+    counts[manifest.metadata.name] = (manifest as unknown as { spec: { replicas?: number } }).spec.replicas ?? 1;
+  }
+  return counts;
+}
+
+interface PodList {
+  items: {
+    metadata: { labels?: Record<string, string> };
+    status?: { conditions?: { type: string; status: string }[] };
+  }[];
+}
+
+/** Ready pods per app.kubernetes.io/name (which is each Deployment's name in the overlays). */
+async function readyPods(cluster: ControlPlane, namespace: string): Promise<Map<string, number>> {
+  const list = await cluster.kubectl.json<PodList>(["get", "pods", "-n", namespace]);
+  const ready = new Map<string, number>();
+  for (const pod of list.items) {
+    const name = pod.metadata.labels?.["app.kubernetes.io/name"];
+    if (!name) continue;
+    const isReady = pod.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") === true;
+    ready.set(name, (ready.get(name) ?? 0) + (isReady ? 1 : 0));
+  }
+  return ready;
+}
+
+function peak(samples: readonly Sample[]): number {
+  return Math.max(0, ...samples.map((s) => s.deploymentReplicas ?? 0));
+}
+
+/** host:port of the first Ready pod of a Deployment (the host reaches pod IPs on the bridge). */
+async function podAddress(cluster: ControlPlane, namespace: string, name: string, port: number): Promise<string> {
+  const list = await cluster.kubectl.json<{ items: { status?: { podIP?: string } }[] }>([
+    "get",
+    "pods",
+    "-n",
+    namespace,
+    "-l",
+    `app.kubernetes.io/name=${name}`,
+    "--field-selector=status.phase=Running",
+  ]);
+  const ip = list.items.find((pod) => pod.status?.podIP)?.status?.podIP;
+  if (!ip) throw new Error(`no running ${name} pod in ${namespace}`);
+  return `${ip}:${port}`;
+}
+
+/**
+ * Median seconds from creation to Ready of the worker pods created after `since` (still present):
+ * what the simulator's --startup stands for. Undefined when none were created.
+ */
+async function workerStartupSeconds(cluster: ControlPlane, namespace: string, since: number) {
+  const list = await cluster.kubectl.json<{
+    items: {
+      metadata: { creationTimestamp: string };
+      status?: { conditions?: { type: string; status: string; lastTransitionTime?: string }[] };
+    }[];
+  }>(["get", "pods", "-n", namespace, "-l", "app.kubernetes.io/name=queuescale-worker"]);
+  const startups = list.items
+    .filter((pod) => Date.parse(pod.metadata.creationTimestamp) >= since - 1000)
+    .map((pod) => {
+      const ready = pod.status?.conditions?.find((c) => c.type === "Ready" && c.status === "True");
+      return ready?.lastTransitionTime
+        ? (Date.parse(ready.lastTransitionTime) - Date.parse(pod.metadata.creationTimestamp)) / 1000
+        : undefined;
+    })
+    .filter((value): value is number => value !== undefined)
+    .sort((a, b) => a - b);
+  return startups.length === 0 ? undefined : startups[Math.floor(startups.length / 2)];
+}
 
 function selectorMatchers(namespace: string, selector: Record<string, string>): string {
   return Object.entries({ namespace, ...selector })

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Builds the control-plane tools `make e2e` runs into .tools/bin (git-ignored, kept between runs):
-# etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok and prometheus-adapter, all
-# from the Go module proxy at pinned versions. A tool is rebuilt only when its pinned version changes.
-# Prometheus comes from Debian through scripts/tools.sh; kubectl is expected on PATH.
+# Builds the tools `make e2e` runs into .tools/bin (git-ignored, kept between runs), all from the Go
+# module proxy at pinned versions: etcd, kube-apiserver, kube-controller-manager, kube-scheduler and
+# kubelet, prometheus-adapter, Prometheus (with Kubernetes service discovery) and helm. A tool is
+# rebuilt only when its pinned version changes. The node's Debian packages (containerd, runc, CNI
+# plugins, buildah/podman) come from scripts/image-tools.sh; kubectl is expected on PATH.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$PWD"
@@ -10,10 +11,13 @@ TOOLS_BIN="$ROOT/.tools/bin"
 STAMPS="$ROOT/.tools/e2e-stamps"
 mkdir -p "$TOOLS_BIN" "$STAMPS"
 
-KUBERNETES_VERSION=v1.33.13 # also pinned in tools/kubernetes/go.mod
-ETCD_VERSION=v3.5.21        # also pinned in tools/etcd/go.mod; the release Kubernetes 1.33 is tested with
-KWOK_VERSION=v0.7.0         # built against client-go v0.33, matching the control plane
+KUBERNETES_VERSION=v1.33.13        # also pinned in tools/kubernetes/go.mod
+ETCD_VERSION=v3.5.21               # also pinned in tools/etcd/go.mod; the release Kubernetes 1.33 is tested with
 PROMETHEUS_ADAPTER_VERSION=v0.12.0 # also pinned in tools/prometheus-adapter/go.mod
+PROMETHEUS_MODULE_VERSION=v0.316.0 # also pinned in tools/prometheus/go.mod: Prometheus 3.16.0
+PROMETHEUS_VERSION=3.16.0
+HELM_VERSION=v3.22.0 # also pinned in tools/helm/go.mod
+PROMETHEUS_ADAPTER_CHART_VERSION=5.3.0 # app v0.12.0, as above
 
 # The builds share two cores with everything else running on the machine.
 GO=(nice -n 10 env GOFLAGS=-buildvcs=false go)
@@ -23,8 +27,15 @@ fresh() { # binary version: true when the binary is missing or was built at anot
   return 0
 }
 stamp() { echo "$2" >"$STAMPS/$1"; }
+timed() { # name command...: runs the command and prints how long it took
+  local start=$SECONDS
+  "${@:2}"
+  echo "e2e-tools: $1 built in $((SECONDS - start)) s"
+}
 
-kube_bins=(kube-apiserver kube-controller-manager kube-scheduler)
+scripts/image-tools.sh
+
+kube_bins=(kube-apiserver kube-controller-manager kube-scheduler kubelet)
 need_kube=""
 for bin in "${kube_bins[@]}"; do fresh "$bin" "$KUBERNETES_VERSION" && need_kube=1; done
 if [ -n "$need_kube" ]; then
@@ -39,31 +50,55 @@ if [ -n "$need_kube" ]; then
     ldflags+=" -X $pkg.gitVersion=$KUBERNETES_VERSION -X $pkg.gitMajor=$major -X $pkg.gitMinor=$minor"
     ldflags+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
   done
-  (cd tools/kubernetes && "${GO[@]}" build -trimpath -ldflags "$ldflags" -o "$TOOLS_BIN/" \
+  (cd tools/kubernetes && timed kubernetes "${GO[@]}" build -trimpath -ldflags "$ldflags" -o "$TOOLS_BIN/" \
     "${kube_bins[@]/#/k8s.io/kubernetes/cmd/}")
   for bin in "${kube_bins[@]}"; do stamp "$bin" "$KUBERNETES_VERSION"; done
 fi
 
 if fresh etcd "$ETCD_VERSION"; then
   echo "e2e-tools: building etcd $ETCD_VERSION"
-  (cd tools/etcd && "${GO[@]}" build -trimpath -ldflags "-s -w" -o "$TOOLS_BIN/etcd" go.etcd.io/etcd/server/v3)
+  (cd tools/etcd && timed etcd "${GO[@]}" build -trimpath -ldflags "-s -w" -o "$TOOLS_BIN/etcd" go.etcd.io/etcd/server/v3)
   stamp etcd "$ETCD_VERSION"
-fi
-
-if fresh kwok "$KWOK_VERSION"; then
-  echo "e2e-tools: building kwok $KWOK_VERSION"
-  GOBIN="$TOOLS_BIN" "${GO[@]}" install -trimpath -ldflags "-s -w" "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION"
-  stamp kwok "$KWOK_VERSION"
 fi
 
 if fresh prometheus-adapter "$PROMETHEUS_ADAPTER_VERSION"; then
   echo "e2e-tools: building prometheus-adapter $PROMETHEUS_ADAPTER_VERSION"
-  (cd tools/prometheus-adapter && "${GO[@]}" build -trimpath -ldflags "-s -w" -o "$TOOLS_BIN/prometheus-adapter" \
-    sigs.k8s.io/prometheus-adapter/cmd/adapter)
+  (cd tools/prometheus-adapter && timed prometheus-adapter "${GO[@]}" build -trimpath -ldflags "-s -w" \
+    -o "$TOOLS_BIN/prometheus-adapter" sigs.k8s.io/prometheus-adapter/cmd/adapter)
   stamp prometheus-adapter "$PROMETHEUS_ADAPTER_VERSION"
 fi
 
-command -v prometheus >/dev/null || scripts/tools.sh
+# Named prometheus3 so it never shadows the Debian prometheus other tests start from PATH.
+if fresh prometheus3 "$PROMETHEUS_MODULE_VERSION"; then
+  echo "e2e-tools: building prometheus $PROMETHEUS_VERSION ($PROMETHEUS_MODULE_VERSION)"
+  (cd tools/prometheus && timed prometheus "${GO[@]}" build -trimpath \
+    -ldflags "-s -w -X github.com/prometheus/common/version.Version=$PROMETHEUS_VERSION" \
+    -o "$TOOLS_BIN/prometheus3" github.com/prometheus/prometheus/cmd/prometheus)
+  stamp prometheus3 "$PROMETHEUS_MODULE_VERSION"
+fi
+
+if fresh helm "$HELM_VERSION"; then
+  echo "e2e-tools: building helm $HELM_VERSION"
+  (cd tools/helm && timed helm "${GO[@]}" build -trimpath \
+    -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION" \
+    -o "$TOOLS_BIN/helm" helm.sh/helm/v3/cmd/helm)
+  stamp helm "$HELM_VERSION"
+fi
+
+# The prometheus-community chart users install Prometheus Adapter with; the run renders it with
+# `helm template`. Where its repository cannot be reached, point PROMETHEUS_ADAPTER_CHART at a
+# downloaded copy of the same version.
+chart="$ROOT/.tools/charts/prometheus-adapter-$PROMETHEUS_ADAPTER_CHART_VERSION.tgz"
+if [ ! -f "$chart" ]; then
+  mkdir -p "$(dirname "$chart")"
+  if [ -n "${PROMETHEUS_ADAPTER_CHART:-}" ]; then
+    cp "$PROMETHEUS_ADAPTER_CHART" "$chart"
+  else
+    "$TOOLS_BIN/helm" pull prometheus-adapter --repo https://prometheus-community.github.io/helm-charts \
+      --version "$PROMETHEUS_ADAPTER_CHART_VERSION" --destination "$(dirname "$chart")"
+  fi
+fi
+
 command -v kubectl >/dev/null || {
   echo "e2e-tools: kubectl is not on PATH (a v1.32 or v1.33 client is expected)" >&2
   exit 1

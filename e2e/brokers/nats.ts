@@ -1,12 +1,13 @@
 import { AckPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { uniqueName } from "../../core/test/support/names.js";
-import type { BrokerFixture, BrokerModule } from "./types.js";
+import { ADMIN_TOKEN, type BrokerFixture, type BrokerModule } from "./types.js";
 
 const NATS_PORT = 4222;
 const NATS_URL = `nats://127.0.0.1:${NATS_PORT}`;
 /** The durable consumer the nats overlay's workers pull from. */
 const CONSUMER = "workers";
+/** Where the exporter pods read the broker address from (a key of the run's Secret). */
 
 /**
  * A stream of the run's own (subjects `<stream>.>`) on the shared NATS server, with the overlay's
@@ -17,15 +18,19 @@ export const nats: BrokerModule = {
   async create(): Promise<BrokerFixture> {
     const nc = await connect({ servers: NATS_URL });
     const stream = uniqueName("qs-e2e");
+    // The workers' own stream while the control-plane checks need a backlog that stays put.
+    const idleStream = `${stream}-idle`;
     let disposed = false;
     const dispose = async () => {
       if (disposed) return;
       disposed = true;
       try {
         const jsm = await jetstreamManager(nc);
-        await jsm.streams.delete(stream).catch((error: unknown) => {
-          if (!String(error).includes("not found")) throw error;
-        });
+        for (const name of [stream, idleStream]) {
+          await jsm.streams.delete(name).catch((error: unknown) => {
+            if (!String(error).includes("not found")) throw error;
+          });
+        }
       } finally {
         await nc.close();
       }
@@ -44,15 +49,22 @@ export const nats: BrokerModule = {
       selector: { broker: "nats", stream, consumer: CONSUMER },
       settings: {
         // The shared server has other streams; export this run's only.
+        // The overlay gives it its own Secret key (nats-exporter-url): its broker connection can be
+        // cut without the workers'.
         "queuescale-exporter": { QUEUE_INCLUDE: `^${stream}$` },
-        "queuescale-worker": { STREAM: stream, SUBJECTS: `${stream}.>`, CONSUMER },
+        // Declared by the workers, deleted at the end.
+        "queuescale-worker": { STREAM: idleStream, SUBJECTS: `${idleStream}.>`, CONSUMER },
+        "queuescale-producer": { STREAM: stream },
       },
+      drainingWorker: { STREAM: stream, SUBJECTS: `${stream}.>`, CONSUMER },
+      // The producer publishes queue NAME to subject STREAM.NAME, which the consumer reads.
+      producerQueue: CONSUMER,
       exporterUpstreamPort: NATS_PORT,
-      // The exporter's own key (a read-only user in a real cluster); the shared server has no users.
-      secretFor: (proxyPort) => ({
-        "nats-url": `nats://127.0.0.1:${proxyPort}`,
-        "nats-exporter-url": `nats://127.0.0.1:${proxyPort}`,
-        "admin-token": "e2e",
+      clientUpstreamPort: NATS_PORT,
+      secret: (relays) => ({
+        "nats-url": `nats://${relays.clients}`,
+        "nats-exporter-url": `nats://${relays.exporter}`,
+        "admin-token": ADMIN_TOKEN,
       }),
       async publish(count) {
         const js = jetstream(nc);

@@ -1,6 +1,6 @@
 import amqp from "amqplib";
 import { uniqueName } from "../../core/test/support/names.js";
-import type { BrokerFixture, BrokerModule } from "./types.js";
+import { ADMIN_TOKEN, type BrokerFixture, type BrokerModule } from "./types.js";
 
 const AMQP_PORT = 5672;
 const MANAGEMENT_PORT = 15672;
@@ -9,6 +9,8 @@ const PASSWORD = "guest";
 const MANAGEMENT = `http://127.0.0.1:${MANAGEMENT_PORT}`;
 /** The queue name the rabbitmq overlay's workers consume; it lives in the run's own vhost. */
 const QUEUE = "jobs";
+/** The queue the workers consume while the control-plane checks need a backlog that stays put. */
+const IDLE_QUEUE = "idle";
 
 async function management(method: string, path: string, body?: unknown): Promise<void> {
   const response = await fetch(`${MANAGEMENT}${path}`, {
@@ -57,13 +59,17 @@ export const rabbitmq: BrokerModule = {
       selector: { broker: "rabbitmq", vhost, queue: QUEUE },
       settings: {
         "queuescale-exporter": { RABBITMQ_VHOSTS: vhost },
-        "queuescale-worker": { QUEUE },
+        // Declared by the workers in the run's vhost, deleted with it.
+        "queuescale-worker": { QUEUE: IDLE_QUEUE },
       },
+      drainingWorker: { QUEUE },
+      producerQueue: QUEUE,
       exporterUpstreamPort: MANAGEMENT_PORT,
-      secretFor: (proxyPort) => ({
-        "rabbitmq-url": amqpUrl,
-        "rabbitmq-management-url": `http://${USER}:${PASSWORD}@127.0.0.1:${proxyPort}`,
-        "admin-token": "e2e",
+      clientUpstreamPort: AMQP_PORT,
+      secret: (relays) => ({
+        "rabbitmq-url": `amqp://${USER}:${PASSWORD}@${relays.clients}/${vhostPath}`,
+        "rabbitmq-management-url": `http://${USER}:${PASSWORD}@${relays.exporter}`,
+        "admin-token": ADMIN_TOKEN,
       }),
       async publish(count) {
         const connection = await amqp.connect(amqpUrl);

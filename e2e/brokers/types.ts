@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import type { BrokerName } from "@queuescale/core";
 
 /** Objects one run creates on a shared broker, under names no other run uses. */
@@ -7,15 +8,25 @@ export interface BrokerFixture {
   readonly description: string;
   /** matchLabels that replace the overlay's HPA metric selector. */
   readonly selector: Record<string, string>;
-  /** ConfigMap literals merged over the overlay's, per generated ConfigMap (queuescale-worker, …). */
-  readonly settings: Record<string, Record<string, string>>;
-  /** The broker port the exporter reads from; the run puts a cuttable TCP proxy in front of it. */
-  readonly exporterUpstreamPort: number;
   /**
-   * The Secret `queuescale-broker` the overlay mounts, as the exporter needs it: key → content,
-   * with the broker address replaced by the proxy's.
+   * ConfigMap literals merged over the overlay's, per generated ConfigMap (queuescale-worker, …).
+   * The workers consume a queue of their own (`idle`), not the one the HPA reads: the control-plane
+   * checks need a backlog that stays put.
    */
-  secretFor(proxyPort: number): Record<string, string>;
+  readonly settings: Record<string, Record<string, string>>;
+  /** The broker port the exporter reads from; the run relays it on a port it can cut. */
+  readonly exporterUpstreamPort: number;
+  /** The broker port the workers and the producer use; the run relays it too. */
+  readonly clientUpstreamPort: number;
+  /**
+   * The Secret `queuescale-broker` the overlay mounts: key → content, with the broker addresses
+   * replaced by the relays' (`host:port`): one the exporter reads through, one for the others.
+   */
+  secret(relays: { exporter: string; clients: string }): Record<string, string>;
+  /** Worker settings (env) that make the workers consume the queue the HPA reads: the closed loop. */
+  readonly drainingWorker: Record<string, string>;
+  /** The queue NAME the producer's API publishes to for that queue. */
+  readonly producerQueue: string;
   publish(count: number): Promise<void>;
   /** Empties the queue (stream) so the backlog is zero. */
   purge(): Promise<void>;
@@ -28,3 +39,6 @@ export interface BrokerModule {
   /** Creates the queue (stream, consumer) on the shared local broker. */
   create(): Promise<BrokerFixture>;
 }
+
+/** The producer's admin token in the run's Secret (the producer wants at least 16 characters). */
+export const ADMIN_TOKEN = `e2e-${randomUUID()}`;

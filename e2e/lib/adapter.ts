@@ -1,25 +1,74 @@
-import { readFile } from "node:fs/promises";
+import { execFile } from "node:child_process";
+import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { isDeepStrictEqual, promisify } from "node:util";
+import { parse, parseAllDocuments } from "yaml";
 import type { ControlPlane } from "./cluster.js";
-import { REPO_ROOT, toolPath } from "./paths.js";
+import { REPO_ROOT, TOOLS_BIN, toolPath } from "./paths.js";
 import type { Pki } from "./pki.js";
 import type { ProcessGroup } from "./processes.js";
 import { freePort, waitFor } from "./wait.js";
 
 /** The project's adapter rules, as an adapter deployed without the Helm chart reads them. */
 export const ADAPTER_CONFIG = join(REPO_ROOT, "monitoring", "prometheus-adapter", "config.yaml");
+/** The chart values users install the adapter with. */
+export const ADAPTER_VALUES = join(REPO_ROOT, "monitoring", "prometheus-adapter", "values.yaml");
+/** The prometheus-community chart, pinned; scripts/e2e-tools.sh puts it here. */
+export const ADAPTER_CHART_VERSION = "5.3.0";
+export const ADAPTER_CHART = join(TOOLS_BIN, "..", "charts", `prometheus-adapter-${ADAPTER_CHART_VERSION}.tgz`);
+
+export interface RenderedAdapter {
+  /** The rendered ConfigMap's config.yaml, written to the run's directory. */
+  readonly configPath: string;
+  /** The Deployment's --metrics-relist-interval. */
+  readonly relistInterval: string;
+  /** True when the chart's rules are exactly monitoring/prometheus-adapter/config.yaml's. */
+  readonly sameRulesAsConfigYaml: boolean;
+}
+
+interface RenderedObject {
+  kind?: string;
+  data?: Record<string, string>;
+  spec?: { template?: { spec?: { containers?: { args?: string[] }[] } } };
+}
+
+/**
+ * Renders the chart as users install it (`helm template … -f monitoring/prometheus-adapter/values.yaml`)
+ * and takes the rules from its ConfigMap and the relist interval from its Deployment.
+ */
+export async function renderAdapterChart(dir: string): Promise<RenderedAdapter> {
+  const { stdout } = await promisify(execFile)(
+    toolPath("helm"),
+    ["template", "prometheus-adapter", ADAPTER_CHART, "--namespace", "monitoring", "-f", ADAPTER_VALUES],
+    { maxBuffer: 16 * 1024 * 1024 },
+  );
+  const objects = parseAllDocuments(stdout).map((document) => document.toJS() as RenderedObject | null);
+  const configText = objects.find((object) => object?.kind === "ConfigMap" && object.data?.["config.yaml"])?.data?.[
+    "config.yaml"
+  ];
+  if (!configText) throw new Error("helm template rendered no ConfigMap with config.yaml");
+  const args =
+    objects.find((object) => object?.kind === "Deployment")?.spec?.template?.spec?.containers?.[0]?.args ?? [];
+  const relistInterval =
+    args.find((arg) => arg.startsWith("--metrics-relist-interval="))?.split("=")[1] ?? RELIST_INTERVAL;
+  const configPath = join(dir, "adapter-config.yaml");
+  await writeFile(configPath, configText);
+  const shipped = parse(await readFile(ADAPTER_CONFIG, "utf8")) as unknown;
+  return { configPath, relistInterval, sameRulesAsConfigYaml: isDeepStrictEqual(parse(configText), shipped) };
+}
 
 /** Where the APIServices point; the aggregator checks the serving certificate for `<name>.<namespace>.svc`. */
 export const ADAPTER_SERVICE = { namespace: "queuescale-e2e-monitoring", name: "prometheus-adapter" } as const;
 export const ADAPTER_SERVICE_DNS = `${ADAPTER_SERVICE.name}.${ADAPTER_SERVICE.namespace}.svc`;
 
-/** How often the adapter re-reads which series exist (the chart's values.yaml sets the same). */
+/** The adapter's default relist interval, should the chart not set one. */
 const RELIST_INTERVAL = "1m";
 
 const API_GROUPS = ["external.metrics.k8s.io", "custom.metrics.k8s.io"] as const;
 
 /**
- * Runs prometheus-adapter on loopback and registers it with the aggregation layer.
+ * Runs prometheus-adapter on loopback with the chart's rules and registers it with the aggregation
+ * layer.
  *
  * An APIService names a Service. Endpoints may not carry loopback addresses, but the aggregator
  * (without --enable-aggregator-routing) resolves an ExternalName Service to its host name and
@@ -31,6 +80,7 @@ export async function startAdapter(
   pki: Pki,
   cluster: ControlPlane,
   prometheusUrl: string,
+  rendered: RenderedAdapter,
 ): Promise<void> {
   const port = await freePort();
   processes.start("prometheus-adapter", toolPath("prometheus-adapter"), [
@@ -42,8 +92,8 @@ export async function startAdapter(
     `--authentication-kubeconfig=${cluster.kubeconfig}`,
     `--authorization-kubeconfig=${cluster.kubeconfig}`,
     `--prometheus-url=${prometheusUrl}`,
-    `--config=${ADAPTER_CONFIG}`,
-    `--metrics-relist-interval=${RELIST_INTERVAL}`,
+    `--config=${rendered.configPath}`,
+    `--metrics-relist-interval=${rendered.relistInterval}`,
   ]);
   const caBundle = (await readFile(pki.ca.cert)).toString("base64");
   const manifests = [

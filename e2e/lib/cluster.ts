@@ -1,4 +1,4 @@
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { Kubectl, writeKubeconfig } from "./kubectl.js";
 import { toolPath } from "./paths.js";
@@ -9,13 +9,6 @@ import { freePort, httpOk, waitFor } from "./wait.js";
 /** How often the HPA controller re-evaluates every HPA (the default is 15 s). */
 export const HPA_SYNC_PERIOD_SECONDS = 5;
 
-/** Annotation and taint that mark the node kwok fakes; the test overlays tolerate the taint. */
-export const FAKE_NODE = {
-  name: "kwok-node-0",
-  annotation: { key: "kwok.x-k8s.io/node", value: "fake" },
-  taint: { key: "kwok.x-k8s.io/node", value: "fake", effect: "NoSchedule" },
-} as const;
-
 export interface ControlPlane {
   readonly apiserverUrl: string;
   readonly kubeconfig: string;
@@ -25,10 +18,9 @@ export interface ControlPlane {
 const START_TIMEOUT_MS = 120_000;
 
 /**
- * etcd, kube-apiserver (with the aggregation layer), kube-controller-manager, kube-scheduler and
- * kwok with one fake node, all on loopback, all state under `dir`. There is no kubelet and no
- * kube-proxy: kwok plays the kubelet for the fake node, and nothing here sends traffic to a
- * Service's cluster IP.
+ * etcd, kube-apiserver (with the aggregation layer), kube-controller-manager and kube-scheduler,
+ * all on loopback, all state under `dir`. The node (a real kubelet) joins afterwards (node.ts).
+ * There is no kube-proxy: nothing here sends traffic to a Service's cluster IP.
  */
 export async function startControlPlane(dir: string, processes: ProcessGroup, pki: Pki): Promise<ControlPlane> {
   await mkdir(dir, { recursive: true });
@@ -107,10 +99,6 @@ export async function startControlPlane(dir: string, processes: ProcessGroup, pk
     `--service-account-private-key-file=${pki.serviceAccountKey}`,
     `--root-ca-file=${pki.ca.cert}`,
     `--horizontal-pod-autoscaler-sync-period=${HPA_SYNC_PERIOD_SECONDS}s`,
-    // In some runs kwok's node-lease renewals stopped (cause not found), and the node lifecycle
-    // controller then marked the node and all its pods not ready 50 s in. The fake node's health is
-    // not what the run tests; a grace period longer than any run keeps the pods Ready.
-    "--node-monitor-grace-period=30m",
     "--profiling=false",
   ]);
   const schedulerPort = await freePort();
@@ -123,30 +111,10 @@ export async function startControlPlane(dir: string, processes: ProcessGroup, pk
     "--leader-elect=false",
     "--profiling=false",
   ]);
-  const kwokPort = await freePort();
-  processes.start("kwok", toolPath("kwok"), [
-    `--kubeconfig=${kubeconfig}`,
-    "--manage-all-nodes=false",
-    `--manage-nodes-with-annotation-selector=${FAKE_NODE.annotation.key}=${FAKE_NODE.annotation.value}`,
-    `--server-address=127.0.0.1:${kwokPort}`,
-  ]);
-  for (const name of ["kube-controller-manager", "kube-scheduler", "kwok"]) {
+  for (const name of ["kube-controller-manager", "kube-scheduler"]) {
     await waitFor(async () => (processes.alive(name) ? true : undefined), { timeoutMs: 1_000, what: name });
   }
 
-  await writeFile(join(dir, "node.yaml"), fakeNodeManifest());
-  await kubectl.apply(fakeNodeManifest());
-  await waitFor(
-    async () => {
-      const node = await kubectl.json<{ status?: { conditions?: { type: string; status: string }[] } }>([
-        "get",
-        "node",
-        FAKE_NODE.name,
-      ]);
-      return node.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ? true : undefined;
-    },
-    { timeoutMs: START_TIMEOUT_MS, what: `fake node ${FAKE_NODE.name} Ready`, abort: abortIfDead("kwok") },
-  );
   // The namespace controller of kube-controller-manager creates `default` service accounts; pods
   // of the overlays name their own, but the ServiceAccount admission plugin wants the namespace's.
   await waitFor(async () => (await kubectl.run(["get", "serviceaccount", "default", "-n", "default"])) && true, {
@@ -155,22 +123,4 @@ export async function startControlPlane(dir: string, processes: ProcessGroup, pk
     abort: abortIfDead("kube-controller-manager"),
   });
   return { apiserverUrl, kubeconfig, kubectl };
-}
-
-function fakeNodeManifest(): string {
-  return JSON.stringify({
-    apiVersion: "v1",
-    kind: "Node",
-    metadata: {
-      name: FAKE_NODE.name,
-      annotations: { [FAKE_NODE.annotation.key]: FAKE_NODE.annotation.value, "node.alpha.kubernetes.io/ttl": "0" },
-      labels: {
-        "kubernetes.io/hostname": FAKE_NODE.name,
-        "kubernetes.io/os": "linux",
-        "kubernetes.io/arch": "amd64",
-        type: "kwok",
-      },
-    },
-    spec: { taints: [FAKE_NODE.taint] },
-  });
 }

@@ -19,7 +19,7 @@ export interface RenderedOverlay {
   readonly manifests: Manifest[];
 }
 
-/** e2e/overlays/<broker>: the project's overlay plus the test-only changes (fake node, short window). */
+/** e2e/overlays/<broker>: the project's overlay plus the test-only changes (e2e/overlays/real-node). */
 export function testOverlayDir(broker: string): string {
   return join(REPO_ROOT, "e2e", "overlays", broker);
 }
@@ -78,50 +78,4 @@ export function findManifest(overlay: RenderedOverlay, kind: string, name: strin
   const found = overlay.manifests.find((manifest) => manifest.kind === kind && manifest.metadata.name === name);
   if (!found) throw new Error(`the overlay for ${overlay.namespace} has no ${kind} ${name}`);
   return found;
-}
-
-interface Container {
-  name: string;
-  env?: { name: string; value?: string }[];
-  envFrom?: { configMapRef?: { name: string } }[];
-  volumeMounts?: { name: string; mountPath: string }[];
-}
-
-interface PodSpec {
-  containers: Container[];
-  volumes?: { name: string; secret?: { secretName: string } }[];
-}
-
-/**
- * The environment the overlay gives a Deployment's first container (its ConfigMaps, then its own
- * env), with every `*_FILE` setting that points into a mounted Secret redirected to `secretDir`,
- * where the run writes that Secret's keys. A local process started with it reads what the pod would.
- */
-export function containerEnvironment(
-  overlay: RenderedOverlay,
-  deployment: string,
-  secretDir: string,
-): Record<string, string> {
-  const spec = (findManifest(overlay, "Deployment", deployment) as unknown as { spec: { template: { spec: PodSpec } } })
-    .spec.template.spec;
-  const container = spec.containers[0];
-  if (!container) throw new Error(`Deployment ${deployment} has no container`);
-  const environment: Record<string, string> = {};
-  for (const source of container.envFrom ?? []) {
-    const name = source.configMapRef?.name;
-    if (!name) continue;
-    const data = (findManifest(overlay, "ConfigMap", name) as unknown as { data?: Record<string, string> }).data;
-    Object.assign(environment, data ?? {});
-  }
-  for (const variable of container.env ?? []) {
-    if (variable.value !== undefined) environment[variable.name] = variable.value;
-  }
-  const secretVolumes = new Set((spec.volumes ?? []).filter((volume) => volume.secret).map((volume) => volume.name));
-  const secretMounts = (container.volumeMounts ?? []).filter((mount) => secretVolumes.has(mount.name));
-  for (const [key, value] of Object.entries(environment)) {
-    if (!key.endsWith("_FILE")) continue;
-    const mount = secretMounts.find((candidate) => value.startsWith(`${candidate.mountPath}/`));
-    if (mount) environment[key] = join(secretDir, value.slice(mount.mountPath.length + 1));
-  }
-  return environment;
 }

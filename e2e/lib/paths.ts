@@ -13,9 +13,15 @@ export const CONTROL_PLANE_TOOLS = [
   "kube-apiserver",
   "kube-controller-manager",
   "kube-scheduler",
-  "kwok",
+  "kubelet",
   "prometheus-adapter",
+  // Prometheus 3 with Kubernetes service discovery, named so it never shadows Debian's prometheus.
+  "prometheus3",
+  "helm",
 ] as const;
+
+/** What the node runs, from Debian packages (scripts/image-tools.sh installs them). */
+export const NODE_COMMANDS = ["containerd", "ctr", "runc", "podman", "buildah", "ip", "iptables"] as const;
 export type ControlPlaneTool = (typeof CONTROL_PLANE_TOOLS)[number];
 
 export function toolPath(tool: ControlPlaneTool): string {

@@ -1,15 +1,18 @@
-import { mkdir, rename, writeFile } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { parse, stringify } from "yaml";
+import { REPO_ROOT, toolPath } from "./paths.js";
 import type { ProcessGroup } from "./processes.js";
 import { freePort, httpOk, waitFor } from "./wait.js";
 
-export const SCRAPE_INTERVAL_SECONDS = 5;
+/** The scrape jobs a Prometheus without the Operator uses: what the run loads. */
+export const SCRAPE_CONFIGS = join(REPO_ROOT, "monitoring", "prometheus", "scrape-configs.yaml");
 
-export interface ScrapeTarget {
-  /** host:port of a /metrics endpoint. */
-  address: string;
-  /** Target labels; `namespace` is what Prometheus Adapter maps to the HPA's namespace. */
-  labels: Record<string, string>;
+interface ScrapeConfig {
+  job_name: string;
+  scrape_interval?: string;
+  kubernetes_sd_configs?: Record<string, unknown>[];
+  static_configs?: unknown[];
 }
 
 interface QueryResult {
@@ -18,37 +21,37 @@ interface QueryResult {
 }
 
 /**
- * Prometheus from PATH (Debian's package), scraping the targets the run adds through a file_sd
- * file, so an exporter started later joins without a reload.
+ * Prometheus 3 (built by scripts/e2e-tools.sh: Debian's 2.42 lacks Kubernetes service discovery)
+ * with the jobs of monitoring/prometheus/scrape-configs.yaml as they are, finding the pods through
+ * the run's API server. Test-only: each `kubernetes_sd_configs` entry gets the run's kubeconfig
+ * (in a cluster Prometheus uses its service account), and the job for the fixed `make demo` target
+ * is left out. It runs on the host and reaches the pods on the node's bridge.
  */
 export class Prometheus {
-  private readonly targets = new Map<string, ScrapeTarget>();
-
   private constructor(
     readonly url: string,
-    private readonly targetsFile: string,
+    /** The longest scrape interval of the jobs it runs, in seconds. */
+    readonly scrapeIntervalSeconds: number,
   ) {}
 
-  static async start(dir: string, processes: ProcessGroup): Promise<Prometheus> {
+  static async start(dir: string, processes: ProcessGroup, kubeconfig: string): Promise<Prometheus> {
     await mkdir(dir, { recursive: true });
-    const targetsFile = join(dir, "targets.json");
-    await writeFile(targetsFile, "[]\n");
-    const config = [
-      "global:",
-      `  scrape_interval: ${SCRAPE_INTERVAL_SECONDS}s`,
-      `  scrape_timeout: ${SCRAPE_INTERVAL_SECONDS - 1}s`,
-      `  evaluation_interval: ${SCRAPE_INTERVAL_SECONDS}s`,
-      "scrape_configs:",
-      "  - job_name: queuescale-exporter",
-      "    file_sd_configs:",
-      `      - files: [${JSON.stringify(targetsFile)}]`,
-      "        refresh_interval: 5s",
-      "",
-    ].join("\n");
-    await writeFile(join(dir, "prometheus.yml"), config);
+    const shipped = parse(await readFile(SCRAPE_CONFIGS, "utf8")) as { scrape_configs: ScrapeConfig[] };
+    const jobs = shipped.scrape_configs
+      .filter((job) => job.kubernetes_sd_configs !== undefined)
+      .map((job) => ({
+        ...job,
+        kubernetes_sd_configs: job.kubernetes_sd_configs?.map((sd) => ({ ...sd, kubeconfig_file: kubeconfig })),
+      }));
+    const scrapeIntervalSeconds = Math.max(...jobs.map((job) => Number.parseInt(job.scrape_interval ?? "60", 10)));
+    const config = {
+      global: { evaluation_interval: `${scrapeIntervalSeconds}s` },
+      scrape_configs: jobs,
+    };
+    await writeFile(join(dir, "prometheus.yml"), stringify(config));
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
-    processes.start("prometheus", "prometheus", [
+    processes.start("prometheus", toolPath("prometheus3"), [
       `--config.file=${join(dir, "prometheus.yml")}`,
       `--storage.tsdb.path=${join(dir, "data")}`,
       `--web.listen-address=127.0.0.1:${port}`,
@@ -59,25 +62,7 @@ export class Prometheus {
       what: "Prometheus /-/ready",
       abort: () => (processes.alive("prometheus") ? undefined : `exited; see ${processes.logPath("prometheus")}`),
     });
-    return new Prometheus(url, targetsFile);
-  }
-
-  async addTarget(target: ScrapeTarget): Promise<void> {
-    this.targets.set(target.address, target);
-    await this.writeTargets();
-  }
-
-  async removeTarget(address: string): Promise<void> {
-    this.targets.delete(address);
-    await this.writeTargets();
-  }
-
-  private async writeTargets(): Promise<void> {
-    const groups = [...this.targets.values()].map((target) => ({ targets: [target.address], labels: target.labels }));
-    // Prometheus watches the file: replace it whole so it never reads a half-written one.
-    const temporary = `${this.targetsFile}.tmp`;
-    await writeFile(temporary, `${JSON.stringify(groups, null, 2)}\n`);
-    await rename(temporary, this.targetsFile);
+    return new Prometheus(url, scrapeIntervalSeconds);
   }
 
   /** An instant query; returns each series' labels and value. */

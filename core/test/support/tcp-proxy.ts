@@ -17,9 +17,11 @@ export class TcpProxy {
   constructor(
     private readonly targetPort: number,
     private readonly targetHost = "127.0.0.1",
+    /** Where it accepts: loopback, or (make e2e) the address of a bridge the run created. */
+    private readonly listenHost = "127.0.0.1",
   ) {}
 
-  /** Starts accepting on a free loopback port (or the port it had before a cut). */
+  /** Starts accepting on a free port (or the port it had before a cut). */
   async start(): Promise<number> {
     const server = createServer((client) => {
       const upstream = connect(this.targetPort, this.targetHost);
@@ -46,7 +48,7 @@ export class TcpProxy {
     });
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
-      server.listen(this.port, "127.0.0.1", () => resolve());
+      server.listen(this.port, this.listenHost, () => resolve());
     });
     this.server = server;
     this.listening = true;
@@ -96,6 +98,6 @@ export class TcpProxy {
 
   /** `host:port` of the proxy. */
   get address(): string {
-    return `127.0.0.1:${this.port}`;
+    return `${this.listenHost}:${this.port}`;
   }
 }
