@@ -13,7 +13,7 @@ import {
   type DepthSource,
   type Snapshot,
 } from "@queuescale/core";
-import { findSamples, parseExposition } from "./support/scrape.js";
+import { findSamples, parseExposition } from "@queuescale/test-support/scrape";
 
 /** A source whose next answer the test sets: a depth, or a failure. */
 class ScriptedSource implements DepthSource {

@@ -15,8 +15,8 @@ import { fileURLToPath } from "node:url";
 import { existsSync } from "node:fs";
 import { availableParallelism, loadavg } from "node:os";
 import { NameFilter, createLogger, natsModule, readSettings, type DepthSource } from "@queuescale/core";
-import { startNatsServer, type NatsTestServer } from "../../core/test/support/nats-server.js";
-import { parseExposition } from "../../core/test/support/scrape.js";
+import { startNatsServer, type NatsTestServer } from "@queuescale/test-support/nats-server";
+import { parseExposition } from "@queuescale/test-support/scrape";
 import { BENCH_STREAMS, populateBenchStreams } from "./populate.js";
 
 const CONSUMERS_PER_STREAM = 200;

@@ -17,8 +17,8 @@ import amqp from "amqplib";
 import { NameFilter, createLogger, rabbitmqModule, readSettings, type DepthSource } from "@queuescale/core";
 import { RabbitAdmin } from "../../core/test/fixtures/rabbitmq/broker-admin.js";
 import { AMQP_BASE, MANAGEMENT_URL, PROMETHEUS_URL } from "../../core/test/fixtures/rabbitmq/scenario.js";
-import { uniqueName } from "../../core/test/support/names.js";
-import { parseExposition } from "../../core/test/support/scrape.js";
+import { uniqueName } from "@queuescale/test-support/names";
+import { parseExposition } from "@queuescale/test-support/scrape";
 import { MESSAGES_EVERY, benchQueueName, createBenchQueues } from "./populate.js";
 
 const QUEUES = Number(process.env.BENCH_QUEUES ?? 10_000);

@@ -8,8 +8,8 @@ import {
   RabbitScenario,
   countsIn,
 } from "../../core/test/fixtures/rabbitmq/scenario.js";
-import { eventually } from "../../core/test/support/names.js";
-import { findSamples, parseExposition, scrape } from "../../core/test/support/scrape.js";
+import { eventually } from "@queuescale/test-support/names";
+import { findSamples, parseExposition, scrape } from "@queuescale/test-support/scrape";
 import { exporterSettings } from "../src/settings.js";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));

@@ -6,7 +6,7 @@
  * source (cached snapshot). The server and its store are removed at the end, also on failure.
  */
 import { NameFilter, createLogger, natsModule, readSettings, type DepthSource } from "@queuescale/core";
-import { startNatsServer } from "../../core/test/support/nats-server.js";
+import { startNatsServer } from "@queuescale/test-support/nats-server";
 import { BENCH_STREAMS, populateBenchStreams } from "../../exporter/bench/populate.js";
 import { startOurExporter } from "./exporters.js";
 import { Children, fetchBody, measureCalls, ownCpuSeconds, type Measurement } from "./measure.js";

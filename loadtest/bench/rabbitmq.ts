@@ -11,8 +11,8 @@
 import { NameFilter, createLogger, rabbitmqModule, readSettings, type DepthSource } from "@queuescale/core";
 import { RabbitAdmin } from "../../core/test/fixtures/rabbitmq/broker-admin.js";
 import { AMQP_BASE, MANAGEMENT_URL, PROMETHEUS_URL } from "../../core/test/fixtures/rabbitmq/scenario.js";
-import { uniqueName } from "../../core/test/support/names.js";
-import { parseExposition } from "../../core/test/support/scrape.js";
+import { uniqueName } from "@queuescale/test-support/names";
+import { parseExposition } from "@queuescale/test-support/scrape";
 import { benchQueueName, createBenchQueues } from "../../exporter/bench/populate.js";
 import { startKbuddeExporter, startOurExporter } from "./exporters.js";
 import { Children, fetchBody, measureCalls, ownCpuSeconds, type Measurement } from "./measure.js";

@@ -1,5 +1,6 @@
 import type { Server } from "node:http";
 import {
+  withTimeout,
   closeServer,
   createLogger,
   describeError,
@@ -9,7 +10,6 @@ import {
   type ReadSettingsOptions,
 } from "@queuescale/core";
 import { createApi } from "./api.js";
-import { withTimeout } from "./deferred.js";
 import { PRODUCER_BROKERS } from "./brokers/index.js";
 import type { BrokerClient } from "./brokers/types.js";
 import { ProducerMetrics } from "./metrics.js";

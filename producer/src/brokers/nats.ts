@@ -1,5 +1,7 @@
 import { z } from "zod";
 import {
+  untilAborted,
+  deferred,
   ConfigError,
   NameFilter,
   describeError,
@@ -27,7 +29,6 @@ import {
   TimeoutError,
   type NatsConnection,
 } from "@nats-io/transport-node";
-import { deferred, untilAborted } from "../deferred.js";
 import type { ProducerSettings } from "../settings.js";
 import { ExistenceCache } from "./existence-cache.js";
 import {

@@ -1,6 +1,5 @@
 import type { Channel, ChannelModel, ConfirmChannel, Message } from "amqplib";
-import { describeError, type Logger } from "@queuescale/core";
-import { withTimeout } from "../deferred.js";
+import { withTimeout, describeError, type Logger } from "@queuescale/core";
 import { QueueOperationError } from "./types.js";
 
 const ignore = () => undefined;

@@ -1,6 +1,10 @@
 import amqp, { type Channel, type ChannelModel, type RecoveringChannelModel } from "amqplib";
 import { z } from "zod";
 import {
+  withTimeout,
+  untilAborted,
+  deferred,
+  vhostOfAmqpUrl,
   ConfigError,
   NameFilter,
   describeError,
@@ -9,7 +13,6 @@ import {
   type Logger,
   type QueueReading,
 } from "@queuescale/core";
-import { deferred, untilAborted, withTimeout } from "../deferred.js";
 import type { ProducerSettings } from "../settings.js";
 import { ExistenceCache, deadline } from "./existence-cache.js";
 import { PublishChannelPool, answerWithin, openChannel, type PublishChannel } from "./rabbitmq-channels.js";
@@ -69,7 +72,7 @@ class RabbitClient implements BrokerClient {
     heartbeatSeconds: number,
     private readonly logger: Logger,
   ) {
-    this.vhost = decodeURIComponent(new URL(url).pathname.slice(1)) || "/";
+    this.vhost = vhostOfAmqpUrl(url);
     this.firstConnect.promise.catch(() => undefined);
     // The library reconnects with backoff; channels do not survive a reconnect, so each new
     // connection gets a fresh channel pool in `setup`.

@@ -24,6 +24,7 @@ import {
   natsModule,
   redactUrl,
   secondsSetting,
+  Semaphore,
   urlSetting,
   type DepthSource,
   type Logger,
@@ -121,36 +122,6 @@ function isApiError(error: unknown, code: number): boolean {
   return error instanceof JetStreamApiError && error.code === code;
 }
 
-/** Hands out at most `size` slots; waiting takers are woken in order, or told to give up. */
-class Slots {
-  private used = 0;
-  private waiters: ((granted: boolean) => void)[] = [];
-  private closed = false;
-
-  constructor(private readonly size: number) {}
-
-  /** true with a slot, false once closed. Synchronous when a slot is free, to keep the hot path cheap. */
-  take(): boolean | Promise<boolean> {
-    if (this.closed) return false;
-    if (this.used < this.size) {
-      this.used++;
-      return true;
-    }
-    return new Promise((resolve) => this.waiters.push(resolve));
-  }
-
-  give(): void {
-    const next = this.waiters.shift();
-    if (next) next(true);
-    else this.used--;
-  }
-
-  close(): void {
-    this.closed = true;
-    for (const waiter of this.waiters.splice(0)) waiter(false);
-  }
-}
-
 class NatsDelivery implements Delivery {
   readonly message: NatsMessage;
   readonly startedMs = Date.now();
@@ -231,7 +202,7 @@ export class NatsConsumer implements BrokerConsumer {
   private advisoryLoop: Promise<void> | undefined;
   private exhaustedStream = "";
   private workQueueStream = false;
-  private readonly slots: Slots;
+  private readonly slots: Semaphore;
   private readonly stopController = new AbortController();
   private loop: Promise<void> | undefined;
   private reconnectAttempts = 0;
@@ -244,7 +215,7 @@ export class NatsConsumer implements BrokerConsumer {
     private readonly hooks: ConsumerHooks,
   ) {
     this.description = `${target.stream}/${target.consumer}`;
-    this.slots = new Slots(options.concurrency);
+    this.slots = new Semaphore(options.concurrency);
   }
 
   private get logger(): Logger {

@@ -2,6 +2,7 @@ import { hostname } from "node:os";
 import amqp, { type ChannelModel, type ConfirmChannel, type ConsumeMessage, type Options } from "amqplib";
 import { z } from "zod";
 import {
+  vhostOfAmqpUrl,
   ConfigError,
   describeError,
   rabbitmqModule,
@@ -390,14 +391,14 @@ export const rabbitmqWorkerModule: WorkerBrokerModule<typeof rabbitmqWorkerSetti
         RABBITMQ_PROMETHEUS_URL: undefined,
         RABBITMQ_SOURCE: managed ? "management" : "amqp",
         RABBITMQ_QUEUES: [queue],
-        RABBITMQ_VHOSTS: [vhostOf(url)],
+        RABBITMQ_VHOSTS: [vhostOfAmqpUrl(url)],
       },
       { filter: exactNames([queue]), logger },
     );
   },
   identity(settings) {
     const { url, queue } = required(settings);
-    return { vhost: vhostOf(url), queue };
+    return { vhost: vhostOfAmqpUrl(url), queue };
   },
 };
 
@@ -405,10 +406,4 @@ function required(settings: RabbitMqWorkerSettings): { url: string; queue: strin
   if (!settings.RABBITMQ_URL) throw new ConfigError("RABBITMQ_URL", "required when BROKER=rabbitmq");
   if (!settings.QUEUE) throw new ConfigError("QUEUE", "required when BROKER=rabbitmq");
   return { url: settings.RABBITMQ_URL, queue: settings.QUEUE };
-}
-
-/** The vhost an AMQP URL names: the path, URL-decoded; `/` when there is none. */
-export function vhostOf(url: string): string {
-  const path = new URL(url).pathname;
-  return path === "" || path === "/" ? "/" : decodeURIComponent(path.slice(1));
 }

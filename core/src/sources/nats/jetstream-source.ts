@@ -1,7 +1,8 @@
 import { connect, type ConnectionOptions, type NatsConnection } from "@nats-io/transport-node";
 import { jetstreamManager, JetStreamApiError, type ConsumerInfo, type JetStreamManager } from "@nats-io/jetstream";
-import pLimit from "p-limit";
 import type { Logger } from "pino";
+import { Semaphore } from "../../util/semaphore.js";
+import { untilAborted } from "../../util/promises.js";
 import type { NameFilter } from "../filter.js";
 import { SourceError, type DepthSource, type QueueReading, type Snapshot } from "../types.js";
 import {
@@ -33,25 +34,6 @@ interface StreamFacts {
   firstSeq: number;
   /** max_msgs_per_subject is set: the stream may delete any message, not only its oldest. */
   perSubjectLimit: boolean;
-}
-
-/** Rejects when the signal aborts, so a poll never outlives the poller's timeout. */
-function abortable<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason as Error);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason as Error);
-    signal.addEventListener("abort", onAbort, { once: true });
-    work.then(
-      (value) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(error as Error);
-      },
-    );
-  });
 }
 
 interface Session {
@@ -95,20 +77,20 @@ export class JetStreamSource implements DepthSource {
   private opening: Promise<Session> | undefined;
   private closed = false;
   private readonly requestTimeoutMs: number;
-  private readonly limitLookups: ReturnType<typeof pLimit>;
+  private readonly lookups: Semaphore;
   /** Oldest unfinished message per consumer, kept from the last poll (keyed by oldestLookupKey). */
   private oldestCache = new Map<string, StoredMessageRef>();
 
   constructor(private readonly options: JetStreamSourceOptions) {
     this.requestTimeoutMs = options.requestTimeoutMs ?? 5000;
-    this.limitLookups = pLimit(options.ageLookupConcurrency ?? 64);
+    this.lookups = new Semaphore(options.ageLookupConcurrency ?? 64);
   }
 
   async poll(signal: AbortSignal): Promise<Snapshot> {
-    const session = await abortable(this.currentSession(), signal);
+    const session = await untilAborted(this.currentSession(), signal);
     if (!session.connected) throw new SourceError("connection", "not connected to NATS (the client is reconnecting)");
     try {
-      const readings = await abortable(Promise.race([this.read(session), session.lost]), signal);
+      const readings = await untilAborted(Promise.race([this.read(session), session.lost]), signal);
       return { readings, takenAtMs: Date.now() };
     } catch (error) {
       if (signal.aborted) throw error;
@@ -135,7 +117,7 @@ export class JetStreamSource implements DepthSource {
           stream.perSubjectLimit === false &&
           oldest.seq >= stream.firstSeq;
         if (!reusable) {
-          oldest = (await this.limitLookups(() => this.firstUnfinished(session.nc, consumer))) ?? undefined;
+          oldest = (await this.lookups.run(() => this.firstUnfinished(session.nc, consumer))) ?? undefined;
         }
         if (oldest === undefined) return consumerReading(consumer);
         remembered.set(key, oldest);

@@ -1,8 +1,8 @@
 import type { Logger } from "pino";
-import { DEFAULT_MAX_RESPONSE_BYTES, readCappedText } from "../body.js";
-import { classifyPollError, describeError, redactUrl } from "../errors.js";
+import { DEFAULT_MAX_RESPONSE_BYTES } from "../body.js";
+import { getText, httpEndpoint, type HttpEndpoint } from "../http-get.js";
 import type { NameFilter } from "../filter.js";
-import { SourceError, type DepthSource, type Snapshot } from "../types.js";
+import type { DepthSource, Snapshot } from "../types.js";
 import {
   DurableConsumers,
   JSZ_PATH,
@@ -31,8 +31,7 @@ export interface JszSourceOptions {
 export class JszSource implements DepthSource {
   readonly broker = "nats" as const;
   readonly name: string;
-  private readonly baseUrl: string;
-  private readonly authorization: string | undefined;
+  private readonly endpoint: HttpEndpoint;
   /** The server's name, learnt from /varz once; forgotten on a failure (a restart may rename it). */
   private serverName: string | undefined;
   private readonly durables = new DurableConsumers();
@@ -40,17 +39,8 @@ export class JszSource implements DepthSource {
   private askWithConfig = true;
 
   constructor(private readonly options: JszSourceOptions) {
-    const url = new URL(options.url);
-    // fetch refuses URLs with credentials; they travel as a header instead.
-    if (url.username || url.password) {
-      const user = decodeURIComponent(url.username);
-      const password = decodeURIComponent(url.password);
-      this.authorization = `Basic ${Buffer.from(`${user}:${password}`).toString("base64")}`;
-      url.username = "";
-      url.password = "";
-    }
-    this.baseUrl = url.toString().replace(/\/$/, "");
-    this.name = `jsz@${url.host}`;
+    this.endpoint = httpEndpoint(options.url, undefined, options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES);
+    this.name = `jsz@${this.endpoint.base.host}`;
   }
 
   async poll(signal: AbortSignal): Promise<Snapshot> {
@@ -85,29 +75,10 @@ export class JszSource implements DepthSource {
     return report;
   }
 
-  private async get(path: string, signal: AbortSignal): Promise<string> {
-    const where = `GET ${redactUrl(this.baseUrl)}${path.replace(/\?.*$/, "")}`;
-    let response: Response;
-    try {
-      response = await fetch(`${this.baseUrl}${path}`, {
-        signal,
-        headers: this.authorization ? { authorization: this.authorization } : {},
-      });
-    } catch (error) {
-      if (signal.aborted) throw error;
-      // fetch fails with a TypeError whose cause says why; whatever it is, the server was not reached.
-      const reason = classifyPollError(error);
-      throw new SourceError(reason === "unknown" ? "connection" : reason, `${where}: ${describeError(error)}`, {
-        cause: error,
-      });
-    }
-    if (!response.ok) {
-      // Drain the body so the connection goes back to the pool.
-      await response.body?.cancel();
-      const reason = response.status === 401 || response.status === 403 ? "auth" : "http_status";
-      throw new SourceError(reason, `${where} answered ${response.status}`);
-    }
-    return readCappedText(response, this.options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES, where);
+  private get(path: string, signal: AbortSignal): Promise<string> {
+    // The paths carry their own query; the base may have a path prefix (a reverse proxy).
+    const url = new URL(`${this.endpoint.base.toString().replace(/\/+$/, "")}${path}`);
+    return getText(this.endpoint, url, signal, "application/json");
   }
 
   async close(): Promise<void> {

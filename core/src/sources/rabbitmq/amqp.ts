@@ -1,5 +1,7 @@
 import amqp, { type Channel, type ChannelModel } from "amqplib";
 import type { Logger } from "pino";
+import { untilAborted } from "../../util/promises.js";
+import { Semaphore } from "../../util/semaphore.js";
 import { classifyPollError, describeError, redactUrl } from "../errors.js";
 import type { DepthSource, Snapshot } from "../types.js";
 import { SourceError } from "../types.js";
@@ -13,21 +15,7 @@ const CHANNELS = 8;
 
 /** Rejects with a timeout SourceError when the poll is abandoned, so a hung socket cannot pin a poll. */
 function raceAbort<T>(promise: Promise<T>, signal: AbortSignal, what: string): Promise<T> {
-  if (signal.aborted) return Promise.reject(new SourceError("timeout", `${what}: poll abandoned`));
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(new SourceError("timeout", `${what}: poll abandoned`));
-    signal.addEventListener("abort", onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(error instanceof Error ? error : new Error(String(error)));
-      },
-    );
-  });
+  return untilAborted(promise, signal, () => new SourceError("timeout", `${what}: poll abandoned`));
 }
 
 function asSourceError(error: unknown, what: string): SourceError {
@@ -48,10 +36,8 @@ export class AmqpConnection {
   private connecting: Promise<ChannelModel> | undefined;
   /** Free channels of the current connection. */
   private idle: { model: ChannelModel; channels: Channel[] } | undefined;
-  /** Checks holding a channel slot, and those waiting for one (a plain FIFO: thousands may wait). */
-  private busy = 0;
-  private readonly waiting: (() => void)[] = [];
-  private waitingHead = 0;
+  /** Checks holding a channel, and those waiting for one. */
+  private readonly slots = new Semaphore(CHANNELS);
   private users = 0;
   private closed = false;
 
@@ -113,42 +99,10 @@ export class AmqpConnection {
     else channel.close().catch(() => undefined);
   }
 
-  private async takeSlot(): Promise<void> {
-    if (this.busy < CHANNELS) {
-      this.busy++;
-      return;
-    }
-    // The slot is handed over by freeSlot, so `busy` does not change.
-    await new Promise<void>((resolve) => this.waiting.push(resolve));
-  }
-
-  private freeSlot(): void {
-    if (this.waitingHead < this.waiting.length) {
-      const next = this.waiting[this.waitingHead]!;
-      this.waiting[this.waitingHead++] = () => undefined;
-      if (this.waitingHead === this.waiting.length) {
-        this.waiting.length = 0;
-        this.waitingHead = 0;
-      }
-      next();
-    } else {
-      this.busy--;
-    }
-  }
-
-  private async withSlot<T>(work: () => Promise<T>): Promise<T> {
-    await this.takeSlot();
-    try {
-      return await work();
-    } finally {
-      this.freeSlot();
-    }
-  }
-
   /** Passive declare of one queue. */
   check(queue: string, signal: AbortSignal): Promise<DeclareOk> {
     const what = `check queue ${queue} in vhost ${this.vhost}`;
-    const attempt = this.withSlot(async () => {
+    const attempt = this.slots.run(async () => {
       // A poll abandoned while waiting for a channel does not need its answer any more.
       if (signal.aborted) throw new SourceError("timeout", `${what}: poll abandoned`);
       const model = await this.get(signal);

@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
 import type { DepthSource, QueueReading, Snapshot } from "../types.js";
-import { endpointUrl, getJson, httpEndpoint, type HttpEndpoint } from "./http.js";
+import { endpointUrl, getJson, httpEndpoint, type HttpEndpoint } from "../http-get.js";
 import { MANAGEMENT_COLUMNS, parseManagementPage, serverSideNamePattern } from "./management-parse.js";
 import { selectReadings, type QueueSelection } from "./readings.js";
 

@@ -1,5 +1,5 @@
 import type { DepthSource, Snapshot } from "../types.js";
-import { endpointUrl, getText, hostPort, httpEndpoint, type HttpEndpoint } from "./http.js";
+import { endpointUrl, getText, hostPort, httpEndpoint, type HttpEndpoint } from "../http-get.js";
 import { parsePrometheusQueues } from "./prometheus-parse.js";
 import { selectReadings, type QueueSelection } from "./readings.js";
 

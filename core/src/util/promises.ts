@@ -15,12 +15,17 @@ export function deferred<T>(): Deferred<T> {
   return { promise, resolve, reject };
 }
 
-/** Resolves with `promise`, or rejects with the signal's reason if it aborts first. */
-export function untilAborted<T>(promise: Promise<T>, signal?: AbortSignal): Promise<T> {
+/**
+ * Settles with `promise`, or rejects once the signal aborts, whichever comes first: with
+ * `abandoned()` when given, else with the signal's reason. The promise keeps running; only its
+ * caller stops waiting, so a hung socket cannot pin a poll or a request.
+ */
+export function untilAborted<T>(promise: Promise<T>, signal?: AbortSignal, abandoned?: () => Error): Promise<T> {
   if (!signal) return promise;
-  if (signal.aborted) return Promise.reject(signal.reason);
+  const reason = (): unknown => (abandoned ? abandoned() : signal.reason);
+  if (signal.aborted) return Promise.reject(reason());
   return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
+    const onAbort = () => reject(reason());
     signal.addEventListener("abort", onAbort, { once: true });
     promise.then(
       (value) => {

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
-const README = fileURLToPath(new URL("../../../README.md", import.meta.url));
+const README = fileURLToPath(new URL("../../README.md", import.meta.url));
 
 /** Rows of the markdown table between `<!-- NAME:start -->` and `<!-- NAME:end -->` in the README. */
 export function readmeTable(name: string): string[][] {

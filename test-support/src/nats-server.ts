@@ -49,7 +49,7 @@ function serverBinary(): string {
  */
 export const SUPPORTED_NATS_SERVERS = [
   { version: "2.9", binary: "nats-server" },
-  { version: "2.10", binary: fileURLToPath(new URL("../../../.tools/bin/nats-server", import.meta.url)) },
+  { version: "2.10", binary: fileURLToPath(new URL("../../.tools/bin/nats-server", import.meta.url)) },
 ] as const;
 
 /** What `binary --version` prints (`v2.10.27`); throws, saying how to get it, when it is missing. */

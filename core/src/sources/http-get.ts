@@ -1,6 +1,12 @@
-import { DEFAULT_MAX_RESPONSE_BYTES, readCappedText } from "../body.js";
-import { SourceError } from "../types.js";
-import { classifyPollError, describeError, redactUrl } from "../errors.js";
+import { DEFAULT_MAX_RESPONSE_BYTES, readCappedText } from "./body.js";
+import { SourceError } from "./types.js";
+import { classifyPollError, describeError, redactUrl } from "./errors.js";
+
+/**
+ * HTTP GETs of the depth sources (RabbitMQ management and Prometheus endpoints, NATS monitoring):
+ * credentials from the URL travel as a Basic header, every failure becomes a SourceError with one
+ * mapping of statuses to reasons, and bodies are read up to MAX_RESPONSE_BYTES.
+ */
 
 /** A URL split into what is sent on the wire and the credentials that go into a header. */
 export interface HttpEndpoint {
@@ -62,8 +68,16 @@ export async function getText(
   try {
     response = await fetch(url, { headers, signal });
   } catch (error) {
-    // fetch says only "fetch failed"; name the endpoint (without credentials) and keep the cause's reason.
-    throw new SourceError(classifyPollError(error), `GET ${redactUrl(url)}: ${describeError(error)}`);
+    // fetch says only "fetch failed"; name the endpoint (without credentials) and keep the cause's
+    // reason. Whatever it is, the server was not reached.
+    const reason = classifyPollError(error);
+    throw new SourceError(
+      reason === "unknown" ? "connection" : reason,
+      `GET ${redactUrl(url)}: ${describeError(error)}`,
+      {
+        cause: error,
+      },
+    );
   }
   if (!response.ok) {
     // Drain the body so the keep-alive connection can be reused.
