@@ -1,10 +1,10 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { NameFilter, SourceError, createLogger, natsModule, readSettings, type DepthSource } from "@queuescale/core";
-import { natsConnectionOptions } from "../src/sources/nats/connection.js";
-import { JetStreamSource } from "../src/sources/nats/jetstream-source.js";
-import { JszSource } from "../src/sources/nats/jsz-source.js";
+import { NameFilter, SourceError, createLogger, natsAdapter, readSettings, type DepthSource } from "@queuescale/core";
+import { natsConnectionOptions } from "../src/brokers/nats/connection.js";
+import { JetStreamSource } from "../src/brokers/nats/jetstream-source.js";
+import { JszSource } from "../src/brokers/nats/jsz-source.js";
 import { JetStreamScenario, SHARED_NATS_URL } from "./fixtures/nats/scenario.js";
 import { startNatsServer, type NatsTestServer } from "@queuescale/test-support/nats-server";
 import { TcpProxy } from "@queuescale/test-support/tcp-proxy";
@@ -13,7 +13,7 @@ const logger = createLogger("test", "silent");
 const context = { filter: NameFilter.all(), logger };
 
 function sourcesFor(env: Record<string, string>): DepthSource[] {
-  return natsModule.createSources(readSettings(natsModule.settings, { env }), context);
+  return natsAdapter.depth.createSources(readSettings(natsAdapter.settings, { env }), context);
 }
 
 /** The SourceError a poll fails with; a poll that hangs ends with the signal's timeout instead. */

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLogger } from "../src/log.js";
 import { NameFilter } from "../src/sources/filter.js";
-import { ManagementSource } from "../src/sources/rabbitmq/management.js";
+import { ManagementSource } from "../src/brokers/rabbitmq/management.js";
 import type { QueueReading } from "../src/sources/types.js";
 import { MANAGEMENT_URL, RabbitScenario } from "./fixtures/rabbitmq/scenario.js";
 import { eventually } from "@queuescale/test-support/names";

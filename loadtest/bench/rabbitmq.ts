@@ -8,7 +8,7 @@
  *   - a scrape of our exporter process per source, served from its cached snapshot;
  *   - a scrape of kbudde/rabbitmq_exporter, which queries the management API on each scrape.
  */
-import { NameFilter, createLogger, rabbitmqModule, readSettings, type DepthSource } from "@queuescale/core";
+import { NameFilter, createLogger, rabbitmqAdapter, readSettings, type DepthSource } from "@queuescale/core";
 import { RabbitAdmin } from "../../core/test/fixtures/rabbitmq/broker-admin.js";
 import { AMQP_BASE, MANAGEMENT_URL, PROMETHEUS_URL } from "../../core/test/fixtures/rabbitmq/scenario.js";
 import { uniqueName } from "@queuescale/test-support/names";
@@ -117,8 +117,8 @@ export async function benchRabbitmq(options: {
       return env;
     };
     for (const kind of ["prometheus", "management", "amqp"]) {
-      const sources: DepthSource[] = rabbitmqModule.createSources(
-        readSettings(rabbitmqModule.settings, { env: settingsFor(kind, queues) }),
+      const sources: DepthSource[] = rabbitmqAdapter.depth.createSources(
+        readSettings(rabbitmqAdapter.settings, { env: settingsFor(kind, queues) }),
         { filter: NameFilter.all(), logger: createLogger("bench", "warn") },
       );
       let readings = 0;

@@ -10,7 +10,7 @@ import {
   type ReadSettingsOptions,
 } from "@queuescale/core";
 import { createApi } from "./api.js";
-import { PRODUCER_BROKERS } from "./brokers/index.js";
+import { producerBroker } from "./brokers/index.js";
 import type { BrokerClient } from "./brokers/types.js";
 import { ProducerMetrics } from "./metrics.js";
 import { PublishPolicy } from "./publish-policy.js";
@@ -24,7 +24,7 @@ export function connectBroker(
 ): { settings: ProducerSettings; client: BrokerClient; logger: Logger } {
   const settings = readSettings(producerSettings, options);
   const log = logger ?? createLogger("queuescale-producer", settings.LOG_LEVEL);
-  const client = PRODUCER_BROKERS[settings.BROKER].connect(settings, log);
+  const client = producerBroker(settings.BROKER).connect(settings, log);
   return { settings, client, logger: log };
 }
 

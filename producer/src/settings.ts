@@ -1,32 +1,28 @@
 import {
-  BROKERS,
   countSetting,
   isDeadLetterStreamName,
   listSetting,
   listenAddressSetting,
   logLevelSetting,
+  natsAdapter,
+  pickSettings,
+  rabbitmqAdapter,
   secondsSetting,
-  urlSetting,
 } from "@queuescale/core";
 import { z } from "zod";
+import { PRODUCER_BROKERS } from "./brokers/index.js";
 import { durationSetting } from "./duration.js";
+
+/** The brokers the producer publishes to: the adapters that have a publisher. */
+const PUBLISHED = PRODUCER_BROKERS.map((module) => module.adapter.name);
 
 /** Every setting of queuescale-producer, for parsing, validation, --help and the docs. */
 export const producerSettings = {
   BROKER: z
-    .enum(BROKERS, { message: `must be one of ${BROKERS.join(", ")}` })
-    .describe("Broker to publish to: rabbitmq or nats."),
-  RABBITMQ_URL: urlSetting(["amqp", "amqps"])
-    .optional()
-    .describe("AMQP URL (amqp://user:pass@host:5672/vhost). Required with BROKER=rabbitmq; queues live in its vhost."),
-  RABBITMQ_MANAGEMENT_URL: urlSetting(["http", "https"])
-    .optional()
-    .describe(
-      "Management API base URL (http://user:pass@host:15672); lets GET /v1/queues list queues. Credentials default to those of RABBITMQ_URL.",
-    ),
-  NATS_URL: urlSetting(["nats", "tls"])
-    .optional()
-    .describe("NATS server URL (nats://user:pass@host:4222). Required with BROKER=nats."),
+    .enum(PUBLISHED, { message: `must be one of ${PUBLISHED.join(", ")}` })
+    .describe(`Broker to publish to: ${PUBLISHED.join(" or ")}.`),
+  ...pickSettings(rabbitmqAdapter, ["RABBITMQ_URL", "RABBITMQ_MANAGEMENT_URL"]),
+  ...pickSettings(natsAdapter, ["NATS_URL"]),
   STREAM: z
     .string()
     .regex(/^[A-Za-z0-9_-]{1,64}$/, { message: "must be 1-64 letters, digits, _ or -" })

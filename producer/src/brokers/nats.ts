@@ -1,4 +1,3 @@
-import { z } from "zod";
 import {
   untilAborted,
   deferred,
@@ -6,7 +5,8 @@ import {
   NameFilter,
   describeError,
   natsConnectionOptions,
-  natsModule,
+  natsAdapter,
+  jetStreamDepthSources,
   redactUrl,
   type Logger,
   type QueueReading,
@@ -257,8 +257,7 @@ class NatsClient implements BrokerClient {
   }
 
   depthSources(logger: Logger) {
-    const settings = z.object(natsModule.settings).parse({ NATS_URL: this.url });
-    return natsModule.createSources(settings, { filter: NameFilter.all(), logger });
+    return jetStreamDepthSources(this.url, NameFilter.all(), logger);
   }
 
   queueNameOf(reading: QueueReading): string | undefined {
@@ -277,7 +276,7 @@ class NatsClient implements BrokerClient {
 }
 
 export const natsProducer: ProducerBrokerModule = {
-  broker: "nats",
+  adapter: natsAdapter,
   connect(settings: ProducerSettings, logger: Logger): BrokerClient {
     if (!settings.NATS_URL) throw new ConfigError("NATS_URL", "must be set when BROKER is nats");
     return new NatsClient(settings.NATS_URL, settings.STREAM, settings.PUBLISH_TIMEOUT_SECONDS * 1000, logger);

@@ -1,14 +1,13 @@
 import amqp, { type Channel, type ChannelModel, type RecoveringChannelModel } from "amqplib";
-import { z } from "zod";
 import {
   withTimeout,
   untilAborted,
   deferred,
   vhostOfAmqpUrl,
   ConfigError,
-  NameFilter,
   describeError,
-  rabbitmqModule,
+  rabbitmqAdapter,
+  vhostDepthSources,
   redactUrl,
   type Logger,
   type QueueReading,
@@ -301,13 +300,7 @@ class RabbitClient implements BrokerClient {
 
   depthSources(logger: Logger) {
     if (!this.managementUrl) return { unavailable: "listing RabbitMQ queues needs RABBITMQ_MANAGEMENT_URL" };
-    const settings = z.object(rabbitmqModule.settings).parse({
-      RABBITMQ_URL: this.url,
-      RABBITMQ_MANAGEMENT_URL: this.managementUrl,
-      RABBITMQ_SOURCE: "management",
-      RABBITMQ_VHOSTS: this.vhost,
-    });
-    return rabbitmqModule.createSources(settings, { filter: NameFilter.all(), logger });
+    return vhostDepthSources({ url: this.url, managementUrl: this.managementUrl }, logger);
   }
 
   queueNameOf(reading: QueueReading): string | undefined {
@@ -342,7 +335,7 @@ function drainOrClose(channel: PublishChannel["channel"]): Promise<void> {
 }
 
 export const rabbitmqProducer: ProducerBrokerModule = {
-  broker: "rabbitmq",
+  adapter: rabbitmqAdapter,
   connect(settings: ProducerSettings, logger: Logger): BrokerClient {
     if (!settings.RABBITMQ_URL) throw new ConfigError("RABBITMQ_URL", "must be set when BROKER is rabbitmq");
     return new RabbitClient(

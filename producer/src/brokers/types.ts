@@ -1,4 +1,4 @@
-import type { BrokerName, DepthSource, Logger, QueueReading } from "@queuescale/core";
+import type { BrokerAdapter, DepthSource, Logger, QueueReading } from "@queuescale/core";
 import type { ProducerSettings } from "../settings.js";
 
 /** One message ready to go to a broker: validated, encoded, with its final id. */
@@ -34,7 +34,8 @@ export class QueueOperationError extends Error {
  * files for what a name maps to). Nothing outside the broker files knows which broker it is.
  */
 export interface BrokerClient {
-  readonly broker: BrokerName;
+  /** The adapter's name: the `broker` label of the producer's metrics. */
+  readonly broker: string;
   /** True while the broker connection is up (and the client can publish). */
   isConnected(): boolean;
   /** Resolves once connected for the first time; rejects if `signal` aborts first. */
@@ -62,9 +63,9 @@ export interface BrokerClient {
   close(): Promise<void>;
 }
 
-/** One broker's entry in the map keyed by BROKER. */
+/** The publisher capability of one broker adapter. */
 export interface ProducerBrokerModule {
-  readonly broker: BrokerName;
+  readonly adapter: BrokerAdapter;
   /** Checks the settings this broker needs (ConfigError naming the setting) and starts connecting. */
   connect(settings: ProducerSettings, logger: Logger): BrokerClient;
 }

@@ -1,5 +1,5 @@
 import type { z } from "zod";
-import type { BrokerName, DepthSource, Logger } from "@queuescale/core";
+import type { BrokerAdapter, DepthSource, Logger } from "@queuescale/core";
 import type { WorkerMessage } from "../message.js";
 
 /**
@@ -56,9 +56,12 @@ export interface BrokerConsumer {
   close(): Promise<void>;
 }
 
-/** One broker's part of the worker: its settings, its consumer and its depth sources. */
+/**
+ * The consumer capability of one broker adapter: the worker's settings for it (the adapter's
+ * addresses plus what a consumer needs), its consumer and its own depth sources.
+ */
 export interface WorkerBrokerModule<Shape extends Record<string, z.ZodType> = Record<string, z.ZodType>> {
-  readonly broker: BrokerName;
+  readonly adapter: BrokerAdapter;
   readonly settings: Shape;
   /** Throws ConfigError for a missing or inconsistent setting of this broker. */
   createConsumer(settings: z.infer<z.ZodObject<Shape>>, options: ConsumerOptions, hooks: ConsumerHooks): BrokerConsumer;

@@ -1,0 +1,1 @@
+export { rabbitmqWorkerModule } from "./consumer.js";
