@@ -13,7 +13,7 @@ TAG ?= dev
 SCENARIO ?= burst
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 18
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 18
 
 install: node_modules/.install-stamp ## npm ci (only when package-lock.json changed)
 node_modules/.install-stamp: package-lock.json package.json $(wildcard */package.json)
