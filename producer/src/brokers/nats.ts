@@ -40,7 +40,7 @@ import {
   type PublishFailureReason,
 } from "./types.js";
 
-interface Live {
+interface CurrentConnection {
   readonly connection: NatsConnection;
   readonly js: JetStreamClient;
   readonly jsm: JetStreamManager;
@@ -74,7 +74,7 @@ function failureReason(error: unknown): PublishFailureReason {
 class NatsClient implements BrokerClient {
   readonly broker = "nats" as const;
   private readonly existing = new ExistenceCache();
-  private live: Live | undefined;
+  private live: CurrentConnection | undefined;
   private connected = false;
   private closing = false;
   private readonly firstConnect = deferred<void>();

@@ -27,7 +27,7 @@ import {
 const NOT_FOUND = 404;
 const PRECONDITION_FAILED = 406;
 
-interface Live {
+interface CurrentConnection {
   readonly connection: ChannelModel;
   readonly pool: PublishChannelPool;
 }
@@ -59,7 +59,7 @@ class RabbitClient implements BrokerClient {
   readonly broker = "rabbitmq" as const;
   private readonly vhost: string;
   private readonly existing = new ExistenceCache();
-  private live: Live | undefined;
+  private live: CurrentConnection | undefined;
   private readonly model: Promise<RecoveringChannelModel>;
   private readonly firstConnect = deferred<void>();
   private closing = false;
@@ -114,7 +114,10 @@ class RabbitClient implements BrokerClient {
 
   private attach(connection: ChannelModel): void {
     this.detach();
-    const live: Live = { connection, pool: new PublishChannelPool(connection, this.logger, this.publishTimeoutMs) };
+    const live: CurrentConnection = {
+      connection,
+      pool: new PublishChannelPool(connection, this.logger, this.publishTimeoutMs),
+    };
     connection.on("close", () => {
       if (this.live === live) this.detach();
     });

@@ -37,7 +37,7 @@ interface StreamFacts {
   perSubjectLimit: boolean;
 }
 
-interface Session {
+interface ApiConnection {
   nc: NatsConnection;
   jsm: JetStreamManager;
   /** False between a disconnect and the client's reconnect. */
@@ -74,8 +74,8 @@ function lostPromise(): { promise: Promise<never>; reject: (error: Error) => voi
 export class JetStreamSource implements DepthSource {
   readonly broker = "nats" as const;
   readonly name = "jetstream";
-  private session: Session | undefined;
-  private opening: Promise<Session> | undefined;
+  private session: ApiConnection | undefined;
+  private opening: Promise<ApiConnection> | undefined;
   private closed = false;
   private readonly requestTimeoutMs: number;
   private readonly lookups: Semaphore;
@@ -99,7 +99,7 @@ export class JetStreamSource implements DepthSource {
     }
   }
 
-  private async read(session: Session): Promise<QueueReading[]> {
+  private async read(session: ApiConnection): Promise<QueueReading[]> {
     const { streams, consumers } = await this.listConsumers(session.jsm);
     const exported = exportedConsumers(consumers, this.options.filter);
     const nowMs = Date.now();
@@ -168,7 +168,7 @@ export class JetStreamSource implements DepthSource {
     return earliestMessage(found);
   }
 
-  private currentSession(): Promise<Session> {
+  private currentSession(): Promise<ApiConnection> {
     if (this.closed) return Promise.reject(new SourceError("connection", "source closed"));
     if (this.session && !this.session.nc.isClosed()) return Promise.resolve(this.session);
     this.session = undefined;
@@ -179,7 +179,7 @@ export class JetStreamSource implements DepthSource {
     return this.opening;
   }
 
-  private async open(): Promise<Session> {
+  private async open(): Promise<ApiConnection> {
     let nc: NatsConnection;
     try {
       nc = await connect({
@@ -204,7 +204,7 @@ export class JetStreamSource implements DepthSource {
       throw natsSourceError(error, "opening the JetStream API");
     }
     const lost = lostPromise();
-    const session: Session = { nc, jsm, connected: true, lost: lost.promise };
+    const session: ApiConnection = { nc, jsm, connected: true, lost: lost.promise };
     void this.watch(session, lost.reject);
     if (this.closed) {
       await nc.close();
@@ -215,7 +215,7 @@ export class JetStreamSource implements DepthSource {
     return session;
   }
 
-  private async watch(session: Session, markLost: (error: Error) => void): Promise<void> {
+  private async watch(session: ApiConnection, markLost: (error: Error) => void): Promise<void> {
     for await (const status of session.nc.status()) {
       if (status.type === "disconnect") {
         session.connected = false;

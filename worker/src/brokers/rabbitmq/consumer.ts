@@ -1,17 +1,6 @@
 import { hostname } from "node:os";
 import amqp, { type ChannelModel, type ConfirmChannel, type ConsumeMessage, type Options } from "amqplib";
-import { z } from "zod";
-import {
-  vhostOfAmqpUrl,
-  ConfigError,
-  describeError,
-  pickSettings,
-  queueDepthSources,
-  rabbitmqAdapter,
-  redactUrl,
-  type DepthSource,
-  type Logger,
-} from "@queuescale/core";
+import { describeError, redactUrl, type Logger } from "@queuescale/core";
 import { reconnectDelayMs, sleep } from "../../backoff.js";
 import { oneLine } from "../headers.js";
 import {
@@ -34,23 +23,20 @@ import {
   type ConsumerHooks,
   type ConsumerOptions,
   type Delivery,
-  type WorkerBrokerModule,
 } from "../types.js";
 
-export const rabbitmqWorkerSettings = {
-  ...pickSettings(rabbitmqAdapter, ["RABBITMQ_URL", "RABBITMQ_MANAGEMENT_URL"]),
-  QUEUE: z.string().optional().describe("RabbitMQ queue to consume. Required when BROKER=rabbitmq."),
-};
-
-type RabbitMqWorkerSettings = z.infer<z.ZodObject<typeof rabbitmqWorkerSettings>>;
-
 /** The channel messages came on. Delivery tags belong to it: once closed, nothing is settled through it. */
-interface Session {
+interface DeliveryChannel {
   readonly channel: ConfirmChannel;
   open: boolean;
 }
 
-function publishConfirmed(session: Session, queue: string, body: Buffer, options: Options.Publish): Promise<void> {
+function publishConfirmed(
+  session: DeliveryChannel,
+  queue: string,
+  body: Buffer,
+  options: Options.Publish,
+): Promise<void> {
   return new Promise((resolve, reject) => {
     session.channel.sendToQueue(queue, body, options, (error: unknown) =>
       error ? reject(error instanceof Error ? error : new Error(String(error))) : resolve(),
@@ -62,7 +48,7 @@ class RabbitMqDelivery implements Delivery {
   readonly message: RabbitMqMessage;
 
   constructor(
-    private readonly session: Session,
+    private readonly session: DeliveryChannel,
     private readonly raw: ConsumeMessage,
     private readonly queue: string,
     kind: QueueKind,
@@ -131,7 +117,7 @@ class RabbitMqDelivery implements Delivery {
 export class RabbitMqConsumer implements BrokerConsumer {
   readonly description: string;
   private connection: ChannelModel | undefined;
-  private session: Session | undefined;
+  private session: DeliveryChannel | undefined;
   private consumerTag: string | undefined;
   private onDelivery: ((delivery: Delivery) => void) | undefined;
   private readonly stopController = new AbortController();
@@ -224,7 +210,7 @@ export class RabbitMqConsumer implements BrokerConsumer {
       });
       const kind = await this.prepareTopology(connection);
       const channel = await connection.createConfirmChannel();
-      const session: Session = { channel, open: true };
+      const session: DeliveryChannel = { channel, open: true };
       channel.on("error", (error: Error) => {
         this.logger.warn({ error: describeError(error) }, "RabbitMQ channel error");
       });
@@ -263,7 +249,7 @@ export class RabbitMqConsumer implements BrokerConsumer {
     }
   }
 
-  private lost(connection: ChannelModel, session: Session): void {
+  private lost(connection: ChannelModel, session: DeliveryChannel): void {
     session.open = false;
     if (this.connection !== connection) return;
     this.connection = undefined;
@@ -367,27 +353,4 @@ export class RabbitMqConsumer implements BrokerConsumer {
       await channel.close().catch(() => undefined);
     }
   }
-}
-
-export const rabbitmqWorkerModule: WorkerBrokerModule<typeof rabbitmqWorkerSettings> = {
-  adapter: rabbitmqAdapter,
-  settings: rabbitmqWorkerSettings,
-  createConsumer(settings, options, hooks) {
-    const { url, queue } = required(settings);
-    return new RabbitMqConsumer(url, queue, options, hooks);
-  },
-  createDepthSources(settings: RabbitMqWorkerSettings, logger: Logger): DepthSource[] {
-    const { url, queue } = required(settings);
-    return queueDepthSources({ url, managementUrl: settings.RABBITMQ_MANAGEMENT_URL, queue }, logger);
-  },
-  identity(settings) {
-    const { url, queue } = required(settings);
-    return { vhost: vhostOfAmqpUrl(url), queue };
-  },
-};
-
-function required(settings: RabbitMqWorkerSettings): { url: string; queue: string } {
-  if (!settings.RABBITMQ_URL) throw new ConfigError("RABBITMQ_URL", "required when BROKER=rabbitmq");
-  if (!settings.QUEUE) throw new ConfigError("QUEUE", "required when BROKER=rabbitmq");
-  return { url: settings.RABBITMQ_URL, queue: settings.QUEUE };
 }
