@@ -4,9 +4,9 @@ import {
   listSetting,
   listenAddressSetting,
   logLevelSetting,
-  natsAdapter,
+  natsSettings,
   pickSettings,
-  rabbitmqAdapter,
+  rabbitmqSettings,
   secondsSetting,
 } from "@queuescale/core";
 import { z } from "zod";
@@ -21,8 +21,8 @@ export const producerSettings = {
   BROKER: z
     .enum(PUBLISHED, { message: `must be one of ${PUBLISHED.join(", ")}` })
     .describe(`Broker to publish to: ${PUBLISHED.join(" or ")}.`),
-  ...pickSettings(rabbitmqAdapter, ["RABBITMQ_URL", "RABBITMQ_MANAGEMENT_URL"]),
-  ...pickSettings(natsAdapter, ["NATS_URL"]),
+  ...pickSettings(rabbitmqSettings, ["RABBITMQ_URL", "RABBITMQ_MANAGEMENT_URL"]),
+  ...pickSettings(natsSettings, ["NATS_URL"]),
   STREAM: z
     .string()
     .regex(/^[A-Za-z0-9_-]{1,64}$/, { message: "must be 1-64 letters, digits, _ or -" })

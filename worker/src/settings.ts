@@ -3,7 +3,7 @@ import { booleanSetting, countSetting, listenAddressSetting, logLevelSetting, se
 import { WORKER_BROKERS } from "./brokers/index.js";
 
 /** The brokers a worker consumes: the adapters that have a consumer. */
-const CONSUMED = WORKER_BROKERS.map((module) => module.adapter.name);
+const CONSUMED = WORKER_BROKERS.map((adapter) => adapter.name);
 
 /** Settings every worker has, whichever broker it consumes. */
 export const commonWorkerSettings = {
@@ -51,7 +51,7 @@ export const commonWorkerSettings = {
 export const workerSettings: Record<string, ZodType> = Object.assign(
   {},
   commonWorkerSettings,
-  ...WORKER_BROKERS.map((module) => module.settings),
+  ...WORKER_BROKERS.map((adapter) => adapter.worker.settings),
 );
 
 export type CommonWorkerSettings = z.infer<z.ZodObject<typeof commonWorkerSettings>>;

@@ -43,7 +43,8 @@ export interface RunningWorker {
 export async function startWorker(options: StartOptions = {}): Promise<RunningWorker> {
   const settings = readSettings(workerSettings, options) as CommonWorkerSettings & Record<string, unknown>;
   const logger = options.logger ?? createLogger("queuescale-worker", settings.LOG_LEVEL);
-  const module = workerBroker(settings.BROKER);
+  const adapter = workerBroker(settings.BROKER);
+  const module = adapter.worker;
   const handler = options.handler ?? (await loadHandler(settings.HANDLER));
 
   let connected = false;
@@ -112,7 +113,7 @@ export async function startWorker(options: StartOptions = {}): Promise<RunningWo
   logger.info(
     {
       listen: `${settings.LISTEN_ADDRESS.host}:${port}`,
-      broker: module.adapter.name,
+      broker: adapter.name,
       consuming: consumer.description,
       concurrency: settings.CONCURRENCY,
       maxAttempts: settings.MAX_ATTEMPTS,
@@ -148,5 +149,5 @@ export async function startWorker(options: StartOptions = {}): Promise<RunningWo
     return stopped;
   };
 
-  return { port, broker: module.adapter.name, logger, collector, consuming, stop };
+  return { port, broker: adapter.name, logger, collector, consuming, stop };
 }

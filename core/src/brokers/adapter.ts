@@ -3,6 +3,7 @@ import type { z } from "zod";
 import type { SettingsShape } from "../config.js";
 import type { PollErrorReason } from "../contract.js";
 import type { ReservedHeaderRule } from "../reserved-headers.js";
+import type { WorkerBrokerModule } from "../consumer/types.js";
 import type { NameFilter } from "../sources/filter.js";
 import type { DepthSource } from "../sources/types.js";
 
@@ -38,18 +39,20 @@ export interface BrokerAdapter<Shape extends SettingsShape = SettingsShape> {
   /** The broker's settings, for parsing, validation and --help; each program uses some of them. */
   readonly settings: Shape;
   readonly depth?: DepthCapability<Shape>;
+  /** Consuming one queue with retries and dead letters: what the worker needs of a broker. */
+  readonly worker?: WorkerBrokerModule;
   /** The reason label for a failure of this broker's client; undefined leaves it to the generic mapping. */
   classifyError?(error: unknown): PollErrorReason | undefined;
   /** Message headers the broker interprets, which a publisher must not set. */
   readonly reservedHeaders?: readonly ReservedHeaderRule[];
 }
 
-/** Some of an adapter's settings, by name, for a program's own settings shape. */
+/** Some of a broker's settings, by name, for a program's own settings shape. */
 export function pickSettings<Shape extends SettingsShape, const Key extends keyof Shape & string>(
-  adapter: BrokerAdapter<Shape>,
+  settings: Shape,
   keys: readonly Key[],
 ): Pick<Shape, Key> {
   const picked = {} as Pick<Shape, Key>;
-  for (const key of keys) picked[key] = adapter.settings[key];
+  for (const key of keys) picked[key] = settings[key];
   return picked;
 }

@@ -13,7 +13,7 @@ import {
   firstUnfinishedLookups,
   oldestLookupKey,
 } from "./consumer.js";
-import { natsSourceError } from "./connection.js";
+import { natsConnectionOptions, natsSourceError } from "./connection.js";
 import { earliestMessage, parseMessageGetResponse, type StoredMessageRef } from "./message.js";
 
 /** JetStream API error code: the stream is gone (deleted between listing and asking). */
@@ -237,4 +237,12 @@ export class JetStreamSource implements DepthSource {
     this.session = undefined;
     if (session && !session.nc.isClosed()) await session.nc.close();
   }
+}
+
+/**
+ * The JetStream API source over NATS_URL alone, for the programs that have no exporter settings:
+ * a worker's own consumer (a filter of its stream and consumer), the producer's queue list.
+ */
+export function jetStreamDepthSources(url: string, filter: NameFilter, logger: Logger): DepthSource[] {
+  return [new JetStreamSource({ connection: natsConnectionOptions(url), filter, logger })];
 }

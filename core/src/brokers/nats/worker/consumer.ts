@@ -9,7 +9,10 @@ import {
   type PubAck,
 } from "@nats-io/jetstream";
 import { connect, headers as natsHeaders, type NatsConnection } from "@nats-io/transport-node";
-import { describeError, natsConnectionOptions, redactUrl, Semaphore, type Logger } from "@queuescale/core";
+import { describeError, redactUrl } from "../../../sources/errors.js";
+import { natsConnectionOptions } from "../connection.js";
+import { Semaphore } from "../../../util/semaphore.js";
+import type { Logger } from "pino";
 import {
   cappedBackoffMs,
   RECONNECT_FIRST_MS,
@@ -17,8 +20,8 @@ import {
   reconnectDelayMs,
   sleep,
   withJitter,
-} from "../../backoff.js";
-import type { BrokerConsumer, ConsumerHooks, ConsumerOptions, Delivery } from "../types.js";
+} from "../../../util/backoff.js";
+import type { BrokerConsumer, ConsumerHooks, ConsumerOptions, Delivery } from "../../../consumer/types.js";
 import { NatsDelivery, type DeliveryOwner, type OriginalMessage } from "./delivery.js";
 import {
   ATTEMPTS_HEADER,

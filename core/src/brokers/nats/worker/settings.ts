@@ -1,9 +1,11 @@
 import { z } from "zod";
-import { ConfigError, listSetting, natsAdapter, pickSettings, secondsSetting } from "@queuescale/core";
+import { ConfigError, listSetting, secondsSetting } from "../../../config.js";
+import { pickSettings } from "../../adapter.js";
+import { natsSettings } from "../settings.js";
 import { defaultDeadLetterStream, defaultDeadLetterSubject } from "./message.js";
 
 export const natsWorkerSettings = {
-  ...pickSettings(natsAdapter, ["NATS_URL"]),
+  ...pickSettings(natsSettings, ["NATS_URL"]),
   STREAM: z.string().optional().describe("JetStream stream of the consumer. Required when BROKER=nats."),
   CONSUMER: z.string().optional().describe("Durable pull consumer to consume. Required when BROKER=nats."),
   SUBJECTS: listSetting()

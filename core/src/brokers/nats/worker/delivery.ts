@@ -1,8 +1,8 @@
 import type { PubAck } from "@nats-io/jetstream";
 import type { JsMsg } from "@nats-io/jetstream";
 import type { MsgHdrs } from "@nats-io/transport-node";
-import { oneLine } from "../headers.js";
-import type { Delivery } from "../types.js";
+import { oneLine } from "../../../consumer/headers.js";
+import type { Delivery } from "../../../consumer/types.js";
 import { NatsMessage } from "./message.js";
 
 /** A stored message to copy to the dead letters: a delivery, or one read back from its stream. */

@@ -1,8 +1,9 @@
 import { hostname } from "node:os";
 import amqp, { type ChannelModel, type ConfirmChannel, type ConsumeMessage, type Options } from "amqplib";
-import { describeError, redactUrl, type Logger } from "@queuescale/core";
-import { reconnectDelayMs, sleep } from "../../backoff.js";
-import { oneLine } from "../headers.js";
+import { describeError, redactUrl } from "../../../sources/errors.js";
+import type { Logger } from "pino";
+import { reconnectDelayMs, sleep } from "../../../util/backoff.js";
+import { oneLine } from "../../../consumer/headers.js";
 import {
   ATTEMPTS_HEADER,
   DEAD_AT_HEADER,
@@ -23,7 +24,7 @@ import {
   type ConsumerHooks,
   type ConsumerOptions,
   type Delivery,
-} from "../types.js";
+} from "../../../consumer/types.js";
 
 /** The channel messages came on. Delivery tags belong to it: once closed, nothing is settled through it. */
 interface DeliveryChannel {

@@ -1,7 +1,7 @@
 import type { ConsumeMessage, MessageProperties, Options } from "amqplib";
-import { deadQueueName, retryQueueName } from "@queuescale/core";
-import { decodeJson, type WorkerMessage } from "../../message.js";
-import { contentId, headerText } from "../headers.js";
+import { deadQueueName, retryQueueName } from "../topology.js";
+import { decodeJson, type WorkerMessage } from "../../../consumer/message.js";
+import { contentId, headerText } from "../../../consumer/headers.js";
 
 /** Headers the worker sets on the copies it publishes. */
 export const RETRIES_HEADER = "x-queuescale-retries";

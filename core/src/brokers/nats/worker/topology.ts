@@ -8,8 +8,10 @@ import {
   type JetStreamManager,
 } from "@nats-io/jetstream";
 import { nanos } from "@nats-io/transport-node";
-import { ConfigError, describeError, type Logger } from "@queuescale/core";
-import { TopologyError, type ConsumerOptions } from "../types.js";
+import { ConfigError } from "../../../config.js";
+import { describeError } from "../../../sources/errors.js";
+import type { Logger } from "pino";
+import { TopologyError, type ConsumerOptions } from "../../../consumer/types.js";
 import { defaultExhaustedStream, exhaustedConsumerName, maxDeliveriesSubject } from "./message.js";
 import type { NatsTarget } from "./settings.js";
 

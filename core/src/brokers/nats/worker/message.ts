@@ -1,6 +1,6 @@
 import type { JsMsg } from "@nats-io/jetstream";
 import type { MsgHdrs } from "@nats-io/transport-node";
-import { decodeJson, type WorkerMessage } from "../../message.js";
+import { decodeJson, type WorkerMessage } from "../../../consumer/message.js";
 
 /** Headers the worker sets on dead letters. */
 export const REASON_HEADER = "Queuescale-Reason";
@@ -14,7 +14,7 @@ export const DEAD_AT_HEADER = "Queuescale-Dead-Lettered-At";
 export const MESSAGE_ID_HEADER = "Queuescale-Message-Id";
 
 // Where dead letters go unless configured otherwise: in core, which the producer reads too.
-export { defaultDeadLetterStream, defaultDeadLetterSubject } from "@queuescale/core";
+export { defaultDeadLetterStream, defaultDeadLetterSubject } from "../topology.js";
 
 /**
  * The advisory JetStream publishes when a message of the consumer reaches `max_deliver`. The server

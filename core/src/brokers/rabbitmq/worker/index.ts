@@ -1,10 +1,12 @@
-import { queueDepthSources, rabbitmqAdapter, vhostOfAmqpUrl, type DepthSource, type Logger } from "@queuescale/core";
-import type { WorkerBrokerModule } from "../types.js";
+import { queueDepthSources } from "../plan.js";
+import { vhostOfAmqpUrl } from "../amqp-reading.js";
+import type { DepthSource } from "../../../sources/types.js";
+import type { Logger } from "pino";
+import type { WorkerBrokerModule } from "../../../consumer/types.js";
 import { RabbitMqConsumer } from "./consumer.js";
 import { rabbitmqTarget, rabbitmqWorkerSettings, type RabbitMqWorkerSettings } from "./settings.js";
 
 export const rabbitmqWorkerModule: WorkerBrokerModule<typeof rabbitmqWorkerSettings> = {
-  adapter: rabbitmqAdapter,
   settings: rabbitmqWorkerSettings,
   createConsumer(settings, options, hooks) {
     const { url, queue } = rabbitmqTarget(settings);

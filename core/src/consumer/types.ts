@@ -1,6 +1,7 @@
 import type { z } from "zod";
-import type { BrokerAdapter, DepthSource, Logger } from "@queuescale/core";
-import type { WorkerMessage } from "../message.js";
+import type { Logger } from "pino";
+import type { DepthSource } from "../sources/types.js";
+import type { WorkerMessage } from "./message.js";
 
 /**
  * One received message and the ways to settle it. Each settle call resolves true when the broker
@@ -57,11 +58,10 @@ export interface BrokerConsumer {
 }
 
 /**
- * The consumer capability of one broker adapter: the worker's settings for it (the adapter's
+ * The worker capability of one broker adapter: the worker's settings for it (the adapter's
  * addresses plus what a consumer needs), its consumer and its own depth sources.
  */
 export interface WorkerBrokerModule<Shape extends Record<string, z.ZodType> = Record<string, z.ZodType>> {
-  readonly adapter: BrokerAdapter;
   readonly settings: Shape;
   /** Throws ConfigError for a missing or inconsistent setting of this broker. */
   createConsumer(settings: z.infer<z.ZodObject<Shape>>, options: ConsumerOptions, hooks: ConsumerHooks): BrokerConsumer;

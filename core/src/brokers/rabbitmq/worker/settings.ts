@@ -1,8 +1,10 @@
 import { z } from "zod";
-import { ConfigError, pickSettings, rabbitmqAdapter } from "@queuescale/core";
+import { ConfigError } from "../../../config.js";
+import { pickSettings } from "../../adapter.js";
+import { rabbitmqSettings } from "../settings.js";
 
 export const rabbitmqWorkerSettings = {
-  ...pickSettings(rabbitmqAdapter, ["RABBITMQ_URL", "RABBITMQ_MANAGEMENT_URL"]),
+  ...pickSettings(rabbitmqSettings, ["RABBITMQ_URL", "RABBITMQ_MANAGEMENT_URL"]),
   QUEUE: z.string().optional().describe("RabbitMQ queue to consume. Required when BROKER=rabbitmq."),
 };
 

@@ -1,10 +1,12 @@
-import { jetStreamDepthSources, NameFilter, natsAdapter, type DepthSource, type Logger } from "@queuescale/core";
-import type { WorkerBrokerModule } from "../types.js";
+import { jetStreamDepthSources } from "../jetstream-source.js";
+import { NameFilter } from "../../../sources/filter.js";
+import type { DepthSource } from "../../../sources/types.js";
+import type { Logger } from "pino";
+import type { WorkerBrokerModule } from "../../../consumer/types.js";
 import { NatsConsumer } from "./consumer.js";
 import { natsTarget, natsWorkerSettings, type NatsWorkerSettings } from "./settings.js";
 
 export const natsWorkerModule: WorkerBrokerModule<typeof natsWorkerSettings> = {
-  adapter: natsAdapter,
   settings: natsWorkerSettings,
   createConsumer(settings, options, hooks) {
     return new NatsConsumer(natsTarget(settings), options, hooks);
