@@ -30,6 +30,8 @@ export * from "./util/promises.js";
 export * from "./util/backoff.js";
 export * from "./consumer/types.js";
 export * from "./consumer/message.js";
+export * from "./publisher/types.js";
+export * from "./publisher/existence-cache.js";
 export * from "./util/semaphore.js";
 export * from "./util/net.js";
 export * from "./util/wait.js";

@@ -24,7 +24,11 @@ export function connectBroker(
 ): { settings: ProducerSettings; client: BrokerClient; logger: Logger } {
   const settings = readSettings(producerSettings, options);
   const log = logger ?? createLogger("queuescale-producer", settings.LOG_LEVEL);
-  const client = producerBroker(settings.BROKER).connect(settings, log);
+  const client = producerBroker(settings.BROKER).producer.connect(
+    settings,
+    { publishTimeoutMs: settings.PUBLISH_TIMEOUT_SECONDS * 1000 },
+    log,
+  );
   return { settings, client, logger: log };
 }
 

@@ -1,12 +1,9 @@
 import {
   countSetting,
-  isDeadLetterStreamName,
   listSetting,
   listenAddressSetting,
   logLevelSetting,
-  natsSettings,
-  pickSettings,
-  rabbitmqSettings,
+  PRODUCER_BROKER_SETTINGS,
   secondsSetting,
 } from "@queuescale/core";
 import { z } from "zod";
@@ -14,25 +11,14 @@ import { PRODUCER_BROKERS } from "./brokers/index.js";
 import { durationSetting } from "./duration.js";
 
 /** The brokers the producer publishes to: the adapters that have a publisher. */
-const PUBLISHED = PRODUCER_BROKERS.map((module) => module.adapter.name);
+const PUBLISHED = PRODUCER_BROKERS.map((adapter) => adapter.name);
 
 /** Every setting of queuescale-producer, for parsing, validation, --help and the docs. */
 export const producerSettings = {
   BROKER: z
     .enum(PUBLISHED, { message: `must be one of ${PUBLISHED.join(", ")}` })
     .describe(`Broker to publish to: ${PUBLISHED.join(" or ")}.`),
-  ...pickSettings(rabbitmqSettings, ["RABBITMQ_URL", "RABBITMQ_MANAGEMENT_URL"]),
-  ...pickSettings(natsSettings, ["NATS_URL"]),
-  STREAM: z
-    .string()
-    .regex(/^[A-Za-z0-9_-]{1,64}$/, { message: "must be 1-64 letters, digits, _ or -" })
-    .refine((stream) => !isDeadLetterStreamName(stream), {
-      message: "names ending in _DEAD are where workers keep dead letters",
-    })
-    .default("WORK")
-    .describe(
-      "NATS: the JetStream stream messages go into. Queue NAME is the durable consumer NAME, fed by subject STREAM.NAME. Default WORK.",
-    ),
+  ...PRODUCER_BROKER_SETTINGS,
   ADMIN_TOKEN: z
     .string()
     .min(16, { message: "must be at least 16 characters" })
@@ -46,9 +32,6 @@ export const producerSettings = {
   ),
   PUBLISH_TIMEOUT_SECONDS: secondsSetting(10, { min: 0.1, max: 600 }).describe(
     "A message not confirmed by the broker within this many seconds is reported as not accepted; every other broker operation (existence check, channel open, admin routes, connection attempt) fails with 503 past it. 0.1 to 600. Default 10.",
-  ),
-  RABBITMQ_HEARTBEAT_SECONDS: countSetting(5, { min: 1, max: 600 }).describe(
-    "RabbitMQ: AMQP heartbeat asked for (the broker may lower it). A connection silent for about two heartbeats is closed, the producer is not ready and reconnects. 1 to 600. Default 5.",
   ),
   ALLOWED_QUEUES: listSetting()
     .refine((entries) => entries.every((entry) => !entry.slice(0, -1).includes("*")), {

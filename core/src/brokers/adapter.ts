@@ -4,6 +4,7 @@ import type { SettingsShape } from "../config.js";
 import type { PollErrorReason } from "../contract.js";
 import type { ReservedHeaderRule } from "../reserved-headers.js";
 import type { WorkerBrokerModule } from "../consumer/types.js";
+import type { ProducerBrokerModule } from "../publisher/types.js";
 import type { NameFilter } from "../sources/filter.js";
 import type { DepthSource } from "../sources/types.js";
 
@@ -41,6 +42,8 @@ export interface BrokerAdapter<Shape extends SettingsShape = SettingsShape> {
   readonly depth?: DepthCapability<Shape>;
   /** Consuming one queue with retries and dead letters: what the worker needs of a broker. */
   readonly worker?: WorkerBrokerModule;
+  /** Publishing with confirms and managing queues: what the producer needs of a broker. */
+  readonly producer?: ProducerBrokerModule;
   /** The reason label for a failure of this broker's client; undefined leaves it to the generic mapping. */
   classifyError?(error: unknown): PollErrorReason | undefined;
   /** Message headers the broker interprets, which a publisher must not set. */

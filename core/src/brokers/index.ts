@@ -10,3 +10,17 @@ import { rabbitmqAdapter } from "./rabbitmq/index.js";
 export const BROKER_ADAPTERS = [rabbitmqAdapter, natsAdapter] as const satisfies readonly BrokerAdapter[];
 
 export { natsAdapter, rabbitmqAdapter };
+
+type Adapter = (typeof BROKER_ADAPTERS)[number];
+type UnionToIntersection<U> = (U extends unknown ? (union: U) => void : never) extends (all: infer I) => void
+  ? I
+  : never;
+
+/**
+ * The producer's broker settings: those of every adapter that can be published to, each declared
+ * in its broker folder.
+ */
+export const PRODUCER_BROKER_SETTINGS = Object.assign(
+  {},
+  ...BROKER_ADAPTERS.map((adapter: BrokerAdapter) => adapter.producer?.settings ?? {}),
+) as UnionToIntersection<NonNullable<Adapter["producer"]>["settings"]>;

@@ -1,16 +1,19 @@
-import { natsProducer } from "./nats.js";
-import { rabbitmqProducer } from "./rabbitmq.js";
-import type { ProducerBrokerModule } from "./types.js";
+import { BROKER_ADAPTERS, type BrokerAdapter, type ProducerBrokerModule } from "@queuescale/core";
+
+/** An adapter the producer can publish to. */
+export type PublishedAdapter = BrokerAdapter & { readonly producer: ProducerBrokerModule };
 
 /**
- * The brokers the producer publishes to: one publisher per adapter of core's list that can be
- * published to. The BROKER setting lists these.
+ * The brokers the producer publishes to: the adapters of core's list with the producer capability.
+ * The BROKER setting lists these.
  */
-export const PRODUCER_BROKERS: readonly ProducerBrokerModule[] = [rabbitmqProducer, natsProducer];
+export const PRODUCER_BROKERS: readonly PublishedAdapter[] = BROKER_ADAPTERS.filter(
+  (adapter: BrokerAdapter): adapter is PublishedAdapter => adapter.producer !== undefined,
+);
 
-/** The publisher of the broker named by BROKER. */
-export function producerBroker(name: string): ProducerBrokerModule {
-  const found = PRODUCER_BROKERS.find((module) => module.adapter.name === name);
+/** The adapter named by BROKER. */
+export function producerBroker(name: string): PublishedAdapter {
+  const found = PRODUCER_BROKERS.find((adapter) => adapter.name === name);
   // BROKER is validated against PRODUCER_BROKERS' names before this is called.
   if (!found) throw new Error(`no publisher for broker ${name}`);
   return found;

@@ -1,6 +1,7 @@
 import type { BrokerAdapter } from "../adapter.js";
 import { natsSettings } from "./settings.js";
 import { natsWorkerModule } from "./worker/index.js";
+import { natsProducerModule } from "./producer/index.js";
 import { natsConnectionOptions, natsErrorReason } from "./connection.js";
 import { NATS_RESERVED_HEADERS } from "./headers.js";
 import { JetStreamSource } from "./jetstream-source.js";
@@ -22,6 +23,7 @@ export const natsAdapter = {
     },
   },
   worker: natsWorkerModule,
+  producer: natsProducerModule,
   classifyError: natsErrorReason,
   reservedHeaders: NATS_RESERVED_HEADERS,
 } as const satisfies BrokerAdapter<typeof natsSettings>;

@@ -1,6 +1,7 @@
 import type { BrokerAdapter } from "../adapter.js";
 import { rabbitmqSettings } from "./settings.js";
 import { rabbitmqWorkerModule } from "./worker/index.js";
+import { rabbitmqProducerModule } from "./producer/index.js";
 import { amqpFailureReason } from "./amqp-reading.js";
 import { RABBITMQ_RESERVED_HEADERS } from "./headers.js";
 import { createRabbitmqSources } from "./plan.js";
@@ -17,6 +18,7 @@ export const rabbitmqAdapter = {
     createSources: (settings, context) => createRabbitmqSources(settings, context),
   },
   worker: rabbitmqWorkerModule,
+  producer: rabbitmqProducerModule,
   classifyError: amqpFailureReason,
   reservedHeaders: RABBITMQ_RESERVED_HEADERS,
 } as const satisfies BrokerAdapter<typeof rabbitmqSettings>;

@@ -1,6 +1,8 @@
 import type { Channel, ChannelModel, ConfirmChannel, Message } from "amqplib";
-import { withTimeout, describeError, type Logger } from "@queuescale/core";
-import { QueueOperationError } from "./types.js";
+import { withTimeout } from "../../../util/promises.js";
+import { describeError } from "../../../sources/errors.js";
+import type { Logger } from "pino";
+import { QueueOperationError } from "../../../publisher/types.js";
 
 const ignore = () => undefined;
 

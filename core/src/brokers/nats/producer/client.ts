@@ -1,16 +1,10 @@
-import {
-  untilAborted,
-  deferred,
-  ConfigError,
-  NameFilter,
-  describeError,
-  natsConnectionOptions,
-  natsAdapter,
-  jetStreamDepthSources,
-  redactUrl,
-  type Logger,
-  type QueueReading,
-} from "@queuescale/core";
+import { untilAborted, deferred } from "../../../util/promises.js";
+import { NameFilter } from "../../../sources/filter.js";
+import { describeError, redactUrl } from "../../../sources/errors.js";
+import { natsConnectionOptions } from "../connection.js";
+import { jetStreamDepthSources } from "../jetstream-source.js";
+import type { Logger } from "pino";
+import type { QueueReading } from "../../../sources/types.js";
 import {
   AckPolicy,
   JetStreamApiCodes,
@@ -29,16 +23,14 @@ import {
   TimeoutError,
   type NatsConnection,
 } from "@nats-io/transport-node";
-import type { ProducerSettings } from "../settings.js";
-import { ExistenceCache } from "./existence-cache.js";
+import { ExistenceCache } from "../../../publisher/existence-cache.js";
 import {
   QueueOperationError,
   type BrokerClient,
   type OutgoingMessage,
-  type ProducerBrokerModule,
   type PublishOutcome,
   type PublishFailureReason,
-} from "./types.js";
+} from "../../../publisher/types.js";
 
 interface CurrentConnection {
   readonly connection: NatsConnection;
@@ -71,7 +63,7 @@ function failureReason(error: unknown): PublishFailureReason {
  * stream's duplicate window is stored once. Streams the producer creates use work-queue retention:
  * a message is removed once a worker acknowledges it.
  */
-class NatsClient implements BrokerClient {
+export class NatsClient implements BrokerClient {
   readonly broker = "nats" as const;
   private readonly existing = new ExistenceCache();
   private live: CurrentConnection | undefined;
@@ -274,11 +266,3 @@ class NatsClient implements BrokerClient {
     await connection.drain().catch(() => undefined);
   }
 }
-
-export const natsProducer: ProducerBrokerModule = {
-  adapter: natsAdapter,
-  connect(settings: ProducerSettings, logger: Logger): BrokerClient {
-    if (!settings.NATS_URL) throw new ConfigError("NATS_URL", "must be set when BROKER is nats");
-    return new NatsClient(settings.NATS_URL, settings.STREAM, settings.PUBLISH_TIMEOUT_SECONDS * 1000, logger);
-  },
-};

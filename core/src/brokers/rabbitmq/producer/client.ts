@@ -1,27 +1,18 @@
 import amqp, { type Channel, type ChannelModel, type RecoveringChannelModel } from "amqplib";
-import {
-  withTimeout,
-  untilAborted,
-  deferred,
-  vhostOfAmqpUrl,
-  ConfigError,
-  describeError,
-  rabbitmqAdapter,
-  vhostDepthSources,
-  redactUrl,
-  type Logger,
-  type QueueReading,
-} from "@queuescale/core";
-import type { ProducerSettings } from "../settings.js";
-import { ExistenceCache, deadline } from "./existence-cache.js";
-import { PublishChannelPool, answerWithin, openChannel, type PublishChannel } from "./rabbitmq-channels.js";
+import { withTimeout, untilAborted, deferred } from "../../../util/promises.js";
+import { vhostOfAmqpUrl } from "../amqp-reading.js";
+import { describeError, redactUrl } from "../../../sources/errors.js";
+import { vhostDepthSources } from "../plan.js";
+import type { Logger } from "pino";
+import type { QueueReading } from "../../../sources/types.js";
+import { ExistenceCache, deadline } from "../../../publisher/existence-cache.js";
+import { PublishChannelPool, answerWithin, openChannel, type PublishChannel } from "./channels.js";
 import {
   QueueOperationError,
   type BrokerClient,
   type OutgoingMessage,
-  type ProducerBrokerModule,
   type PublishOutcome,
-} from "./types.js";
+} from "../../../publisher/types.js";
 
 /** AMQP reply codes the admin operations map to HTTP statuses. */
 const NOT_FOUND = 404;
@@ -55,7 +46,7 @@ function withHeartbeat(url: string, heartbeatSeconds: number): string {
  * connection is noticed by the AMQP heartbeat (RABBITMQ_HEARTBEAT_SECONDS), which closes it; the
  * producer is then not ready and reconnects.
  */
-class RabbitClient implements BrokerClient {
+export class RabbitClient implements BrokerClient {
   readonly broker = "rabbitmq" as const;
   private readonly vhost: string;
   private readonly existing = new ExistenceCache();
@@ -336,17 +327,3 @@ function drainOrClose(channel: PublishChannel["channel"]): Promise<void> {
     channel.once("close", done);
   });
 }
-
-export const rabbitmqProducer: ProducerBrokerModule = {
-  adapter: rabbitmqAdapter,
-  connect(settings: ProducerSettings, logger: Logger): BrokerClient {
-    if (!settings.RABBITMQ_URL) throw new ConfigError("RABBITMQ_URL", "must be set when BROKER is rabbitmq");
-    return new RabbitClient(
-      settings.RABBITMQ_URL,
-      settings.RABBITMQ_MANAGEMENT_URL,
-      settings.PUBLISH_TIMEOUT_SECONDS * 1000,
-      settings.RABBITMQ_HEARTBEAT_SECONDS,
-      logger,
-    );
-  },
-};
