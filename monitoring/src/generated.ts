@@ -1,7 +1,7 @@
 /**
  * Files derived from others, so each rule lives in one place and every list of identity labels
  * comes from core's adapter list:
- * - the plain rule file and the Prometheus Adapter Helm values, from the templates under
+ * - the plain rule file, the Prometheus Adapter Helm values and the KEDA ScaledObject, from the templates under
  *   monitoring/src/templates (identity labels filled in, see identity.ts);
  * - the PrometheusRule, from the plain rule file;
  * - Prometheus Adapter's raw config.yaml, from the Helm chart values;
@@ -22,6 +22,7 @@ export const MONITORING_DIR = fileURLToPath(new URL("..", import.meta.url));
 export const TEMPLATES = {
   rules: "src/templates/queuescale.rules.yaml",
   adapterValues: "src/templates/prometheus-adapter-values.yaml",
+  kedaScaledObject: "src/templates/keda-scaledobject.yaml",
 } as const;
 
 export const PATHS = {
@@ -31,6 +32,8 @@ export const PATHS = {
   prometheusRule: "prometheus-operator/prometheusrule.yaml",
   dashboardJson: "grafana/queuescale.json",
   dashboardConfigMap: "prometheus-operator/grafana-dashboard.yaml",
+  /** The KEDA component lives with the other Kustomize components. */
+  kedaScaledObject: "../k8s/components/keda/scaledobject.yaml",
 } as const;
 
 const GENERATED_NOTE =
@@ -79,6 +82,7 @@ export async function generatedFiles(
   return new Map([
     [PATHS.rules, rulesText],
     [PATHS.adapterValues, valuesText],
+    [PATHS.kedaScaledObject, filledTemplate(TEMPLATES.kedaScaledObject, adapters)],
     [
       PATHS.prometheusRule,
       yamlDocument([`# Source: monitoring/${PATHS.rules}`], {

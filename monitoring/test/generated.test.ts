@@ -11,6 +11,7 @@ describe("generated monitoring files", () => {
       [
         PATHS.rules,
         PATHS.adapterValues,
+        PATHS.kedaScaledObject,
         PATHS.adapterConfig,
         PATHS.dashboardConfigMap,
         PATHS.dashboardJson,
