@@ -5,7 +5,7 @@ import { NameFilter, SourceError, createLogger, natsAdapter, readSettings, type 
 import { natsConnectionOptions } from "../src/brokers/nats/connection.js";
 import { JetStreamSource } from "../src/brokers/nats/jetstream-source.js";
 import { JszSource } from "../src/brokers/nats/jsz-source.js";
-import { JetStreamScenario, SHARED_NATS_URL } from "./fixtures/nats/scenario.js";
+import { JetStreamScenario, SHARED_NATS_URL } from "@queuescale/test-support/nats/scenario";
 import { startNatsServer, type NatsTestServer } from "@queuescale/test-support/nats-server";
 import { TcpProxy } from "@queuescale/test-support/tcp-proxy";
 

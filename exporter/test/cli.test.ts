@@ -2,12 +2,7 @@ import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import {
-  MANAGEMENT_URL,
-  PROMETHEUS_URL,
-  RabbitScenario,
-  countsIn,
-} from "../../core/test/fixtures/rabbitmq/scenario.js";
+import { MANAGEMENT_URL, PROMETHEUS_URL, RabbitScenario, countsIn } from "@queuescale/test-support/rabbitmq/scenario";
 import { eventually } from "@queuescale/test-support/names";
 import { findSamples, parseExposition, scrape } from "@queuescale/test-support/scrape";
 import { exporterSettings } from "../src/settings.js";

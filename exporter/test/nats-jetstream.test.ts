@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLogger } from "@queuescale/core";
-import { JetStreamScenario } from "../../core/test/fixtures/nats/scenario.js";
+import { JetStreamScenario } from "@queuescale/test-support/nats/scenario";
 import { eventually } from "@queuescale/test-support/names";
 import { findSamples, scrape, type Sample } from "@queuescale/test-support/scrape";
 import { TcpProxy } from "@queuescale/test-support/tcp-proxy";

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connect } from "@nats-io/transport-node";
 import { jetstream } from "@nats-io/jetstream";
 import { createLogger } from "@queuescale/core";
-import { JetStreamScenario } from "../../core/test/fixtures/nats/scenario.js";
+import { JetStreamScenario } from "@queuescale/test-support/nats/scenario";
 import { eventually } from "@queuescale/test-support/names";
 import { startNatsServer, type NatsTestServer } from "@queuescale/test-support/nats-server";
 import { findSamples, scrape } from "@queuescale/test-support/scrape";

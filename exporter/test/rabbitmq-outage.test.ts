@@ -8,7 +8,7 @@ import {
   errorsOf,
   upOf,
   type ExpectedCounts,
-} from "../../core/test/fixtures/rabbitmq/scenario.js";
+} from "@queuescale/test-support/rabbitmq/scenario";
 import { eventually } from "@queuescale/test-support/names";
 import { scrape } from "@queuescale/test-support/scrape";
 import { TcpProxy } from "@queuescale/test-support/tcp-proxy";

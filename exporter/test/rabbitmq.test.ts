@@ -10,7 +10,7 @@ import {
   errorsOf,
   upOf,
   type ExpectedCounts,
-} from "../../core/test/fixtures/rabbitmq/scenario.js";
+} from "@queuescale/test-support/rabbitmq/scenario";
 import { eventually } from "@queuescale/test-support/names";
 import { findSamples, parseExposition, scrape, type Sample } from "@queuescale/test-support/scrape";
 import { TcpProxy } from "@queuescale/test-support/tcp-proxy";

@@ -9,8 +9,8 @@
  *   - a scrape of kbudde/rabbitmq_exporter, which queries the management API on each scrape.
  */
 import { NameFilter, createLogger, rabbitmqAdapter, readSettings, type DepthSource } from "@queuescale/core";
-import { RabbitAdmin } from "../../core/test/fixtures/rabbitmq/broker-admin.js";
-import { AMQP_BASE, MANAGEMENT_URL, PROMETHEUS_URL } from "../../core/test/fixtures/rabbitmq/scenario.js";
+import { RabbitAdmin } from "@queuescale/test-support/rabbitmq/broker-admin";
+import { AMQP_BASE, MANAGEMENT_URL, PROMETHEUS_URL } from "@queuescale/test-support/rabbitmq/scenario";
 import { uniqueName } from "@queuescale/test-support/names";
 import { parseExposition } from "@queuescale/test-support/scrape";
 import { benchQueueName, createBenchQueues } from "../../exporter/bench/populate.js";
