@@ -26,6 +26,7 @@ COPY exporter/package.json exporter/
 COPY worker/package.json worker/
 COPY producer/package.json producer/
 COPY autoscaler/package.json autoscaler/
+COPY test-support/package.json test-support/
 RUN npm ci --ignore-scripts --no-audit --no-fund --include-workspace-root --workspace @queuescale/core \
   --workspace @queuescale/exporter --workspace @queuescale/worker --workspace @queuescale/producer
 COPY core/tsconfig.json core/
@@ -49,6 +50,7 @@ COPY exporter/package.json exporter/
 COPY worker/package.json worker/
 COPY producer/package.json producer/
 COPY autoscaler/package.json autoscaler/
+COPY test-support/package.json test-support/
 RUN test -n "${COMPONENT}" || { echo "--build-arg COMPONENT=exporter|worker|producer is required" >&2; exit 2; }; \
   npm ci --omit=dev --ignore-scripts --no-audit --no-fund --workspace "@queuescale/${COMPONENT}" \
   && npm cache clean --force \

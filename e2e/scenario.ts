@@ -1,7 +1,7 @@
 import { chmod, mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { TcpProxy } from "../core/test/support/tcp-proxy.js";
+import { TcpProxy } from "@queuescale/test-support/tcp-proxy";
 import type { BrokerFixture, BrokerModule } from "./brokers/types.js";
 import type { ApiClient } from "./lib/api.js";
 import { HPA_SYNC_PERIOD_SECONDS, type ControlPlane } from "./lib/cluster.js";

@@ -7,7 +7,7 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { chromium, type Browser } from "playwright-core";
 import { createLogger, listen, closeServer } from "@queuescale/core";
-import { eventually } from "../../core/test/support/names.js";
+import { eventually } from "@queuescale/test-support/names";
 import { DEFAULT_FLAGS, parseHpa } from "../src/engine/index.js";
 import { LocalAutoscaler } from "../src/local/local-autoscaler.js";
 import { ScrapeReader } from "../src/local/metric-reader.js";

@@ -2,7 +2,8 @@ import { promisify } from "node:util";
 import { gzip as gzipCallback } from "node:zlib";
 import { collectDefaultMetrics } from "prom-client";
 import type { Logger } from "pino";
-import { renderDepthFamilies, mergeReadings } from "./metrics/depth.js";
+import { renderDepthFamilies } from "./metrics/depth.js";
+import { mergeReadings } from "./sources/merge.js";
 import { createRegistry, joinExpositions, renderRegistry, type ExpositionFormat } from "./metrics/exposition.js";
 import { SourceHealthMetrics } from "./metrics/health.js";
 import { SourcePoller, type PollerTiming } from "./poller.js";
@@ -45,14 +46,9 @@ export class DepthCollector {
     sources: readonly DepthSource[],
     private readonly timing: PollerTiming,
     private readonly logger: Logger,
-    options: { processMetrics?: boolean } = {},
   ) {
-    if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
+    collectDefaultMetrics({ register: this.registry });
     this.pollers = sources.map((source) => new SourcePoller(source, timing, this.health, logger, () => this.version++));
-  }
-
-  get sources(): readonly DepthSource[] {
-    return this.pollers.map((poller) => poller.source);
   }
 
   start(): void {

@@ -6,20 +6,27 @@
  * this module, so a rename here that is not carried everywhere fails the build.
  */
 
-/** Brokers queuescale reads. The value is what the `broker` label carries. */
-export const BROKERS = ["rabbitmq", "nats"] as const;
-export type BrokerName = (typeof BROKERS)[number];
+import type { BrokerAdapter } from "./brokers/adapter.js";
+import { BROKER_ADAPTERS } from "./brokers/index.js";
+
+type Adapter = (typeof BROKER_ADAPTERS)[number];
+
+/** Brokers queuescale knows (the adapter list). The value is what the `broker` label carries. */
+export type BrokerName = Adapter["name"];
+export const BROKERS: readonly BrokerName[] = BROKER_ADAPTERS.map((adapter) => adapter.name);
 
 /**
- * Labels that identify one unit of work per broker, besides `broker` itself.
+ * Labels that identify one unit of work per broker, besides `broker` itself, from the adapters.
  * RabbitMQ: a queue in a vhost. JetStream: a durable consumer of a stream.
  */
-export const IDENTITY_LABELS = {
-  rabbitmq: ["vhost", "queue"],
-  nats: ["stream", "consumer"],
-} as const satisfies Record<BrokerName, readonly string[]>;
+export const IDENTITY_LABELS = Object.fromEntries(
+  BROKER_ADAPTERS.map((adapter) => [adapter.name, adapter.identityLabels]),
+) as { readonly [A in Adapter as A["name"]]: A["identityLabels"] };
 
-export type IdentityLabels<B extends BrokerName = BrokerName> = Record<(typeof IDENTITY_LABELS)[B][number], string>;
+/** `broker` plus every identity label of the given adapters, each once, in adapter order. */
+export function depthLabels(adapters: readonly BrokerAdapter[] = BROKER_ADAPTERS): readonly string[] {
+  return ["broker", ...new Set(adapters.flatMap((adapter) => adapter.identityLabels))];
+}
 
 /**
  * Labels Prometheus (target labels) or Prometheus Adapter (`namespace` → Kubernetes namespace)
@@ -40,7 +47,7 @@ export interface MetricSpec {
 }
 
 /** Label set of the depth families: `broker` plus every broker's identity labels. */
-const DEPTH_LABELS = ["broker", ...IDENTITY_LABELS.rabbitmq, ...IDENTITY_LABELS.nats] as const;
+const DEPTH_LABELS = depthLabels();
 
 export const DEPTH_METRICS: Readonly<Record<DepthField, MetricSpec>> = {
   depth: {

@@ -1,7 +1,20 @@
 import type { Logger } from "pino";
+import type { BrokerAdapter } from "./brokers/adapter.js";
+import { BROKER_ADAPTERS } from "./brokers/index.js";
+import type { PollErrorReason } from "./contract.js";
 import { classifyPollError, describeError } from "./sources/errors.js";
-import type { DepthSource, Snapshot } from "./sources/types.js";
+import { SourceError, type DepthSource, type Snapshot } from "./sources/types.js";
 import type { SourceHealthMetrics } from "./metrics/health.js";
+
+/**
+ * The reason label of a failed poll: the source's own when it says one, else its broker's
+ * classification of its client's errors, else the generic one (sockets, fetch, time-outs).
+ */
+function failureReason(broker: string, error: unknown): PollErrorReason {
+  if (error instanceof SourceError) return error.reason;
+  const adapter: BrokerAdapter | undefined = BROKER_ADAPTERS.find((candidate) => candidate.name === broker);
+  return adapter?.classifyError?.(error) ?? classifyPollError(error);
+}
 
 export interface PollerTiming {
   intervalMs: number;
@@ -65,7 +78,7 @@ export class SourcePoller {
     } catch (error) {
       if (this.stopController.signal.aborted) return;
       const seconds = (performance.now() - started) / 1000;
-      const reason = signal.aborted ? "timeout" : classifyPollError(error);
+      const reason = signal.aborted ? "timeout" : failureReason(this.source.broker, error);
       this.current = undefined;
       this.consecutiveFailures++;
       this.health.recordFailure(this.source, seconds, reason);

@@ -13,7 +13,7 @@ import {
   type DepthSource,
   type Snapshot,
 } from "@queuescale/core";
-import { findSamples, parseExposition } from "./support/scrape.js";
+import { findSamples, parseExposition } from "@queuescale/test-support/scrape";
 
 /** A source whose next answer the test sets: a depth, or a failure. */
 class ScriptedSource implements DepthSource {
@@ -118,5 +118,17 @@ describe("DepthCollector serving /metrics", () => {
     const text = (await collector.exposition("prometheus")).body.toString("utf8");
     expect(findSamples(parseExposition(text), DEPTH_METRICS.depth.name)).toEqual([]);
     expect(findSamples(parseExposition(text), "queuescale_source_up", { source: "scripted" })[0]?.value).toBe(0);
+  });
+
+  it("counts a raw client error with the reason its broker's adapter gives it", async () => {
+    // amqplib's reply code 404, not wrapped in a SourceError: only the RabbitMQ adapter knows it.
+    source.next = Object.assign(new Error("NOT_FOUND - no queue 'jobs'"), { code: 404 });
+    await collector.pollAll();
+    const text = (await collector.exposition("prometheus")).body.toString("utf8");
+    const errors = findSamples(parseExposition(text), "queuescale_source_poll_errors_total", {
+      source: "scripted",
+      reason: "not_found",
+    });
+    expect(errors.map((sample) => sample.value)).toEqual([1]);
   });
 });

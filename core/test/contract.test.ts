@@ -8,7 +8,7 @@ import {
   RESERVED_LABELS,
   SOURCE_METRICS,
 } from "@queuescale/core";
-import { codeNames, readmeTable } from "./support/readme.js";
+import { codeNames, readmeTable } from "@queuescale/test-support/readme";
 
 describe("metric contract", () => {
   it("is documented row for row in the README metric table", () => {

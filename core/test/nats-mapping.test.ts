@@ -7,15 +7,15 @@ import {
   exportedConsumers,
   firstUnfinishedLookups,
   type ConsumerState,
-} from "../src/sources/nats/consumer.js";
-import { earliestMessage, parseMessageGetResponse } from "../src/sources/nats/message.js";
+} from "../src/brokers/nats/consumer.js";
+import { earliestMessage, parseMessageGetResponse } from "../src/brokers/nats/message.js";
 import {
   DurableConsumers,
   jszReadings,
   needsServerName,
   parseJsz,
   parseVarzServerName,
-} from "../src/sources/nats/jsz.js";
+} from "../src/brokers/nats/jsz.js";
 
 /** Payloads recorded from nats-server 2.9.10 by fixtures/nats/record.ts, and the set-up behind them. */
 const fixture = (name: string) => readFileSync(new URL(`fixtures/nats/${name}`, import.meta.url), "utf8");

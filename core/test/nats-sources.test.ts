@@ -1,19 +1,19 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { NameFilter, SourceError, createLogger, natsModule, readSettings, type DepthSource } from "@queuescale/core";
-import { natsConnectionOptions } from "../src/sources/nats/connection.js";
-import { JetStreamSource } from "../src/sources/nats/jetstream-source.js";
-import { JszSource } from "../src/sources/nats/jsz-source.js";
-import { JetStreamScenario, SHARED_NATS_URL } from "./fixtures/nats/scenario.js";
-import { startNatsServer, type NatsTestServer } from "./support/nats-server.js";
-import { TcpProxy } from "./support/tcp-proxy.js";
+import { NameFilter, SourceError, createLogger, natsAdapter, readSettings, type DepthSource } from "@queuescale/core";
+import { natsConnectionOptions } from "../src/brokers/nats/connection.js";
+import { JetStreamSource } from "../src/brokers/nats/jetstream-source.js";
+import { JszSource } from "../src/brokers/nats/jsz-source.js";
+import { JetStreamScenario, SHARED_NATS_URL } from "@queuescale/test-support/nats/scenario";
+import { startNatsServer, type NatsTestServer } from "@queuescale/test-support/nats-server";
+import { TcpProxy } from "@queuescale/test-support/tcp-proxy";
 
 const logger = createLogger("test", "silent");
 const context = { filter: NameFilter.all(), logger };
 
 function sourcesFor(env: Record<string, string>): DepthSource[] {
-  return natsModule.createSources(readSettings(natsModule.settings, { env }), context);
+  return natsAdapter.depth.createSources(readSettings(natsAdapter.settings, { env }), context);
 }
 
 /** The SourceError a poll fails with; a poll that hangs ends with the signal's timeout instead. */
@@ -225,8 +225,10 @@ describe("/jsz source failures", () => {
 
   const jsz = (url: string) => new JszSource({ url, filter: NameFilter.all(), logger });
 
-  it("names the reason: http_status, auth, parse, connection", async () => {
+  it("names the reason: http_status, auth, not_found, parse, connection", async () => {
     expect((await pollError(jsz(`${baseUrl}/broken`))).reason).toBe("http_status");
+    // The same mapping as every other HTTP depth source: 404 is not_found.
+    expect((await pollError(jsz(`${baseUrl}/nowhere`))).reason).toBe("not_found");
     expect((await pollError(jsz(`${baseUrl}/denied`))).reason).toBe("auth");
     expect((await pollError(jsz(`${baseUrl}/garbage`))).reason).toBe("parse");
     expect((await pollError(jsz(`http://127.0.0.1:${await closedPort()}`))).reason).toBe("connection");

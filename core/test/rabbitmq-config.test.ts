@@ -2,14 +2,14 @@ import { describe, expect, it } from "vitest";
 import { ConfigError, readSettings } from "../src/config.js";
 import { createLogger } from "../src/log.js";
 import { NameFilter } from "../src/sources/filter.js";
-import { rabbitmqModule } from "../src/sources/rabbitmq/index.js";
+import { rabbitmqAdapter } from "../src/brokers/rabbitmq/index.js";
 import type { DepthSource } from "../src/sources/types.js";
 
 const context = { filter: NameFilter.all(), logger: createLogger("test", "silent") };
 
 function build(env: Record<string, string>, filter = NameFilter.all()): DepthSource[] {
-  const settings = readSettings(rabbitmqModule.settings, { env });
-  return rabbitmqModule.createSources(settings, { ...context, filter });
+  const settings = readSettings(rabbitmqAdapter.settings, { env });
+  return rabbitmqAdapter.depth.createSources(settings, { ...context, filter });
 }
 
 function configError(env: Record<string, string>): ConfigError {

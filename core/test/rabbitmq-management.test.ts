@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLogger } from "../src/log.js";
 import { NameFilter } from "../src/sources/filter.js";
-import { ManagementSource } from "../src/sources/rabbitmq/management.js";
+import { ManagementSource } from "../src/brokers/rabbitmq/management.js";
 import type { QueueReading } from "../src/sources/types.js";
-import { MANAGEMENT_URL, RabbitScenario } from "./fixtures/rabbitmq/scenario.js";
-import { eventually } from "./support/names.js";
+import { MANAGEMENT_URL, RabbitScenario } from "@queuescale/test-support/rabbitmq/scenario";
+import { eventually } from "@queuescale/test-support/names";
 
 // Seven queues read two per page: four pages, walked until page_count, in a vhost whose name has a `/`.
 const QUEUES = [

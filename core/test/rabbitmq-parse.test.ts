@@ -1,10 +1,10 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { mergeReadings } from "../src/metrics/depth.js";
-import { readingFromDeclareOk, vhostOfAmqpUrl, type DeclareOk } from "../src/sources/rabbitmq/amqp-reading.js";
+import { mergeReadings } from "../src/sources/merge.js";
+import { readingFromDeclareOk, vhostOfAmqpUrl, type DeclareOk } from "../src/brokers/rabbitmq/amqp-reading.js";
 import { Re2Pattern } from "../src/sources/filter.js";
-import { parseManagementPage, serverSideNamePattern } from "../src/sources/rabbitmq/management-parse.js";
-import { detectEscaping, parsePrometheusQueues } from "../src/sources/rabbitmq/prometheus-parse.js";
+import { parseManagementPage, serverSideNamePattern } from "../src/brokers/rabbitmq/management-parse.js";
+import { detectEscaping, parsePrometheusQueues } from "../src/brokers/rabbitmq/prometheus-parse.js";
 import type { QueueReading } from "../src/sources/types.js";
 import type { Manifest } from "./fixtures/rabbitmq/record.js";
 

@@ -1,6 +1,6 @@
 import { AckPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
-import { uniqueName } from "../../core/test/support/names.js";
+import { uniqueName } from "@queuescale/test-support/names";
 import { ADMIN_TOKEN, type BrokerFixture, type BrokerModule } from "./types.js";
 
 const NATS_PORT = 4222;

@@ -1,5 +1,5 @@
 import amqp from "amqplib";
-import { uniqueName } from "../../core/test/support/names.js";
+import { uniqueName } from "@queuescale/test-support/names";
 import { ADMIN_TOKEN, type BrokerFixture, type BrokerModule } from "./types.js";
 
 const AMQP_PORT = 5672;

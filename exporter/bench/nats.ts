@@ -14,9 +14,9 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { existsSync } from "node:fs";
 import { availableParallelism, loadavg } from "node:os";
-import { NameFilter, createLogger, natsModule, readSettings, type DepthSource } from "@queuescale/core";
-import { startNatsServer, type NatsTestServer } from "../../core/test/support/nats-server.js";
-import { parseExposition } from "../../core/test/support/scrape.js";
+import { NameFilter, createLogger, natsAdapter, readSettings, type DepthSource } from "@queuescale/core";
+import { startNatsServer, type NatsTestServer } from "@queuescale/test-support/nats-server";
+import { parseExposition } from "@queuescale/test-support/scrape";
 import { BENCH_STREAMS, populateBenchStreams } from "./populate.js";
 
 const CONSUMERS_PER_STREAM = 200;
@@ -59,7 +59,10 @@ async function serverMs(server: NatsTestServer, path: string): Promise<number> {
 async function pollTimes(server: NatsTestServer) {
   const logger = createLogger("bench", "silent");
   const create = (env: Record<string, string>): DepthSource =>
-    natsModule.createSources(readSettings(natsModule.settings, { env }), { filter: NameFilter.all(), logger })[0]!;
+    natsAdapter.depth.createSources(readSettings(natsAdapter.settings, { env }), {
+      filter: NameFilter.all(),
+      logger,
+    })[0]!;
   const sources = {
     jetstream: create({ NATS_URL: server.url }),
     jsz: create({ NATS_MONITOR_URL: server.monitorUrl }),

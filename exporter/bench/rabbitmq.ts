@@ -14,11 +14,11 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import amqp from "amqplib";
-import { NameFilter, createLogger, rabbitmqModule, readSettings, type DepthSource } from "@queuescale/core";
-import { RabbitAdmin } from "../../core/test/fixtures/rabbitmq/broker-admin.js";
-import { AMQP_BASE, MANAGEMENT_URL, PROMETHEUS_URL } from "../../core/test/fixtures/rabbitmq/scenario.js";
-import { uniqueName } from "../../core/test/support/names.js";
-import { parseExposition } from "../../core/test/support/scrape.js";
+import { NameFilter, createLogger, rabbitmqAdapter, readSettings, type DepthSource } from "@queuescale/core";
+import { RabbitAdmin } from "@queuescale/test-support/rabbitmq/broker-admin";
+import { AMQP_BASE, MANAGEMENT_URL, PROMETHEUS_URL } from "@queuescale/test-support/rabbitmq/scenario";
+import { uniqueName } from "@queuescale/test-support/names";
+import { parseExposition } from "@queuescale/test-support/scrape";
 import { MESSAGES_EVERY, benchQueueName, createBenchQueues } from "./populate.js";
 
 const QUEUES = Number(process.env.BENCH_QUEUES ?? 10_000);
@@ -173,8 +173,8 @@ async function metricValue(baseUrl: string, name: string, labels: Record<string,
 
 async function benchKind(kind: Kind): Promise<void> {
   const env = settingsFor(kind);
-  const settings = readSettings(rabbitmqModule.settings, { env });
-  const sources = rabbitmqModule.createSources(settings, {
+  const settings = readSettings(rabbitmqAdapter.settings, { env });
+  const sources = rabbitmqAdapter.depth.createSources(settings, {
     filter: NameFilter.all(),
     logger: createLogger("bench", "warn"),
   });

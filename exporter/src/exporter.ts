@@ -1,6 +1,6 @@
 import type { Server } from "node:http";
 import {
-  BROKER_MODULES,
+  BROKER_ADAPTERS,
   ConfigError,
   DepthCollector,
   NameFilter,
@@ -10,11 +10,12 @@ import {
   finishApp,
   listen,
   readSettings,
+  type BrokerAdapter,
   type DepthSource,
   type Logger,
   type ReadSettingsOptions,
 } from "@queuescale/core";
-import { exporterSettings, type CommonSettings } from "./settings.js";
+import { depthAdapters, exporterSettingsOf, type CommonSettings } from "./settings.js";
 
 export interface RunningExporter {
   readonly port: number;
@@ -23,28 +24,42 @@ export interface RunningExporter {
   stop(): Promise<void>;
 }
 
-/** Validates settings and builds the sources; throws ConfigError before anything connects. */
-export function buildSources(options: ReadSettingsOptions, logger?: Logger) {
-  // Broker modules read their own keys from the same parsed record.
-  const settings = readSettings(exporterSettings, options) as CommonSettings & Record<string, unknown>;
+/** The settings that name a broker's address: the URL settings of the adapters read. */
+function addressSettings(adapters: readonly BrokerAdapter[]): string[] {
+  return adapters.flatMap((adapter) => Object.keys(adapter.settings).filter((name) => name.endsWith("_URL")));
+}
+
+/**
+ * Validates settings and builds the sources; throws ConfigError before anything connects.
+ * `adapters` is the adapter list (a test adds one of its own to it).
+ */
+export function buildSources(
+  options: ReadSettingsOptions,
+  logger?: Logger,
+  adapters: readonly BrokerAdapter[] = BROKER_ADAPTERS,
+) {
+  const readers = depthAdapters(adapters);
+  // Each adapter reads its own keys from the same parsed record.
+  const settings = readSettings(exporterSettingsOf(readers), options) as CommonSettings & Record<string, unknown>;
   const log = logger ?? createLogger("queuescale-exporter", settings.LOG_LEVEL);
   const filter = new NameFilter(settings.QUEUE_INCLUDE, settings.QUEUE_EXCLUDE);
-  const configured = BROKER_MODULES.filter((module) => module.isConfigured(settings));
+  const configured = readers.filter((adapter) => adapter.depth.isConfigured(settings));
   if (configured.length === 0) {
-    throw new ConfigError(
-      "broker address",
-      "set at least one of RABBITMQ_URL, RABBITMQ_MANAGEMENT_URL, RABBITMQ_PROMETHEUS_URL, NATS_URL, NATS_MONITOR_URL",
-    );
+    throw new ConfigError("broker address", `set at least one of ${addressSettings(readers).join(", ")}`);
   }
-  const sources: DepthSource[] = configured.flatMap((module) =>
-    module.createSources(settings, { filter, logger: log, maxResponseBytes: settings.MAX_RESPONSE_BYTES }),
+  const sources: DepthSource[] = configured.flatMap((adapter) =>
+    adapter.depth.createSources(settings, { filter, logger: log, maxResponseBytes: settings.MAX_RESPONSE_BYTES }),
   );
   return { settings, sources, logger: log };
 }
 
 /** Starts polling and serving. A broker that is down at start is not an error: it is retried. */
-export async function startExporter(options: ReadSettingsOptions, logger?: Logger): Promise<RunningExporter> {
-  const { settings, sources, logger: log } = buildSources(options, logger);
+export async function startExporter(
+  options: ReadSettingsOptions,
+  logger?: Logger,
+  adapters: readonly BrokerAdapter[] = BROKER_ADAPTERS,
+): Promise<RunningExporter> {
+  const { settings, sources, logger: log } = buildSources(options, logger, adapters);
   const intervalMs = settings.POLL_INTERVAL_SECONDS * 1000;
   const collector = new DepthCollector(sources, { intervalMs, timeoutMs: settings.POLL_TIMEOUT_SECONDS * 1000 }, log);
   const app = finishApp(

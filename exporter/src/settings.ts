@@ -1,5 +1,6 @@
 import {
-  BROKER_MODULES,
+  BROKER_ADAPTERS,
+  type BrokerAdapter,
   DEFAULT_MAX_RESPONSE_BYTES,
   MAX_RESPONSE_BYTES_RANGE,
   countSetting,
@@ -37,11 +38,18 @@ export const commonSettings = {
   LOG_LEVEL: logLevelSetting().describe("fatal, error, warn, info, debug, trace or silent. Default info."),
 };
 
-/** Common settings plus every broker's own (for parsing, validation and --help). */
-export const exporterSettings: Record<string, ZodType> = Object.assign(
-  {},
-  commonSettings,
-  ...BROKER_MODULES.map((module) => module.settings),
-);
+/** The adapters the exporter reads: those that can read depths. */
+export function depthAdapters(adapters: readonly BrokerAdapter[] = BROKER_ADAPTERS): DepthAdapter[] {
+  return adapters.filter((adapter): adapter is DepthAdapter => adapter.depth !== undefined);
+}
+
+export type DepthAdapter = BrokerAdapter & Required<Pick<BrokerAdapter, "depth">>;
+
+/** Common settings plus the settings of every adapter read (for parsing, validation and --help). */
+export function exporterSettingsOf(adapters: readonly BrokerAdapter[]): Record<string, ZodType> {
+  return Object.assign({}, commonSettings, ...depthAdapters(adapters).map((adapter) => adapter.settings));
+}
+
+export const exporterSettings = exporterSettingsOf(BROKER_ADAPTERS);
 
 export type CommonSettings = z.infer<z.ZodObject<typeof commonSettings>>;

@@ -2,14 +2,9 @@ import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import {
-  MANAGEMENT_URL,
-  PROMETHEUS_URL,
-  RabbitScenario,
-  countsIn,
-} from "../../core/test/fixtures/rabbitmq/scenario.js";
-import { eventually } from "../../core/test/support/names.js";
-import { findSamples, parseExposition, scrape } from "../../core/test/support/scrape.js";
+import { MANAGEMENT_URL, PROMETHEUS_URL, RabbitScenario, countsIn } from "@queuescale/test-support/rabbitmq/scenario";
+import { eventually } from "@queuescale/test-support/names";
+import { findSamples, parseExposition, scrape } from "@queuescale/test-support/scrape";
 import { exporterSettings } from "../src/settings.js";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));

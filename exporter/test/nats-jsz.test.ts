@@ -1,15 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLogger } from "@queuescale/core";
-import { JetStreamScenario } from "../../core/test/fixtures/nats/scenario.js";
-import { eventually } from "../../core/test/support/names.js";
+import { JetStreamScenario } from "@queuescale/test-support/nats/scenario";
+import { eventually } from "@queuescale/test-support/names";
 import {
   startNatsCluster,
   startNatsServer,
   type NatsTestCluster,
   type NatsTestServer,
-} from "../../core/test/support/nats-server.js";
-import { findSamples, scrape, type Sample } from "../../core/test/support/scrape.js";
-import { TcpProxy } from "../../core/test/support/tcp-proxy.js";
+} from "@queuescale/test-support/nats-server";
+import { findSamples, scrape, type Sample } from "@queuescale/test-support/scrape";
+import { TcpProxy } from "@queuescale/test-support/tcp-proxy";
 import { startExporter, type RunningExporter } from "../src/exporter.js";
 
 const FAMILIES = {

@@ -5,10 +5,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connect } from "@nats-io/transport-node";
 import { jetstream } from "@nats-io/jetstream";
 import { createLogger } from "@queuescale/core";
-import { JetStreamScenario } from "../../core/test/fixtures/nats/scenario.js";
-import { eventually } from "../../core/test/support/names.js";
-import { startNatsServer, type NatsTestServer } from "../../core/test/support/nats-server.js";
-import { findSamples, scrape } from "../../core/test/support/scrape.js";
+import { JetStreamScenario } from "@queuescale/test-support/nats/scenario";
+import { eventually } from "@queuescale/test-support/names";
+import { startNatsServer, type NatsTestServer } from "@queuescale/test-support/nats-server";
+import { findSamples, scrape } from "@queuescale/test-support/scrape";
 import { startExporter, type RunningExporter } from "../src/exporter.js";
 
 /**

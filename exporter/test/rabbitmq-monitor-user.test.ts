@@ -1,10 +1,10 @@
 import amqp from "amqplib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLogger } from "@queuescale/core";
-import { RabbitAdmin } from "../../core/test/fixtures/rabbitmq/broker-admin.js";
-import { MANAGEMENT_URL, RabbitScenario, countsIn } from "../../core/test/fixtures/rabbitmq/scenario.js";
-import { eventually, uniqueName } from "../../core/test/support/names.js";
-import { scrape } from "../../core/test/support/scrape.js";
+import { RabbitAdmin } from "@queuescale/test-support/rabbitmq/broker-admin";
+import { MANAGEMENT_URL, RabbitScenario, countsIn } from "@queuescale/test-support/rabbitmq/scenario";
+import { eventually, uniqueName } from "@queuescale/test-support/names";
+import { scrape } from "@queuescale/test-support/scrape";
 import { startExporter, type RunningExporter } from "../src/exporter.js";
 
 /**

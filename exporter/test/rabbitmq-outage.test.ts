@@ -8,10 +8,10 @@ import {
   errorsOf,
   upOf,
   type ExpectedCounts,
-} from "../../core/test/fixtures/rabbitmq/scenario.js";
-import { eventually } from "../../core/test/support/names.js";
-import { scrape } from "../../core/test/support/scrape.js";
-import { TcpProxy } from "../../core/test/support/tcp-proxy.js";
+} from "@queuescale/test-support/rabbitmq/scenario";
+import { eventually } from "@queuescale/test-support/names";
+import { scrape } from "@queuescale/test-support/scrape";
+import { TcpProxy } from "@queuescale/test-support/tcp-proxy";
 import { startExporter, type RunningExporter } from "../src/exporter.js";
 
 const QUEUES = [

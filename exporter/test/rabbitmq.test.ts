@@ -10,10 +10,10 @@ import {
   errorsOf,
   upOf,
   type ExpectedCounts,
-} from "../../core/test/fixtures/rabbitmq/scenario.js";
-import { eventually } from "../../core/test/support/names.js";
-import { findSamples, parseExposition, scrape, type Sample } from "../../core/test/support/scrape.js";
-import { TcpProxy } from "../../core/test/support/tcp-proxy.js";
+} from "@queuescale/test-support/rabbitmq/scenario";
+import { eventually } from "@queuescale/test-support/names";
+import { findSamples, parseExposition, scrape, type Sample } from "@queuescale/test-support/scrape";
+import { TcpProxy } from "@queuescale/test-support/tcp-proxy";
 import { startExporter, type RunningExporter } from "../src/exporter.js";
 
 const QUEUES = [

@@ -2,8 +2,8 @@ import { createServer, type Server, type ServerResponse } from "node:http";
 import { once } from "node:events";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLogger } from "@queuescale/core";
-import { eventually } from "../../core/test/support/names.js";
-import { findSamples, scrape } from "../../core/test/support/scrape.js";
+import { eventually } from "@queuescale/test-support/names";
+import { findSamples, scrape } from "@queuescale/test-support/scrape";
 import { startExporter, type RunningExporter } from "../src/exporter.js";
 
 const LIMIT = 1024 * 1024;

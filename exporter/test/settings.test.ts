@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { codeNames, readmeTable } from "../../core/test/support/readme.js";
+import { codeNames, readmeTable } from "@queuescale/test-support/readme";
 import { exporterSettings } from "../src/settings.js";
 
 describe("exporter settings", () => {

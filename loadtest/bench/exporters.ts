@@ -5,7 +5,7 @@
 import type { ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { parseExposition } from "../../core/test/support/scrape.js";
+import { parseExposition } from "@queuescale/test-support/scrape";
 import { ROOT } from "../../scripts/stack/index.js";
 import { Children, fetchBody, freeLoopbackPort, waitUntil } from "./measure.js";
 

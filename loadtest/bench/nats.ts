@@ -5,8 +5,8 @@
  * of each of our sources (jetstream, jsz) in this process, and a scrape of our exporter process per
  * source (cached snapshot). The server and its store are removed at the end, also on failure.
  */
-import { NameFilter, createLogger, natsModule, readSettings, type DepthSource } from "@queuescale/core";
-import { startNatsServer } from "../../core/test/support/nats-server.js";
+import { NameFilter, createLogger, natsAdapter, readSettings, type DepthSource } from "@queuescale/core";
+import { startNatsServer } from "@queuescale/test-support/nats-server";
 import { BENCH_STREAMS, populateBenchStreams } from "../../exporter/bench/populate.js";
 import { startOurExporter } from "./exporters.js";
 import { Children, fetchBody, measureCalls, ownCpuSeconds, type Measurement } from "./measure.js";
@@ -58,7 +58,7 @@ export async function benchNats(options: {
       jsz: { NATS_MONITOR_URL: server.monitorUrl },
     };
     for (const [kind, env] of Object.entries(envs)) {
-      const source: DepthSource = natsModule.createSources(readSettings(natsModule.settings, { env }), {
+      const source: DepthSource = natsAdapter.depth.createSources(readSettings(natsAdapter.settings, { env }), {
         filter: NameFilter.all(),
         logger: createLogger("bench", "warn"),
       })[0]!;

@@ -14,8 +14,8 @@
 import { execFileSync, spawn } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { RabbitAdmin } from "../../core/test/fixtures/rabbitmq/broker-admin.js";
-import { MANAGEMENT_URL } from "../../core/test/fixtures/rabbitmq/scenario.js";
+import { RabbitAdmin } from "@queuescale/test-support/rabbitmq/broker-admin";
+import { MANAGEMENT_URL } from "@queuescale/test-support/rabbitmq/scenario";
 import { ROOT } from "../../scripts/stack/index.js";
 import { k6Binary } from "../k6.js";
 import { KBUDDE_EXPORTER } from "./exporters.js";

@@ -8,11 +8,11 @@
  *   - a scrape of our exporter process per source, served from its cached snapshot;
  *   - a scrape of kbudde/rabbitmq_exporter, which queries the management API on each scrape.
  */
-import { NameFilter, createLogger, rabbitmqModule, readSettings, type DepthSource } from "@queuescale/core";
-import { RabbitAdmin } from "../../core/test/fixtures/rabbitmq/broker-admin.js";
-import { AMQP_BASE, MANAGEMENT_URL, PROMETHEUS_URL } from "../../core/test/fixtures/rabbitmq/scenario.js";
-import { uniqueName } from "../../core/test/support/names.js";
-import { parseExposition } from "../../core/test/support/scrape.js";
+import { NameFilter, createLogger, rabbitmqAdapter, readSettings, type DepthSource } from "@queuescale/core";
+import { RabbitAdmin } from "@queuescale/test-support/rabbitmq/broker-admin";
+import { AMQP_BASE, MANAGEMENT_URL, PROMETHEUS_URL } from "@queuescale/test-support/rabbitmq/scenario";
+import { uniqueName } from "@queuescale/test-support/names";
+import { parseExposition } from "@queuescale/test-support/scrape";
 import { benchQueueName, createBenchQueues } from "../../exporter/bench/populate.js";
 import { startKbuddeExporter, startOurExporter } from "./exporters.js";
 import { Children, fetchBody, measureCalls, ownCpuSeconds, type Measurement } from "./measure.js";
@@ -117,8 +117,8 @@ export async function benchRabbitmq(options: {
       return env;
     };
     for (const kind of ["prometheus", "management", "amqp"]) {
-      const sources: DepthSource[] = rabbitmqModule.createSources(
-        readSettings(rabbitmqModule.settings, { env: settingsFor(kind, queues) }),
+      const sources: DepthSource[] = rabbitmqAdapter.depth.createSources(
+        readSettings(rabbitmqAdapter.settings, { env: settingsFor(kind, queues) }),
         { filter: NameFilter.all(), logger: createLogger("bench", "warn") },
       );
       let readings = 0;

@@ -6,7 +6,7 @@
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { uniqueName } from "../../core/test/support/names.js";
+import { uniqueName } from "@queuescale/test-support/names";
 import { ROOT } from "../../scripts/stack/index.js";
 import { passed, runLoadTest, type LoadTestResult } from "../run.js";
 

@@ -14,6 +14,8 @@ import {
 } from "@grafana/grafana-foundation-sdk/dashboard";
 import { DataqueryBuilder } from "@grafana/grafana-foundation-sdk/prometheus";
 import { PanelBuilder as TimeseriesPanel } from "@grafana/grafana-foundation-sdk/timeseries";
+import { BROKER_ADAPTERS, type BrokerAdapter } from "@queuescale/core";
+import { queueIdentity, queueName } from "./identity.js";
 
 export const DASHBOARD_UID = "queuescale";
 
@@ -24,13 +26,6 @@ const datasource: DataSourceRef = { type: "prometheus", uid: "${datasource}" };
  * consumer (JetStream). "All" is `.*`, which also matches the other broker's absent label.
  */
 const queueFilter = 'namespace=~"$namespace", broker=~"$broker", queue=~"$queue", consumer=~"$consumer"';
-const queueIdentity = "namespace, broker, vhost, queue, stream, consumer";
-const queueLegend = "{{broker}} {{namespace}} {{vhost}}{{stream}}/{{queue}}{{consumer}}";
-
-/** Workers and the exporter publish the same depth series: one line per queue is their max. */
-function perQueue(metric: string): string {
-  return `max by (${queueIdentity}) (${metric}{${queueFilter}})`;
-}
 
 interface Target {
   expr: string;
@@ -71,7 +66,10 @@ function queryVariable(name: string, label: string, query: string) {
     .allValue(".*");
 }
 
-export function buildDashboard(): Dashboard {
+export function buildDashboard(adapters: readonly BrokerAdapter[] = BROKER_ADAPTERS): Dashboard {
+  const queueLegend = `{{broker}} {{namespace}} ${queueName((label) => `{{${label}}}`, adapters)}`;
+  /** Workers and the exporter publish the same depth series: one line per queue is their max. */
+  const perQueue = (metric: string) => `max by (${queueIdentity(adapters)}) (${metric}{${queueFilter}})`;
   const dashboard = new DashboardBuilder("queuescale")
     .uid(DASHBOARD_UID)
     .description("Queue backlog, workers and autoscaling of queuescale (RabbitMQ queues and NATS JetStream consumers).")

@@ -4,5 +4,5 @@ import { MONITORING_DIR, generatedFiles } from "./generated.js";
 
 for (const [path, content] of await generatedFiles()) {
   writeFileSync(`${MONITORING_DIR}${path}`, content);
-  process.stdout.write(`wrote monitoring/${path}\n`);
+  process.stdout.write(`wrote ${path.startsWith("../") ? path.slice(3) : `monitoring/${path}`}\n`);
 }

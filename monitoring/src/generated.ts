@@ -1,17 +1,29 @@
 /**
- * Files derived from others, so each rule lives in one place:
- * - the Grafana dashboard JSON and its ConfigMap, from dashboard.ts;
- * - the PrometheusRule, from the plain rule file monitoring/rules/queuescale.rules.yaml;
- * - Prometheus Adapter's raw config.yaml, from the Helm chart values.
+ * Files derived from others, so each rule lives in one place and every list of identity labels
+ * comes from core's adapter list:
+ * - the plain rule file, the Prometheus Adapter Helm values and the KEDA ScaledObject, from the templates under
+ *   monitoring/src/templates (identity labels filled in, see identity.ts);
+ * - the PrometheusRule, from the plain rule file;
+ * - Prometheus Adapter's raw config.yaml, from the Helm chart values;
+ * - the Grafana dashboard JSON and its ConfigMap, from dashboard.ts.
  * generate.ts writes them; a test checks that the committed files equal this output.
  */
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { format, resolveConfig } from "prettier";
 import { parse, stringify } from "yaml";
+import { BROKER_ADAPTERS, type BrokerAdapter } from "@queuescale/core";
 import { buildDashboard } from "./dashboard.js";
+import { fillTemplate } from "./identity.js";
 
 export const MONITORING_DIR = fileURLToPath(new URL("..", import.meta.url));
+
+/** Hand-written sources of generated files, under monitoring/. */
+export const TEMPLATES = {
+  rules: "src/templates/queuescale.rules.yaml",
+  adapterValues: "src/templates/prometheus-adapter-values.yaml",
+  kedaScaledObject: "src/templates/keda-scaledobject.yaml",
+} as const;
 
 export const PATHS = {
   rules: "rules/queuescale.rules.yaml",
@@ -20,6 +32,8 @@ export const PATHS = {
   prometheusRule: "prometheus-operator/prometheusrule.yaml",
   dashboardJson: "grafana/queuescale.json",
   dashboardConfigMap: "prometheus-operator/grafana-dashboard.yaml",
+  /** The KEDA component lives with the other Kustomize components. */
+  kedaScaledObject: "../k8s/components/keda/scaledobject.yaml",
 } as const;
 
 const GENERATED_NOTE =
@@ -38,25 +52,37 @@ export interface AdapterRules {
   external: unknown[];
 }
 
-/** The `rules` section of the chart values: custom (per-pod) and external rules. */
-export function adapterRulesFromValues(): AdapterRules {
-  const values = parse(readMonitoringFile(PATHS.adapterValues)) as { rules: AdapterRules };
+/** The `rules` section of chart values: custom (per-pod) and external rules. */
+export function adapterRulesFromValues(valuesText = readMonitoringFile(PATHS.adapterValues)): AdapterRules {
+  const values = parse(valuesText) as { rules: AdapterRules };
   return { custom: values.rules.custom, external: values.rules.external };
 }
 
-/** The dashboard as the repository's Prettier formats JSON, so `prettier --check .` passes. */
-export async function dashboardJson(): Promise<string> {
-  const path = `${MONITORING_DIR}${PATHS.dashboardJson}`;
-  const options = (await resolveConfig(path)) ?? {};
-  return format(JSON.stringify(buildDashboard()), { ...options, filepath: path });
+/** A template with the identity labels of `adapters` filled in, under the generated-file note. */
+function filledTemplate(path: string, adapters: readonly BrokerAdapter[]): string {
+  return `${GENERATED_NOTE}\n# Source: monitoring/${path}\n${fillTemplate(readMonitoringFile(path), adapters)}`;
 }
 
-/** Relative path (under monitoring/) → content. */
-export async function generatedFiles(): Promise<Map<string, string>> {
-  const rules = parse(readMonitoringFile(PATHS.rules)) as { groups: unknown[] };
-  const adapterRules = adapterRulesFromValues();
-  const json = await dashboardJson();
+/** The dashboard as the repository's Prettier formats JSON, so `prettier --check .` passes. */
+export async function dashboardJson(adapters: readonly BrokerAdapter[] = BROKER_ADAPTERS): Promise<string> {
+  const path = `${MONITORING_DIR}${PATHS.dashboardJson}`;
+  const options = (await resolveConfig(path)) ?? {};
+  return format(JSON.stringify(buildDashboard(adapters)), { ...options, filepath: path });
+}
+
+/** Relative path (under monitoring/) → content, for the brokers of `adapters`. */
+export async function generatedFiles(
+  adapters: readonly BrokerAdapter[] = BROKER_ADAPTERS,
+): Promise<Map<string, string>> {
+  const rulesText = filledTemplate(TEMPLATES.rules, adapters);
+  const valuesText = filledTemplate(TEMPLATES.adapterValues, adapters);
+  const rules = parse(rulesText) as { groups: unknown[] };
+  const adapterRules = adapterRulesFromValues(valuesText);
+  const json = await dashboardJson(adapters);
   return new Map([
+    [PATHS.rules, rulesText],
+    [PATHS.adapterValues, valuesText],
+    [PATHS.kedaScaledObject, filledTemplate(TEMPLATES.kedaScaledObject, adapters)],
     [
       PATHS.prometheusRule,
       yamlDocument([`# Source: monitoring/${PATHS.rules}`], {

@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { DEPTH_METRICS, EXPORTER_METRICS } from "@queuescale/core";
+import { DEPTH_METRICS, EXPORTER_METRICS, depthLabels } from "@queuescale/core";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { WORKER_METRICS as WORKER_PACKAGE_METRICS } from "../../worker/src/metrics.js";
@@ -132,7 +132,11 @@ describe("metric names in adapter rules, recording/alerting rules, the dashboard
         .sort(),
     );
     for (const rule of external) {
-      expect(rule.metricsQuery).toMatch(/^max by \(namespace, broker, vhost, queue, stream, consumer\) \(/);
+      // The queue's identity: namespace plus the contract's depth labels, from the adapter list.
+      expect(
+        rule.metricsQuery.startsWith(`max by (${["namespace", ...depthLabels()].join(", ")}) (`),
+        rule.metricsQuery,
+      ).toBe(true);
       expect(rule.resources.overrides.namespace).toEqual({ resource: "namespace" });
       expect(rule.name.as).toBe(seriesName(rule));
     }

@@ -8,7 +8,15 @@ describe("generated monitoring files", () => {
   it("are committed exactly as the generator writes them (run `npx tsx monitoring/src/generate.ts`)", async () => {
     const files = await generatedFiles();
     expect([...files.keys()].sort()).toEqual(
-      [PATHS.adapterConfig, PATHS.dashboardConfigMap, PATHS.dashboardJson, PATHS.prometheusRule].sort(),
+      [
+        PATHS.rules,
+        PATHS.adapterValues,
+        PATHS.kedaScaledObject,
+        PATHS.adapterConfig,
+        PATHS.dashboardConfigMap,
+        PATHS.dashboardJson,
+        PATHS.prometheusRule,
+      ].sort(),
     );
     for (const [path, content] of files) {
       expect(readFileSync(`${MONITORING_DIR}${path}`, "utf8"), path).toBe(content);

@@ -1,16 +1,12 @@
-import { describeError, mergeReadings, type DepthSource, type Logger } from "@queuescale/core";
+import { describeError, mergeReadings, type DepthSource, type Logger, type QueueReading } from "@queuescale/core";
 import { QueueOperationError, type BrokerClient } from "./brokers/types.js";
 
-/** One row of GET /v1/queues. */
-export interface ListedQueue {
+/** One row of GET /v1/queues: the queue's name and the figures of its reading. */
+export interface ListedQueue extends Pick<
+  QueueReading,
+  "broker" | "labels" | "depth" | "ready" | "unacked" | "consumers"
+> {
   readonly name: string;
-  readonly broker: string;
-  /** The identity labels of the metric contract (vhost/queue or stream/consumer). */
-  readonly labels: Readonly<Record<string, string>>;
-  readonly depth: number;
-  readonly ready?: number;
-  readonly unacked?: number;
-  readonly consumers?: number;
 }
 
 /**

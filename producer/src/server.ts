@@ -1,5 +1,6 @@
 import type { Server } from "node:http";
 import {
+  withTimeout,
   closeServer,
   createLogger,
   describeError,
@@ -9,8 +10,7 @@ import {
   type ReadSettingsOptions,
 } from "@queuescale/core";
 import { createApi } from "./api.js";
-import { withTimeout } from "./deferred.js";
-import { PRODUCER_BROKERS } from "./brokers/index.js";
+import { producerBroker } from "./brokers/index.js";
 import type { BrokerClient } from "./brokers/types.js";
 import { ProducerMetrics } from "./metrics.js";
 import { PublishPolicy } from "./publish-policy.js";
@@ -24,7 +24,11 @@ export function connectBroker(
 ): { settings: ProducerSettings; client: BrokerClient; logger: Logger } {
   const settings = readSettings(producerSettings, options);
   const log = logger ?? createLogger("queuescale-producer", settings.LOG_LEVEL);
-  const client = PRODUCER_BROKERS[settings.BROKER].connect(settings, log);
+  const client = producerBroker(settings.BROKER).producer.connect(
+    settings,
+    { publishTimeoutMs: settings.PUBLISH_TIMEOUT_SECONDS * 1000 },
+    log,
+  );
   return { settings, client, logger: log };
 }
 

@@ -1,42 +1,24 @@
 import {
-  BROKERS,
   countSetting,
-  isDeadLetterStreamName,
   listSetting,
   listenAddressSetting,
   logLevelSetting,
+  PRODUCER_BROKER_SETTINGS,
   secondsSetting,
-  urlSetting,
 } from "@queuescale/core";
 import { z } from "zod";
+import { PRODUCER_BROKERS } from "./brokers/index.js";
 import { durationSetting } from "./duration.js";
+
+/** The brokers the producer publishes to: the adapters that have a publisher. */
+const PUBLISHED = PRODUCER_BROKERS.map((adapter) => adapter.name);
 
 /** Every setting of queuescale-producer, for parsing, validation, --help and the docs. */
 export const producerSettings = {
   BROKER: z
-    .enum(BROKERS, { message: `must be one of ${BROKERS.join(", ")}` })
-    .describe("Broker to publish to: rabbitmq or nats."),
-  RABBITMQ_URL: urlSetting(["amqp", "amqps"])
-    .optional()
-    .describe("AMQP URL (amqp://user:pass@host:5672/vhost). Required with BROKER=rabbitmq; queues live in its vhost."),
-  RABBITMQ_MANAGEMENT_URL: urlSetting(["http", "https"])
-    .optional()
-    .describe(
-      "Management API base URL (http://user:pass@host:15672); lets GET /v1/queues list queues. Credentials default to those of RABBITMQ_URL.",
-    ),
-  NATS_URL: urlSetting(["nats", "tls"])
-    .optional()
-    .describe("NATS server URL (nats://user:pass@host:4222). Required with BROKER=nats."),
-  STREAM: z
-    .string()
-    .regex(/^[A-Za-z0-9_-]{1,64}$/, { message: "must be 1-64 letters, digits, _ or -" })
-    .refine((stream) => !isDeadLetterStreamName(stream), {
-      message: "names ending in _DEAD are where workers keep dead letters",
-    })
-    .default("WORK")
-    .describe(
-      "NATS: the JetStream stream messages go into. Queue NAME is the durable consumer NAME, fed by subject STREAM.NAME. Default WORK.",
-    ),
+    .enum(PUBLISHED, { message: `must be one of ${PUBLISHED.join(", ")}` })
+    .describe(`Broker to publish to: ${PUBLISHED.join(" or ")}.`),
+  ...PRODUCER_BROKER_SETTINGS,
   ADMIN_TOKEN: z
     .string()
     .min(16, { message: "must be at least 16 characters" })
@@ -53,9 +35,6 @@ export const producerSettings = {
   ),
   PUBLISH_TIMEOUT_SECONDS: secondsSetting(10, { min: 0.1, max: 600 }).describe(
     "A message not confirmed by the broker within this many seconds is reported as not accepted; every other broker operation (existence check, channel open, admin routes, connection attempt) fails with 503 past it. 0.1 to 600. Default 10.",
-  ),
-  RABBITMQ_HEARTBEAT_SECONDS: countSetting(5, { min: 1, max: 600 }).describe(
-    "RabbitMQ: AMQP heartbeat asked for (the broker may lower it). A connection silent for about two heartbeats is closed, the producer is not ready and reconnects. 1 to 600. Default 5.",
   ),
   ALLOWED_QUEUES: listSetting()
     .refine((entries) => entries.every((entry) => !entry.slice(0, -1).includes("*")), {

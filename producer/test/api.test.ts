@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BROKER_NAMES, HARNESSES, type BrokerHarness } from "./support/brokers.js";
 import { ADMIN_TOKEN, startTestProducer, type TestProducer } from "./support/producer.js";
-import { findSamples, scrape } from "../../core/test/support/scrape.js";
+import { findSamples, scrape } from "@queuescale/test-support/scrape";
 
 const MAX_BATCH = 5;
 const MAX_BODY = 4096;

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { eventually } from "../../core/test/support/names.js";
+import { eventually } from "@queuescale/test-support/names";
 import { BROKER_NAMES, HARNESSES, type BrokerHarness } from "./support/brokers.js";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));

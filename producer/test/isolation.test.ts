@@ -1,6 +1,5 @@
-import { createLogger, readSettings } from "@queuescale/core";
+import { createLogger, rabbitmqAdapter, readSettings } from "@queuescale/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { rabbitmqProducer } from "../src/brokers/rabbitmq.js";
 import type { BrokerClient, OutgoingMessage, PublishOutcome } from "../src/brokers/types.js";
 import { producerSettings } from "../src/settings.js";
 import { HARNESSES, type BrokerHarness } from "./support/brokers.js";
@@ -74,7 +73,11 @@ describe("RabbitMQ: a message the broker rejects fails no other client's publish
 
     beforeAll(async () => {
       const settings = readSettings(producerSettings, { env: { ...harness.settings(), LOG_LEVEL: "silent" } });
-      client = rabbitmqProducer.connect(settings, createLogger("queuescale-producer-test", "silent"));
+      client = rabbitmqAdapter.producer.connect(
+        settings,
+        { publishTimeoutMs: settings.PUBLISH_TIMEOUT_SECONDS * 1000 },
+        createLogger("queuescale-producer-test", "silent"),
+      );
       await client.waitUntilConnected(AbortSignal.timeout(15_000));
       queue = await harness.createQueue();
     });

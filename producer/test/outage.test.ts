@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { TcpProxy } from "../../core/test/support/tcp-proxy.js";
-import { eventually } from "../../core/test/support/names.js";
+import { TcpProxy } from "@queuescale/test-support/tcp-proxy";
+import { eventually } from "@queuescale/test-support/names";
 import { BROKER_NAMES, HARNESSES, type BrokerHarness } from "./support/brokers.js";
 import { startTestProducer, type TestProducer } from "./support/producer.js";
 

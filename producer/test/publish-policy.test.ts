@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { uniqueName } from "../../core/test/support/names.js";
+import { uniqueName } from "@queuescale/test-support/names";
 import { BROKER_NAMES, HARNESSES, type BrokerHarness } from "./support/brokers.js";
 import { startTestProducer } from "./support/producer.js";
 

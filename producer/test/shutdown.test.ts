@@ -1,6 +1,6 @@
 import { connect } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { eventually } from "../../core/test/support/names.js";
+import { eventually } from "@queuescale/test-support/names";
 import { BROKER_NAMES, HARNESSES, type BrokerHarness } from "./support/brokers.js";
 import { startTestProducer } from "./support/producer.js";
 

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { capturingLogger } from "../../core/test/support/log-capture.js";
-import { TcpProxy } from "../../core/test/support/tcp-proxy.js";
-import { eventually } from "../../core/test/support/names.js";
+import { capturingLogger } from "@queuescale/test-support/log-capture";
+import { TcpProxy } from "@queuescale/test-support/tcp-proxy";
+import { eventually } from "@queuescale/test-support/names";
 import { HARNESSES, type BrokerHarness } from "./support/brokers.js";
 import { ADMIN_TOKEN, startTestProducer, type TestProducer } from "./support/producer.js";
 

@@ -5,11 +5,10 @@
  */
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { join, resolve } from "node:path";
-import { setTimeout as delay } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { parseAllDocuments, stringify } from "yaml";
+import { freePort, waitFor } from "@queuescale/core";
 import { writeChart, type ChartPoint } from "../../autoscaler/src/sim/chart.js";
 import { BROKER_PLANS, type BrokerPlan, type Selector } from "./brokers.js";
 
@@ -47,29 +46,6 @@ export interface StatusState {
   samples: StatusSample[];
   decisions: { t: number; value: number | null; desiredReplicas: number; currentReplicas: number; reason: string }[];
   workers: { id: string; state: string }[];
-}
-
-/** A free loopback port, the preferred one when it is free (so URLs stay familiar). */
-async function freePort(preferred: number): Promise<number> {
-  const tryPort = (port: number) =>
-    new Promise<number | undefined>((done) => {
-      const server = createServer();
-      server.once("error", () => done(undefined));
-      server.listen(port, "127.0.0.1", () => {
-        const address = server.address();
-        server.close(() => done(typeof address === "object" && address ? address.port : undefined));
-      });
-    });
-  return (await tryPort(preferred)) ?? (await tryPort(0))!;
-}
-
-async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check().catch(() => false)) return;
-    await delay(250);
-  }
-  throw new Error(`timed out waiting for ${what}`);
 }
 
 type Manifest = {
@@ -169,18 +145,26 @@ export class LocalStack {
       DEPTH_POLL_INTERVAL_SECONDS: "1",
       ...options.workerEnv,
     });
-    await waitFor("the status page", async () => (await fetch(`${this.statusUrl}/api/state`)).ok);
+    await waitFor(async () => ((await fetch(`${this.statusUrl}/api/state`)).ok ? true : undefined), {
+      what: "the status page",
+      timeoutMs: 30_000,
+      intervalMs: 250,
+    });
     // The first worker declares the queue or stream (DECLARE=true) before anything is published.
-    await waitFor(
-      "the first worker",
-      async () => (await this.state()).workers.some((w) => w.state === "ready"),
-      60_000,
-    );
+    await waitFor(async () => ((await this.state()).workers.some((w) => w.state === "ready") ? true : undefined), {
+      what: "the first worker",
+      timeoutMs: 60_000,
+      intervalMs: 250,
+    });
     this.spawnProcess("producer", "producer/dist/main.js", {
       ...plan.env,
       LISTEN_ADDRESS: `127.0.0.1:${ports.producer}`,
     });
-    await waitFor("the producer", async () => (await fetch(`${this.producerUrl}/readyz`)).ok);
+    await waitFor(async () => ((await fetch(`${this.producerUrl}/readyz`)).ok ? true : undefined), {
+      what: "the producer",
+      timeoutMs: 30_000,
+      intervalMs: 250,
+    });
   }
 
   async state(): Promise<StatusState> {

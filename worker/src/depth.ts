@@ -1,17 +1,11 @@
-import { NameFilter, type BrokerName, type DepthSource, type Snapshot } from "@queuescale/core";
-
-/** A filter that keeps exactly the given names. */
-export function exactNames(names: readonly string[]): NameFilter {
-  const escaped = names.map((name) => name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"));
-  return new NameFilter(new RegExp(`^(?:${escaped.join("|")})$`, "u"));
-}
+import type { DepthSource, Snapshot } from "@queuescale/core";
 
 /**
  * Keeps, of what a depth source reads, only the worker's own queue or consumer: a worker must not
  * publish series for queues it does not serve (they are the exporter's, or another worker's).
  */
 export class OwnDepthSource implements DepthSource {
-  readonly broker: BrokerName;
+  readonly broker: string;
   readonly name: string;
 
   constructor(

@@ -1,6 +1,4 @@
-import { describeError, type Logger } from "@queuescale/core";
-import { cappedBackoffMs } from "./backoff.js";
-import type { Delivery } from "./brokers/types.js";
+import { cappedBackoffMs, describeError, type Delivery, type Logger } from "@queuescale/core";
 import type { Handler, HandlerContext } from "./message.js";
 import type { Outcome, WorkerMetrics } from "./metrics.js";
 

@@ -1,19 +1,15 @@
 import { z, type ZodType } from "zod";
-import {
-  BROKERS,
-  booleanSetting,
-  countSetting,
-  listenAddressSetting,
-  logLevelSetting,
-  secondsSetting,
-} from "@queuescale/core";
+import { booleanSetting, countSetting, listenAddressSetting, logLevelSetting, secondsSetting } from "@queuescale/core";
 import { WORKER_BROKERS } from "./brokers/index.js";
+
+/** The brokers a worker consumes: the adapters that have a consumer. */
+const CONSUMED = WORKER_BROKERS.map((adapter) => adapter.name);
 
 /** Settings every worker has, whichever broker it consumes. */
 export const commonWorkerSettings = {
   BROKER: z
-    .enum(BROKERS, { message: `must be one of ${BROKERS.join(", ")}` })
-    .describe(`Broker to consume: ${BROKERS.join(" or ")}.`),
+    .enum(CONSUMED, { message: `must be one of ${CONSUMED.join(", ")}` })
+    .describe(`Broker to consume: ${CONSUMED.join(" or ")}.`),
   HANDLER: z
     .string({ message: "is required: the path of the module that exports handle(message, context)" })
     .describe("Module exporting `handle(message, context)` (named or default); a path or a package name."),
@@ -55,7 +51,7 @@ export const commonWorkerSettings = {
 export const workerSettings: Record<string, ZodType> = Object.assign(
   {},
   commonWorkerSettings,
-  ...Object.values(WORKER_BROKERS).map((module) => module.settings),
+  ...WORKER_BROKERS.map((adapter) => adapter.worker.settings),
 );
 
 export type CommonWorkerSettings = z.infer<z.ZodObject<typeof commonWorkerSettings>>;

@@ -8,11 +8,10 @@ import {
   finishApp,
   listen,
   readSettings,
-  type BrokerName,
   type Logger,
   type ReadSettingsOptions,
 } from "@queuescale/core";
-import { WORKER_BROKERS } from "./brokers/index.js";
+import { workerBroker } from "./brokers/index.js";
 import { OwnDepthSource } from "./depth.js";
 import { loadHandler } from "./handler.js";
 import type { Handler } from "./message.js";
@@ -28,7 +27,7 @@ export interface StartOptions extends ReadSettingsOptions {
 
 export interface RunningWorker {
   readonly port: number;
-  readonly broker: BrokerName;
+  readonly broker: string;
   readonly logger: Logger;
   readonly collector: DepthCollector;
   /** Resolves once messages flow; rejects when the topology is missing or wrong. */
@@ -44,7 +43,8 @@ export interface RunningWorker {
 export async function startWorker(options: StartOptions = {}): Promise<RunningWorker> {
   const settings = readSettings(workerSettings, options) as CommonWorkerSettings & Record<string, unknown>;
   const logger = options.logger ?? createLogger("queuescale-worker", settings.LOG_LEVEL);
-  const module = WORKER_BROKERS[settings.BROKER];
+  const adapter = workerBroker(settings.BROKER);
+  const module = adapter.worker;
   const handler = options.handler ?? (await loadHandler(settings.HANDLER));
 
   let connected = false;
@@ -113,7 +113,7 @@ export async function startWorker(options: StartOptions = {}): Promise<RunningWo
   logger.info(
     {
       listen: `${settings.LISTEN_ADDRESS.host}:${port}`,
-      broker: module.broker,
+      broker: adapter.name,
       consuming: consumer.description,
       concurrency: settings.CONCURRENCY,
       maxAttempts: settings.MAX_ATTEMPTS,
@@ -149,5 +149,5 @@ export async function startWorker(options: StartOptions = {}): Promise<RunningWo
     return stopped;
   };
 
-  return { port, broker: module.broker, logger, collector, consuming, stop };
+  return { port, broker: adapter.name, logger, collector, consuming, stop };
 }

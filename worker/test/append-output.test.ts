@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { eventually } from "../../core/test/support/names.js";
+import { eventually } from "@queuescale/test-support/names";
 import { natsHarness, rabbitmqHarness, type BrokerTarget } from "./support/brokers.js";
 import { WorkerProcess, buildWorker } from "./support/worker-process.js";
 

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { eventually } from "../../core/test/support/names.js";
+import { eventually } from "@queuescale/test-support/names";
 import {
   SUPPORTED_NATS_SERVERS,
   leavePullsWaiting,
@@ -12,7 +12,7 @@ import {
   receiveMessages,
   startNatsServer,
   type NatsTestServer,
-} from "../../core/test/support/nats-server.js";
+} from "@queuescale/test-support/nats-server";
 import { natsHarnessAt, type DeadLetter, type NatsTarget, type TestMessage } from "./support/brokers.js";
 import { EXAMPLE_HANDLER, WorkerProcess, buildWorker, readRecords } from "./support/worker-process.js";
 

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { eventually } from "../../core/test/support/names.js";
+import { eventually } from "@queuescale/test-support/names";
 import { natsHarness, type BrokerTarget } from "./support/brokers.js";
 import { describeWorkerScenarios } from "./support/scenarios.js";
 import { EXAMPLE_HANDLER, WorkerProcess, buildWorker, readRecords } from "./support/worker-process.js";

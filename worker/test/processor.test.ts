@@ -1,7 +1,7 @@
 import { pino } from "pino";
 import { describe, expect, it } from "vitest";
 import { createRegistry } from "@queuescale/core";
-import type { Delivery } from "../src/brokers/types.js";
+import type { Delivery } from "@queuescale/core";
 import { DecodeError, decodeJson, type Handler, type WorkerMessage } from "../src/message.js";
 import { WorkerMetrics } from "../src/metrics.js";
 import { MessageProcessor } from "../src/processor.js";

@@ -1,7 +1,12 @@
 import { readFileSync } from "node:fs";
 import type { ConsumeMessage } from "amqplib";
 import { describe, expect, it } from "vitest";
-import { RabbitMqMessage, attemptOf, copyProperties, retriesOf } from "../src/brokers/rabbitmq-message.js";
+import {
+  RabbitMqMessage,
+  attemptOf,
+  copyProperties,
+  retriesOf,
+} from "../../core/src/brokers/rabbitmq/worker/message.js";
 import { DecodeError } from "../src/message.js";
 
 /** A message as recorded from the local RabbitMQ by fixtures/rabbitmq/record.ts. */

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import amqp, { type Channel, type ChannelModel, type ConfirmChannel } from "amqplib";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { eventually, uniqueName } from "../../core/test/support/names.js";
+import { eventually, uniqueName } from "@queuescale/test-support/names";
 import { HOSTILE_HANDLER, WorkerProcess, buildWorker, readRecords } from "./support/worker-process.js";
 
 const URL = "amqp://guest:guest@127.0.0.1:5672";

@@ -1,8 +1,8 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createWriteStream, mkdirSync, type WriteStream } from "node:fs";
-import { createServer } from "node:net";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
+import { freePort } from "@queuescale/core";
 
 export type WorkerState = "starting" | "ready" | "unready" | "stopping" | "exited";
 
@@ -29,18 +29,6 @@ export interface WorkerPoolOptions {
   /** Lines of each worker's log kept in memory for the status page. */
   keepLogLines?: number;
   onChange?: () => void;
-}
-
-/** A free loopback port; the worker binds it right after, as a kubelet would give a pod its own IP. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === "object" && address ? address.port : 0));
-    });
-  });
 }
 
 class Worker {

@@ -3,47 +3,6 @@ import type { QueueReading } from "../sources/types.js";
 
 const DEPTH_FIELDS = Object.keys(DEPTH_METRICS) as DepthField[];
 
-function identityKey(reading: QueueReading): string {
-  const labels = Object.entries(reading.labels).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  return JSON.stringify([reading.broker, labels]);
-}
-
-function maxDefined(a: number | undefined, b: number | undefined): number | undefined {
-  if (a === undefined) return b;
-  if (b === undefined) return a;
-  return Math.max(a, b);
-}
-
-/**
- * Joins what several sources read into one reading per queue/consumer. Two sources can report the
- * same queue (two RabbitMQ nodes during a leader change); like the adapter rules, take the larger
- * figure rather than adding them up.
- */
-export function mergeReadings(readingLists: Iterable<readonly QueueReading[]>): QueueReading[] {
-  const merged = new Map<string, QueueReading>();
-  for (const readings of readingLists) {
-    for (const reading of readings) {
-      const key = identityKey(reading);
-      const seen = merged.get(key);
-      if (!seen) {
-        merged.set(key, reading);
-        continue;
-      }
-      merged.set(key, {
-        broker: reading.broker,
-        labels: reading.labels,
-        depth: Math.max(seen.depth, reading.depth),
-        ready: maxDefined(seen.ready, reading.ready),
-        unacked: maxDefined(seen.unacked, reading.unacked),
-        consumers: maxDefined(seen.consumers, reading.consumers),
-        redelivered: maxDefined(seen.redelivered, reading.redelivered),
-        oldestMessageAgeSeconds: maxDefined(seen.oldestMessageAgeSeconds, reading.oldestMessageAgeSeconds),
-      });
-    }
-  }
-  return [...merged.values()];
-}
-
 function escapeLabelValue(value: string): string {
   return value.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, '\\"');
 }

@@ -11,9 +11,6 @@ const CONNECTION_CODES = new Set([
   "EAI_AGAIN",
   "UND_ERR_SOCKET",
   "UND_ERR_CLOSED",
-  "CONNECTION_REFUSED",
-  "DISCONNECT",
-  "CLOSED",
 ]);
 
 function codeOf(error: unknown): string | undefined {
@@ -23,8 +20,10 @@ function codeOf(error: unknown): string | undefined {
 }
 
 /**
- * Maps any error thrown by a poll to a reason label. Walks `cause` chains because fetch wraps
- * socket errors ("fetch failed" → cause ECONNREFUSED).
+ * Maps any error thrown by a poll to a reason label from what Node and fetch say (socket codes,
+ * abort and time-out names). Broker clients' own errors are mapped in the broker folders
+ * (natsErrorReason, amqpFailureReason) before they get here. Walks `cause` chains because fetch
+ * wraps socket errors ("fetch failed" → cause ECONNREFUSED).
  */
 export function classifyPollError(error: unknown): PollErrorReason {
   let current: unknown = error;
@@ -35,8 +34,7 @@ export function classifyPollError(error: unknown): PollErrorReason {
     const code = codeOf(current);
     if (code !== undefined) {
       if (CONNECTION_CODES.has(code)) return "connection";
-      if (code === "ETIMEDOUT" || code === "TIMEOUT" || code === "UND_ERR_CONNECT_TIMEOUT") return "timeout";
-      if (code === "PERMISSIONS_VIOLATION" || code === "AUTHORIZATION_VIOLATION") return "auth";
+      if (code === "ETIMEDOUT" || code === "UND_ERR_CONNECT_TIMEOUT") return "timeout";
     }
     current = (current as { cause?: unknown }).cause;
   }

@@ -71,6 +71,12 @@ export class NameFilter {
     return new NameFilter();
   }
 
+  /** Keeps exactly the given names (a worker's own queue or consumer). */
+  static exactly(names: readonly string[]): NameFilter {
+    const wanted = new Set(names);
+    return new NameFilter({ source: [...wanted].join("|"), test: (name) => wanted.has(name) });
+  }
+
   keeps(...names: string[]): boolean {
     const include = this.includeCache;
     if (include && !names.some((name) => include.test(name))) return false;

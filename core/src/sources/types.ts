@@ -1,8 +1,9 @@
-import type { BrokerName, PollErrorReason } from "../contract.js";
+import type { PollErrorReason } from "../contract.js";
 
-/** One queue's (RabbitMQ) or durable consumer's (JetStream) numbers at one poll. */
+/** One queue's numbers at one poll (a RabbitMQ queue, a JetStream durable consumer). */
 export interface QueueReading {
-  readonly broker: BrokerName;
+  /** The adapter's name: the `broker` label. */
+  readonly broker: string;
   /** Identity labels without `broker`: `{vhost, queue}` or `{stream, consumer}`. */
   readonly labels: Readonly<Record<string, string>>;
   /** Ready + unacknowledged. Always present: it is what the HPA scales on. */
@@ -22,11 +23,12 @@ export interface Snapshot {
 }
 
 /**
- * A way to read queue depths from a broker. Implementations live in one folder per broker;
- * nothing outside those folders knows which broker it is talking to.
+ * A way to read queue depths from a broker. Implementations live in the broker's folder
+ * (core/src/brokers/<name>); the collector, the poller and the exporter see only this interface.
  */
 export interface DepthSource {
-  readonly broker: BrokerName;
+  /** The adapter's name: the `broker` label. */
+  readonly broker: string;
   /** Stable name for the `source` label, e.g. `management` or `prometheus@rabbit-0:15692`. */
   readonly name: string;
   /**

@@ -1,12 +1,22 @@
-import type { BrokerName } from "@queuescale/core";
-import { natsProducer } from "./nats.js";
-import { rabbitmqProducer } from "./rabbitmq.js";
-import type { ProducerBrokerModule } from "./types.js";
+import { BROKER_ADAPTERS, type BrokerAdapter, type ProducerBrokerModule } from "@queuescale/core";
 
-/** The brokers the producer publishes to, keyed by the BROKER setting. */
-export const PRODUCER_BROKERS: Readonly<Record<BrokerName, ProducerBrokerModule>> = {
-  rabbitmq: rabbitmqProducer,
-  nats: natsProducer,
-};
+/** An adapter the producer can publish to. */
+export type PublishedAdapter = BrokerAdapter & { readonly producer: ProducerBrokerModule };
+
+/**
+ * The brokers the producer publishes to: the adapters of core's list with the producer capability.
+ * The BROKER setting lists these.
+ */
+export const PRODUCER_BROKERS: readonly PublishedAdapter[] = BROKER_ADAPTERS.filter(
+  (adapter: BrokerAdapter): adapter is PublishedAdapter => adapter.producer !== undefined,
+);
+
+/** The adapter named by BROKER. */
+export function producerBroker(name: string): PublishedAdapter {
+  const found = PRODUCER_BROKERS.find((adapter) => adapter.name === name);
+  // BROKER is validated against PRODUCER_BROKERS' names before this is called.
+  if (!found) throw new Error(`no publisher for broker ${name}`);
+  return found;
+}
 
 export * from "./types.js";

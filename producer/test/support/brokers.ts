@@ -11,7 +11,7 @@ import {
 } from "@nats-io/jetstream";
 import { connect as natsConnect } from "@nats-io/transport-node";
 import type { BrokerName } from "@queuescale/core";
-import { uniqueName } from "../../../core/test/support/names.js";
+import { uniqueName } from "@queuescale/test-support/names";
 
 /** A message as a test reads it back from the broker. */
 export interface StoredMessage {

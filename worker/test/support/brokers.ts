@@ -2,7 +2,7 @@ import amqp from "amqplib";
 import { jetstream, jetstreamManager, RetentionPolicy, StorageType } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import type { BrokerName } from "@queuescale/core";
-import { uniqueName } from "../../../core/test/support/names.js";
+import { uniqueName } from "@queuescale/test-support/names";
 
 export interface TestMessage {
   id: string;

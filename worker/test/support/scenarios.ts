@@ -2,9 +2,9 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { eventually } from "../../../core/test/support/names.js";
-import { findSamples, scrape } from "../../../core/test/support/scrape.js";
-import { TcpProxy } from "../../../core/test/support/tcp-proxy.js";
+import { eventually } from "@queuescale/test-support/names";
+import { findSamples, scrape } from "@queuescale/test-support/scrape";
+import { TcpProxy } from "@queuescale/test-support/tcp-proxy";
 import type { BrokerHarness, BrokerTarget, DeadLetter, TestMessage } from "./brokers.js";
 import { EXAMPLE_HANDLER, HOSTILE_HANDLER, WorkerProcess, buildWorker, readRecords } from "./worker-process.js";
 

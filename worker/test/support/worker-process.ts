@@ -1,8 +1,8 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { eventually } from "../../../core/test/support/names.js";
-import { findSamples, scrape } from "../../../core/test/support/scrape.js";
+import { eventually } from "@queuescale/test-support/names";
+import { findSamples, scrape } from "@queuescale/test-support/scrape";
 
 const REPO = fileURLToPath(new URL("../../../", import.meta.url));
 export const WORKER_BIN = fileURLToPath(new URL("../../dist/main.js", import.meta.url));

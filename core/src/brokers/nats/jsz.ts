@@ -1,0 +1,164 @@
+import { z } from "zod";
+import type { NameFilter } from "../../sources/filter.js";
+import { SourceError, type QueueReading } from "../../sources/types.js";
+import { consumerReading, exportedConsumers, isDurable, type ConsumerState } from "./consumer.js";
+
+/**
+ * The monitoring endpoint's queries. On 2.9 `consumers=true` already implies streams and accounts,
+ * but newer servers are explicit about it. `config=true` adds each consumer's config, the only
+ * way to tell a durable consumer from an ephemeral one, and doubles the answer; it is asked for
+ * only while there are consumers whose kind is not known yet (see DurableConsumers).
+ */
+export const JSZ_PATH = "/jsz?accounts=true&streams=true&consumers=true";
+export const JSZ_PATH_WITH_CONFIG = `${JSZ_PATH}&config=true`;
+
+const isNumber = (value: unknown): value is number => typeof value === "number";
+const isOptional = (value: unknown, type: "string" | "boolean" | "object") =>
+  value === undefined || (typeof value === type && value !== null);
+
+/**
+ * Checks a consumer_detail entry for the fields the mapping reads, without copying it. Written out
+ * rather than a zod schema because it runs for every consumer on every poll, and a schema's
+ * per-object cost is what a poll of thousands of consumers would spend most of its time on.
+ */
+function isConsumerDetail(value: unknown): value is ConsumerState {
+  if (typeof value !== "object" || value === null) return false;
+  const detail = value as Record<string, unknown>;
+  const config = detail.config as Record<string, unknown> | undefined;
+  const ackFloor = detail.ack_floor as Record<string, unknown> | undefined;
+  const cluster = detail.cluster as Record<string, unknown> | undefined;
+  return (
+    typeof detail.stream_name === "string" &&
+    typeof detail.name === "string" &&
+    isOptional(detail.created, "string") &&
+    isNumber(detail.num_pending) &&
+    isNumber(detail.num_ack_pending) &&
+    isNumber(detail.num_redelivered) &&
+    isNumber(detail.num_waiting) &&
+    typeof ackFloor === "object" &&
+    ackFloor !== null &&
+    isNumber(ackFloor.stream_seq) &&
+    isOptional(detail.push_bound, "boolean") &&
+    isOptional(config, "object") &&
+    (config === undefined ||
+      (isOptional(config.durable_name, "string") &&
+        isOptional(config.filter_subject, "string") &&
+        (config.filter_subjects === undefined || Array.isArray(config.filter_subjects)))) &&
+    isOptional(cluster, "object") &&
+    (cluster === undefined || isOptional(cluster.leader, "string"))
+  );
+}
+
+/** The envelope; consumer entries are checked by isConsumerDetail. */
+const jszResponse = z.object({
+  // Servers newer than 2.9 name themselves here; 2.9 only in /varz.
+  server_name: z.string().optional(),
+  account_details: z
+    .array(
+      z.object({
+        stream_detail: z.array(z.object({ consumer_detail: z.array(z.unknown()).nullish() })).nullish(),
+      }),
+    )
+    .nullish(),
+});
+
+export interface JszReport {
+  readonly serverName: string | undefined;
+  readonly consumers: readonly ConsumerState[];
+}
+
+function parseJson(body: string, what: string): unknown {
+  try {
+    return JSON.parse(body);
+  } catch (error) {
+    throw new SourceError("parse", `${what} is not JSON`, { cause: error });
+  }
+}
+
+/** Every consumer a `/jsz` answer lists, over all accounts and streams. */
+export function parseJsz(body: string): JszReport {
+  const parsed = jszResponse.safeParse(parseJson(body, "/jsz answer"));
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new SourceError("parse", `unexpected /jsz answer at ${issue?.path.join(".") ?? "top level"}`);
+  }
+  const consumers: ConsumerState[] = [];
+  for (const account of parsed.data.account_details ?? []) {
+    for (const stream of account.stream_detail ?? []) {
+      for (const detail of stream.consumer_detail ?? []) {
+        if (!isConsumerDetail(detail)) throw new SourceError("parse", "unexpected consumer entry in /jsz answer");
+        consumers.push(detail);
+      }
+    }
+  }
+  return { serverName: parsed.data.server_name, consumers };
+}
+
+/** `server_name` from a `/varz` answer. */
+export function parseVarzServerName(body: string): string {
+  const parsed = z.object({ server_name: z.string().min(1) }).safeParse(parseJson(body, "/varz answer"));
+  if (!parsed.success) throw new SourceError("parse", "/varz answer has no server_name");
+  return parsed.data.server_name;
+}
+
+/** True when some consumer is clustered, so the reporting server's name is needed to pick leaders. */
+export function needsServerName(report: JszReport): boolean {
+  return report.consumers.some((consumer) => consumer.cluster?.leader !== undefined);
+}
+
+/**
+ * In a cluster every server reports every replica it holds, and a follower's numbers lag behind.
+ * Only the leader's are taken: a consumer counts when its `cluster.leader` is the reporting
+ * server. A consumer without cluster information comes from a server that is not clustered and
+ * is its own leader. A consumer whose leader is being elected (no leader) is reported by nobody
+ * until the election ends, rather than by a follower with stale numbers.
+ */
+export function jszReadings(
+  report: JszReport,
+  serverName: string | undefined,
+  filter: NameFilter,
+  durable: (consumer: ConsumerState) => boolean = isDurable,
+): QueueReading[] {
+  const led = report.consumers.filter((consumer) =>
+    consumer.cluster === undefined
+      ? true
+      : consumer.cluster.leader !== undefined && consumer.cluster.leader === serverName,
+  );
+  return exportedConsumers(led, filter, durable).map((consumer) => consumerReading(consumer));
+}
+
+/** A consumer's identity across answers: a re-created consumer of the same name is another one. */
+function consumerKey(consumer: ConsumerState): string {
+  return `${consumer.stream_name}\u0000${consumer.name}\u0000${consumer.created ?? ""}`;
+}
+
+/**
+ * Which consumers are durable, learnt from an answer with config and kept while they exist, so
+ * that the answers in between can leave the config out. A consumer's kind never changes.
+ */
+export class DurableConsumers {
+  private known = new Map<string, boolean>();
+
+  /**
+   * Takes the kinds from an answer with config; forgets consumers it no longer lists. Returns how
+   * many consumers were not known before.
+   */
+  learn(report: JszReport): number {
+    const next = new Map<string, boolean>();
+    let unknown = 0;
+    for (const consumer of report.consumers) {
+      const key = consumerKey(consumer);
+      if (!this.known.has(key)) unknown++;
+      next.set(key, isDurable(consumer));
+    }
+    this.known = next;
+    return unknown;
+  }
+
+  /** True when every consumer of an answer without config is known. */
+  knowsAll(report: JszReport): boolean {
+    return report.consumers.every((consumer) => this.known.has(consumerKey(consumer)));
+  }
+
+  readonly isDurable = (consumer: ConsumerState): boolean => this.known.get(consumerKey(consumer)) === true;
+}
