@@ -482,11 +482,10 @@ export class BrokerScenario {
     await waitFor(
       async () => {
         processed = await readProcessed(options.recordFile, prefix);
-        if (processed.distinct.size >= published.accepted && observer.latest?.metric === 0) {
-          drainedAt = Date.now();
-          return true;
-        }
-        return undefined;
+        // Drained when the workers' record holds every id (read each second): the metric reads 0
+        // only a poll and a scrape later, which would lengthen the drain time and replica-seconds.
+        if (drainedAt === 0 && processed.distinct.size >= published.accepted) drainedAt = Date.now();
+        return drainedAt !== 0 && observer.latest?.metric === 0 ? true : undefined;
       },
       { timeoutMs: 600_000, intervalMs: 1_000, what: `${published.accepted} distinct processed ids and metric 0` },
     );
