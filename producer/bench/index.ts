@@ -6,11 +6,10 @@
  *   npm run bench -w @queuescale/producer         (after `make build`; brokers on 127.0.0.1)
  *   BENCH_MESSAGES=200000 BENCH_CLIENTS=8 BENCH_BATCH=500 npm run bench -w @queuescale/producer
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { cpus, loadavg } from "node:os";
-import { fileURLToPath } from "node:url";
 import amqp from "amqplib";
 import {
   AckPolicy,
@@ -22,13 +21,24 @@ import {
 } from "@nats-io/jetstream";
 import { connect as natsConnect } from "@nats-io/transport-node";
 import type { BrokerName } from "@queuescale/core";
+import { PRODUCER_MAIN, startBenchProducer } from "./producer-process.js";
 
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 100_000);
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 4);
 const BATCH = Number(process.env.BENCH_BATCH ?? 500);
 const PAYLOAD = "x".repeat(Number(process.env.BENCH_PAYLOAD_BYTES ?? 200));
 const TARGET_PER_SECOND = 5_000;
-const MAIN = fileURLToPath(new URL("../dist/main.js", import.meta.url));
+const MAIN = PRODUCER_MAIN;
+
+/** Starts the built producer, allowing the benchmark's batches, and waits for /readyz. */
+function startProducer(env: Record<string, string>) {
+  return startBenchProducer({
+    ...env,
+    ADMIN_TOKEN,
+    MAX_BATCH_MESSAGES: String(Math.max(BATCH, 1000)),
+    MAX_BODY_BYTES: String(16 * 1024 * 1024),
+  });
+}
 const ADMIN_TOKEN = randomBytes(16).toString("hex");
 
 interface Figure {
@@ -105,35 +115,6 @@ function batchBody(batchIndex: number): string {
       body: { n: batchIndex * BATCH + index, payload: PAYLOAD },
     })),
   });
-}
-
-/** Starts the built producer and waits for /readyz. */
-async function startProducer(env: Record<string, string>): Promise<{ url: string; child: ChildProcess }> {
-  const port = 18_000 + Math.floor(Math.random() * 2_000);
-  const child = spawn(process.execPath, [MAIN], {
-    env: {
-      ...process.env,
-      ...env,
-      LISTEN_ADDRESS: `127.0.0.1:${port}`,
-      LOG_LEVEL: "warn",
-      ADMIN_TOKEN,
-      MAX_BATCH_MESSAGES: String(Math.max(BATCH, 1000)),
-      MAX_BODY_BYTES: String(16 * 1024 * 1024),
-    },
-    stdio: ["ignore", "inherit", "inherit"],
-  });
-  const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`producer exited with ${child.exitCode}`);
-    const ready = await fetch(`${url}/readyz`).then(
-      (response) => response.ok,
-      () => false,
-    );
-    if (ready) return { url, child };
-    if (Date.now() > deadline) throw new Error("producer did not become ready");
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
 }
 
 async function stopProducer(child: ChildProcess): Promise<void> {

@@ -7,22 +7,26 @@
  *   npm run bench:upload -w @queuescale/producer     (after `make build`; brokers on 127.0.0.1)
  *   BENCH_UPLOAD_ROWS=200000 BENCH_BROKERS=nats npm run bench:upload -w @queuescale/producer
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { createReadStream, createWriteStream, existsSync, readFileSync } from "node:fs";
 import { mkdtemp, rm, stat } from "node:fs/promises";
 import { request } from "node:http";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect as natsConnect } from "@nats-io/transport-node";
 import type { BrokerName } from "@queuescale/core";
+import { PRODUCER_MAIN, startBenchProducer } from "./producer-process.js";
 
 const ROWS = Number(process.env.BENCH_UPLOAD_ROWS ?? 1_000_000);
 const BROKERS = (process.env.BENCH_BROKERS ?? "rabbitmq,nats").split(",") as BrokerName[];
 const RSS_TARGET_MIB = 150;
-const MAIN = fileURLToPath(new URL("../dist/main.js", import.meta.url));
+const MAIN = PRODUCER_MAIN;
+
+function startProducer(env: Record<string, string>) {
+  return startBenchProducer({ ...env, ADMIN_TOKEN });
+}
 const ADMIN_TOKEN = randomBytes(16).toString("hex");
 
 interface Figure {
@@ -65,26 +69,6 @@ function producerEnv(broker: BrokerName, stream: string): Record<string, string>
   return broker === "rabbitmq"
     ? { BROKER: "rabbitmq", RABBITMQ_URL: "amqp://guest:guest@127.0.0.1:5672" }
     : { BROKER: "nats", NATS_URL: "nats://127.0.0.1:4222", STREAM: stream };
-}
-
-async function startProducer(env: Record<string, string>): Promise<{ url: string; child: ChildProcess }> {
-  const port = 20_000 + Math.floor(Math.random() * 2_000);
-  const child = spawn(process.execPath, [MAIN], {
-    env: { ...process.env, ...env, LISTEN_ADDRESS: `127.0.0.1:${port}`, LOG_LEVEL: "warn", ADMIN_TOKEN },
-    stdio: ["ignore", "inherit", "inherit"],
-  });
-  const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`producer exited with ${child.exitCode}`);
-    const ready = await fetch(`${url}/readyz`).then(
-      (response) => response.ok,
-      () => false,
-    );
-    if (ready) return { url, child };
-    if (Date.now() > deadline) throw new Error("producer did not become ready");
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
 }
 
 async function admin(url: string, method: string, path: string, body?: unknown): Promise<unknown> {
