@@ -478,6 +478,8 @@ export class BrokerScenario {
 
     const faults = options.faults ? this.faults(publishedAt, proxy) : undefined;
     let drainedAt = 0;
+    // When the HPA's metric reads 0 too: the scale-down window counts from its first sync after that.
+    let metricZeroAt = 0;
     let processed = await readProcessed(options.recordFile, prefix);
     await waitFor(
       async () => {
@@ -485,7 +487,9 @@ export class BrokerScenario {
         // Drained when the workers' record holds every id (read each second): the metric reads 0
         // only a poll and a scrape later, which would lengthen the drain time and replica-seconds.
         if (drainedAt === 0 && processed.distinct.size >= published.accepted) drainedAt = Date.now();
-        return drainedAt !== 0 && observer.latest?.metric === 0 ? true : undefined;
+        if (drainedAt === 0 || observer.latest?.metric !== 0) return undefined;
+        metricZeroAt = Date.now();
+        return true;
       },
       { timeoutMs: 600_000, intervalMs: 1_000, what: `${published.accepted} distinct processed ids and metric 0` },
     );
@@ -495,7 +499,7 @@ export class BrokerScenario {
     const down = await observer.waitFor(
       "the first scale-down after the drain",
       (s) => s.deploymentReplicas !== undefined && s.deploymentReplicas < peak(samplesSoFar),
-      { timeoutMs: (options.window + 120) * 1000, since: drainedAt },
+      { timeoutMs: (options.window + 120) * 1000, since: metricZeroAt },
     );
 
     const lost = published.ids.filter((id) => !processed.distinct.has(id));
