@@ -26,7 +26,9 @@ export const nats: BrokerModule = {
       disposed = true;
       try {
         const jsm = await jetstreamManager(nc);
-        for (const name of [stream, idleStream]) {
+        // The workers (DECLARE=true) add a dead-letter stream and its max-deliveries stream to each.
+        const owned = [stream, idleStream].flatMap((name) => [name, `${name}_DEAD`, `${name}_DEAD_EXHAUSTED`]);
+        for (const name of owned) {
           await jsm.streams.delete(name).catch((error: unknown) => {
             if (!String(error).includes("not found")) throw error;
           });
