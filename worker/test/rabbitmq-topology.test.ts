@@ -4,6 +4,7 @@ import { join } from "node:path";
 import amqp, { type Channel, type ChannelModel, type ConfirmChannel } from "amqplib";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { eventually, uniqueName } from "@queuescale/test-support/names";
+import { probeChannel } from "./support/brokers.js";
 import { HOSTILE_HANDLER, WorkerProcess, buildWorker, readRecords } from "./support/worker-process.js";
 
 const URL = "amqp://guest:guest@127.0.0.1:5672";
@@ -75,18 +76,7 @@ describe("queuescale-worker on rabbitmq, topology", () => {
     await channel.waitForConfirms();
   }
 
-  /** Runs `look` on a channel of its own: a failed look closes its channel. */
-  async function probe<T>(look: (probing: Channel) => Promise<T>): Promise<T | undefined> {
-    const probing = await connection.createChannel();
-    probing.on("error", () => undefined);
-    try {
-      return await look(probing);
-    } catch {
-      return undefined;
-    } finally {
-      await probing.close().catch(() => undefined);
-    }
-  }
+  const probe = <T>(look: (probing: Channel) => Promise<T>) => probeChannel(connection, look);
 
   const letters: Letter[] = [];
   async function deadLetters(): Promise<Letter[]> {

@@ -42,6 +42,26 @@ export interface BrokerHarness {
   create(): Promise<BrokerTarget>;
 }
 
+/**
+ * Runs `look` on a channel of its own and answers undefined when it fails: looking at a queue that
+ * does not exist (yet: the worker declares its retry and dead-letter queues) closes the channel
+ * that looked.
+ */
+export async function probeChannel<T>(
+  connection: amqp.ChannelModel,
+  look: (probing: amqp.Channel) => Promise<T>,
+): Promise<T | undefined> {
+  const probing = await connection.createChannel();
+  probing.on("error", () => undefined);
+  try {
+    return await look(probing);
+  } catch {
+    return undefined;
+  } finally {
+    await probing.close().catch(() => undefined);
+  }
+}
+
 const RABBITMQ_PORT = 5672;
 const NATS_PORT = 4222;
 
@@ -55,19 +75,7 @@ export const rabbitmqHarness: BrokerHarness = {
     // The queue exists before the worker does, as it would with a producer running first.
     await channel.assertQueue(queue, { durable: true });
     const letters: DeadLetter[] = [];
-    // The worker declares the retry and dead-letter queues; until it has, looking at them fails and
-    // closes the channel that looked, so each look gets its own.
-    async function probe<T>(look: (probing: amqp.Channel) => Promise<T>): Promise<T | undefined> {
-      const probing = await connection.createChannel();
-      probing.on("error", () => undefined);
-      try {
-        return await look(probing);
-      } catch {
-        return undefined;
-      } finally {
-        await probing.close().catch(() => undefined);
-      }
-    }
+    const probe = <T>(look: (probing: amqp.Channel) => Promise<T>) => probeChannel(connection, look);
     return {
       broker: "rabbitmq",
       brokerPort: RABBITMQ_PORT,
