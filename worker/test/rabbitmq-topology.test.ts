@@ -4,16 +4,10 @@ import { join } from "node:path";
 import amqp, { type Channel, type ChannelModel, type ConfirmChannel } from "amqplib";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { eventually, uniqueName } from "@queuescale/test-support/names";
-import { probeChannel } from "./support/brokers.js";
+import { probeChannel, takeDeadLetters, type DeadLetter } from "./support/brokers.js";
 import { HOSTILE_HANDLER, WorkerProcess, buildWorker, readRecords } from "./support/worker-process.js";
 
 const URL = "amqp://guest:guest@127.0.0.1:5672";
-
-interface Letter {
-  id: string;
-  reason: string;
-  attempts: number;
-}
 
 /**
  * What DECLARE=true makes of RabbitMQ queues and what the worker makes of existing ones: the crash
@@ -78,18 +72,10 @@ describe("queuescale-worker on rabbitmq, topology", () => {
 
   const probe = <T>(look: (probing: Channel) => Promise<T>) => probeChannel(connection, look);
 
-  const letters: Letter[] = [];
-  async function deadLetters(): Promise<Letter[]> {
-    for (;;) {
-      const message = await probe((probing) => probing.get(`${queue}.dead`, { noAck: true }));
-      if (!message) return [...letters];
-      const headers = message.properties.headers ?? {};
-      letters.push({
-        id: String(message.properties.messageId),
-        reason: String(headers["x-queuescale-reason"]),
-        attempts: Number(headers["x-queuescale-attempts"]),
-      });
-    }
+  const letters: DeadLetter[] = [];
+  async function deadLetters(): Promise<DeadLetter[]> {
+    letters.push(...(await takeDeadLetters(connection, queue)));
+    return [...letters];
   }
 
   /** Whether a declare with these arguments matches the queue as it exists. */

@@ -62,6 +62,22 @@ export async function probeChannel<T>(
   }
 }
 
+/** Takes every message now in `<queue>.dead` off it, with the reason and attempts the worker wrote. */
+export async function takeDeadLetters(connection: amqp.ChannelModel, queue: string): Promise<DeadLetter[]> {
+  const taken: DeadLetter[] = [];
+  for (;;) {
+    const message = await probeChannel(connection, (probing) => probing.get(`${queue}.dead`, { noAck: true }));
+    if (!message) return taken;
+    const headers = message.properties.headers ?? {};
+    taken.push({
+      id: String(message.properties.messageId),
+      reason: String(headers["x-queuescale-reason"]),
+      attempts: Number(headers["x-queuescale-attempts"]),
+      body: message.content,
+    });
+  }
+}
+
 const RABBITMQ_PORT = 5672;
 const NATS_PORT = 4222;
 
@@ -101,17 +117,8 @@ export const rabbitmqHarness: BrokerHarness = {
       },
       async deadLetters() {
         // Taken off the queue as they are read, so kept here: every call answers all seen so far.
-        for (;;) {
-          const message = await probe((probing) => probing.get(`${queue}.dead`, { noAck: true }));
-          if (!message) return [...letters];
-          const headers = message.properties.headers ?? {};
-          letters.push({
-            id: String(message.properties.messageId),
-            reason: String(headers["x-queuescale-reason"]),
-            attempts: Number(headers["x-queuescale-attempts"]),
-            body: message.content,
-          });
-        }
+        letters.push(...(await takeDeadLetters(connection, queue)));
+        return [...letters];
       },
       async cleanup() {
         for (const name of [queue, `${queue}.retry`, `${queue}.dead`, `${queue}-missing`]) {
