@@ -35,5 +35,7 @@ export * from "./publisher/existence-cache.js";
 export * from "./util/semaphore.js";
 export * from "./util/net.js";
 export * from "./util/wait.js";
+export * from "./util/regexp.js";
 export { getJson, getText, httpEndpoint, endpointUrl, HttpStatusError, type HttpEndpoint } from "./sources/http-get.js";
 export { vhostOfAmqpUrl } from "./brokers/rabbitmq/amqp-reading.js";
+export { onThrowawayChannel } from "./brokers/rabbitmq/throwaway-channel.js";

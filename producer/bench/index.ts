@@ -11,17 +11,14 @@ import { existsSync, readFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { cpus, loadavg } from "node:os";
 import amqp from "amqplib";
-import {
-  AckPolicy,
-  RetentionPolicy,
-  StorageType,
-  jetstream,
-  jetstreamManager,
-  type JetStreamClient,
-} from "@nats-io/jetstream";
+import { jetstream, type JetStreamClient } from "@nats-io/jetstream";
 import { connect as natsConnect } from "@nats-io/transport-node";
 import type { BrokerName } from "@queuescale/core";
+import type { BrokerHarness } from "@queuescale/test-support/broker-harness";
+import { natsHarness } from "@queuescale/test-support/nats/harness";
+import { rabbitmqHarness } from "@queuescale/test-support/rabbitmq/harness";
 import { PRODUCER_MAIN, startBenchProducer } from "./producer-process.js";
+import { printTable } from "./table.js";
 
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 100_000);
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 4);
@@ -146,22 +143,37 @@ async function httpIngest(broker: BrokerName, url: string, queue: string, produc
   return result;
 }
 
-async function benchRabbitmq(): Promise<Figure[]> {
-  const base = "amqp://guest:guest@127.0.0.1:5672";
-  const queue = `qs-producer-bench-${process.pid}-${Date.now().toString(36)}`;
-  const connection = await amqp.connect(base);
-  const admin = await connection.createChannel();
-  await admin.assertQueue(queue, { durable: true });
+/**
+ * The producer's HTTP API into a fresh queue of `harness`, then `bare` (the broker's client alone)
+ * into the same queue, emptied in between; the queue is removed at the end.
+ */
+async function benchBroker(
+  harness: BrokerHarness,
+  bare: (settings: Record<string, string>, queue: string) => Promise<Figure>,
+): Promise<Figure[]> {
+  const target = await harness.producerTarget();
   const figures: Figure[] = [];
   try {
-    const { url, child } = await startProducer({ BROKER: "rabbitmq", RABBITMQ_URL: base });
+    const settings = target.settings();
+    const queue = await target.createQueue();
+    const { url, child } = await startProducer(settings);
     try {
-      figures.push(await httpIngest("rabbitmq", url, queue, child));
+      figures.push(await httpIngest(harness.broker, url, queue, child));
     } finally {
       await stopProducer(child);
     }
-    await admin.purgeQueue(queue);
+    // The bare client starts, as the producer did, with an empty queue.
+    await target.purge(queue);
+    figures.push(await bare(settings, queue));
+  } finally {
+    await target.cleanup();
+  }
+  return figures;
+}
 
+async function bareRabbitmq(settings: Record<string, string>, queue: string): Promise<Figure> {
+  const connection = await amqp.connect(settings.RABBITMQ_URL!);
+  try {
     // The bare client: one confirm channel, the same batches, persistent, waiting for each batch.
     const channel = await connection.createConfirmChannel();
     const payloads = Array.from({ length: BATCH }, (_, index) =>
@@ -180,44 +192,15 @@ async function benchRabbitmq(): Promise<Figure[]> {
         ),
       );
     });
-    figures.push({
-      ...figure("rabbitmq", "bare amqplib confirm channel", run),
-      cpuMicrosPerMessage: cpuPerMessage(cpu),
-    });
-    await channel.close();
+    return { ...figure("rabbitmq", "bare amqplib confirm channel", run), cpuMicrosPerMessage: cpuPerMessage(cpu) };
   } finally {
-    await admin.deleteQueue(queue);
     await connection.close();
   }
-  return figures;
 }
 
-async function benchNats(): Promise<Figure[]> {
-  const stream = `qs-producer-bench-${process.pid}-${Date.now().toString(36)}`;
-  const queue = "ingest";
-  const connection = await natsConnect({ servers: "127.0.0.1:4222" });
-  const jsm = await jetstreamManager(connection);
-  await jsm.streams.add({
-    name: stream,
-    subjects: [`${stream}.>`],
-    retention: RetentionPolicy.Workqueue,
-    storage: StorageType.File,
-  });
-  await jsm.consumers.add(stream, {
-    durable_name: queue,
-    ack_policy: AckPolicy.Explicit,
-    filter_subject: `${stream}.${queue}`,
-  });
-  const figures: Figure[] = [];
+async function bareNats(settings: Record<string, string>, queue: string): Promise<Figure> {
+  const connection = await natsConnect({ servers: settings.NATS_URL! });
   try {
-    const { url, child } = await startProducer({ BROKER: "nats", NATS_URL: "nats://127.0.0.1:4222", STREAM: stream });
-    try {
-      figures.push(await httpIngest("nats", url, queue, child));
-    } finally {
-      await stopProducer(child);
-    }
-    await jsm.streams.purge(stream);
-
     // The bare client: the same batches as concurrent js.publish calls with message ids.
     const js: JetStreamClient = jetstream(connection);
     const payloads = Array.from({ length: BATCH }, (_, index) =>
@@ -227,16 +210,14 @@ async function benchNats(): Promise<Figure[]> {
     const run = await drive(Math.ceil(MESSAGES / BATCH), async (batchIndex) => {
       await Promise.all(
         payloads.map((payload, index) =>
-          js.publish(`${stream}.${queue}`, payload, { msgID: `bare-${batchIndex}-${index}` }),
+          js.publish(`${settings.STREAM!}.${queue}`, payload, { msgID: `bare-${batchIndex}-${index}` }),
         ),
       );
     });
-    figures.push({ ...figure("nats", "bare nats.js js.publish", run), cpuMicrosPerMessage: cpuPerMessage(cpu) });
+    return { ...figure("nats", "bare nats.js js.publish", run), cpuMicrosPerMessage: cpuPerMessage(cpu) };
   } finally {
-    await jsm.streams.delete(stream);
     await connection.drain();
   }
-  return figures;
 }
 
 if (!existsSync(MAIN)) {
@@ -248,7 +229,7 @@ console.log(
   `confirmed ingest: ${Math.ceil(MESSAGES / BATCH) * BATCH} messages of ~${PAYLOAD.length + 30} bytes per path, ` +
     `${CLIENTS} concurrent clients, batches of ${BATCH}; target ≥ ${TARGET_PER_SECOND} msgs/s through the API\n`,
 );
-const figures = [...(await benchRabbitmq()), ...(await benchNats())];
+const figures = [...(await benchBroker(rabbitmqHarness, bareRabbitmq)), ...(await benchBroker(natsHarness, bareNats))];
 const rows = figures.map((each) => [
   each.broker,
   each.path,
@@ -269,8 +250,7 @@ const header = [
   "batch p99 ms",
   "publisher CPU µs/msg",
 ];
-const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column]!.length)));
-for (const row of [header, ...rows]) console.log(row.map((cell, column) => cell.padEnd(widths[column]!)).join("  "));
+printTable(header, rows);
 for (const each of figures.filter((item) => item.path.startsWith("HTTP"))) {
   const rate = Math.round(each.messages / each.seconds);
   const bare = figures.find((item) => item.broker === each.broker && !item.path.startsWith("HTTP"));

@@ -14,10 +14,10 @@ import { mkdtemp, rm, stat } from "node:fs/promises";
 import { request } from "node:http";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
-import { jetstreamManager } from "@nats-io/jetstream";
-import { connect as natsConnect } from "@nats-io/transport-node";
 import type { BrokerName } from "@queuescale/core";
+import { harnessOf } from "@queuescale/test-support/brokers";
 import { PRODUCER_MAIN, startBenchProducer } from "./producer-process.js";
+import { printTable } from "./table.js";
 
 const ROWS = Number(process.env.BENCH_UPLOAD_ROWS ?? 1_000_000);
 const BROKERS = (process.env.BENCH_BROKERS ?? "rabbitmq,nats").split(",") as BrokerName[];
@@ -63,12 +63,6 @@ async function generateCsv(path: string): Promise<number> {
   }
   await new Promise<void>((resolve) => out.end(resolve));
   return (await stat(path)).size;
-}
-
-function producerEnv(broker: BrokerName, stream: string): Record<string, string> {
-  return broker === "rabbitmq"
-    ? { BROKER: "rabbitmq", RABBITMQ_URL: "amqp://guest:guest@127.0.0.1:5672" }
-    : { BROKER: "nats", NATS_URL: "nats://127.0.0.1:4222", STREAM: stream };
 }
 
 async function admin(url: string, method: string, path: string, body?: unknown): Promise<unknown> {
@@ -121,41 +115,39 @@ async function runCli(
 }
 
 async function benchBroker(broker: BrokerName, file: string, size: number): Promise<Figure[]> {
-  const stream = `qs-upload-bench-${process.pid}-${Date.now().toString(36)}`;
-  const queue = `qs-upload-bench-${Date.now().toString(36)}`;
-  const env = producerEnv(broker, stream);
+  // A queue (a stream and consumer on JetStream) of the run's own, removed at the end.
+  const target = await harnessOf(broker).producerTarget();
   const figures: Figure[] = [];
-  const { url, child } = await startProducer(env);
   try {
-    await admin(url, "POST", "/v1/queues", { name: queue });
-    const started = performance.now();
-    const answer = await uploadFile(url, queue, file, size);
-    const seconds = (performance.now() - started) / 1000;
-    const parsed = JSON.parse(answer.body) as { accepted?: number };
-    if (answer.status !== 200 || parsed.accepted !== ROWS) {
-      throw new Error(`upload answered ${answer.status}: ${answer.body.slice(0, 300)}`);
-    }
-    figures.push({
-      broker,
-      path: "HTTP upload (raw text/csv)",
-      rows: ROWS,
-      seconds,
-      peakRssMiB: peakRssMiB(child.pid),
-    });
-    await admin(url, "POST", `/v1/queues/${queue}/purge`);
+    const queue = await target.createQueue();
+    const env = target.settings();
+    const { url, child } = await startProducer(env);
+    try {
+      const started = performance.now();
+      const answer = await uploadFile(url, queue, file, size);
+      const seconds = (performance.now() - started) / 1000;
+      const parsed = JSON.parse(answer.body) as { accepted?: number };
+      if (answer.status !== 200 || parsed.accepted !== ROWS) {
+        throw new Error(`upload answered ${answer.status}: ${answer.body.slice(0, 300)}`);
+      }
+      figures.push({
+        broker,
+        path: "HTTP upload (raw text/csv)",
+        rows: ROWS,
+        seconds,
+        peakRssMiB: peakRssMiB(child.pid),
+      });
+      await admin(url, "POST", `/v1/queues/${queue}/purge`);
 
-    const cli = await runCli(env, queue, file);
-    figures.push({ broker, path: "publish --file (CLI)", rows: ROWS, seconds: cli.seconds, peakRssMiB: cli.rss });
-    await admin(url, "DELETE", `/v1/queues/${queue}`);
-  } finally {
-    const exited = new Promise((resolve) => child.once("exit", resolve));
-    child.kill("SIGTERM");
-    await exited;
-    if (broker === "nats") {
-      const connection = await natsConnect({ servers: "127.0.0.1:4222" });
-      await (await jetstreamManager(connection)).streams.delete(stream).catch(() => undefined);
-      await connection.drain();
+      const cli = await runCli(env, queue, file);
+      figures.push({ broker, path: "publish --file (CLI)", rows: ROWS, seconds: cli.seconds, peakRssMiB: cli.rss });
+    } finally {
+      const exited = new Promise((resolve) => child.once("exit", resolve));
+      child.kill("SIGTERM");
+      await exited;
     }
+  } finally {
+    await target.cleanup();
   }
   return figures;
 }
@@ -184,8 +176,7 @@ try {
     String(Math.round(each.rows / each.seconds)),
     each.peakRssMiB.toFixed(0),
   ]);
-  const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column]!.length)));
-  for (const row of [header, ...rows]) console.log(row.map((cell, column) => cell.padEnd(widths[column]!)).join("  "));
+  printTable(header, rows);
   for (const each of figures) {
     const verdict = each.peakRssMiB <= RSS_TARGET_MIB ? "within" : "OVER";
     console.log(`${each.broker} ${each.path}: peak RSS ${each.peakRssMiB.toFixed(0)} MiB, ${verdict} the target`);

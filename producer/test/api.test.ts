@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BROKER_NAMES, HARNESSES, type BrokerHarness } from "./support/brokers.js";
+import { HARNESSED_BROKERS, harnessOf, type ProducerTarget } from "@queuescale/test-support/brokers";
 import { ADMIN_TOKEN, startTestProducer, type TestProducer } from "./support/producer.js";
 import { findSamples, scrape } from "@queuescale/test-support/scrape";
 
@@ -7,13 +7,13 @@ const MAX_BATCH = 5;
 const MAX_BODY = 4096;
 const ADMIN = { authorization: `Bearer ${ADMIN_TOKEN}` };
 
-describe.each(BROKER_NAMES)("producer API on %s", (brokerName) => {
-  let harness: BrokerHarness;
+describe.each(HARNESSED_BROKERS)("producer API on %s", (brokerName) => {
+  let harness: ProducerTarget;
   let producer: TestProducer;
   let queue: string;
 
   beforeAll(async () => {
-    harness = await HARNESSES[brokerName]();
+    harness = await harnessOf(brokerName).producerTarget();
     producer = await startTestProducer({
       ...harness.settings(),
       ADMIN_TOKEN,

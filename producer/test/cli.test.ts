@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually } from "@queuescale/test-support/names";
-import { BROKER_NAMES, HARNESSES, type BrokerHarness } from "./support/brokers.js";
+import { HARNESSED_BROKERS, harnessOf, type ProducerTarget } from "@queuescale/test-support/brokers";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const TSX = join(ROOT, "node_modules", ".bin", "tsx");
@@ -34,12 +34,12 @@ function runCli(args: string[], env: Record<string, string>, stdin?: string): Ru
   return { child, exited };
 }
 
-describe.each(BROKER_NAMES)("queuescale-producer CLI on %s", (brokerName) => {
-  let harness: BrokerHarness;
+describe.each(HARNESSED_BROKERS)("queuescale-producer CLI on %s", (brokerName) => {
+  let harness: ProducerTarget;
   let dir: string;
 
   beforeAll(async () => {
-    harness = await HARNESSES[brokerName]();
+    harness = await harnessOf(brokerName).producerTarget();
     dir = await mkdtemp(join(tmpdir(), "qs-producer-cli-"));
   });
 

@@ -2,7 +2,8 @@ import { createLogger, rabbitmqAdapter, readSettings } from "@queuescale/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { BrokerClient, OutgoingMessage, PublishOutcome } from "../src/brokers/types.js";
 import { producerSettings } from "../src/settings.js";
-import { HARNESSES, type BrokerHarness } from "./support/brokers.js";
+import { rabbitmqHarness } from "@queuescale/test-support/rabbitmq/harness";
+import type { ProducerTarget } from "@queuescale/test-support/brokers";
 import { startTestProducer, type Answer, type TestProducer } from "./support/producer.js";
 
 const ROUNDS = 20;
@@ -19,10 +20,10 @@ function goodBatch(round: number, client: number): OutgoingMessage[] {
 }
 
 describe("RabbitMQ: a message the broker rejects fails no other client's publishes", () => {
-  let harness: BrokerHarness;
+  let harness: ProducerTarget;
 
   beforeAll(async () => {
-    harness = await HARNESSES.rabbitmq();
+    harness = await rabbitmqHarness.producerTarget();
   });
 
   afterAll(async () => {

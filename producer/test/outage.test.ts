@@ -1,14 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TcpProxy } from "@queuescale/test-support/tcp-proxy";
 import { eventually } from "@queuescale/test-support/names";
-import { BROKER_NAMES, HARNESSES, type BrokerHarness } from "./support/brokers.js";
+import { HARNESSED_BROKERS, harnessOf, type ProducerTarget } from "@queuescale/test-support/brokers";
 import { startTestProducer, type TestProducer } from "./support/producer.js";
 
-describe.each(BROKER_NAMES)("producer on %s when the broker fails mid-request", (brokerName) => {
-  let harness: BrokerHarness;
+describe.each(HARNESSED_BROKERS)("producer on %s when the broker fails mid-request", (brokerName) => {
+  let harness: ProducerTarget;
 
   beforeAll(async () => {
-    harness = await HARNESSES[brokerName]();
+    harness = await harnessOf(brokerName).producerTarget();
   });
 
   afterAll(async () => {

@@ -1,13 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { uniqueName } from "@queuescale/test-support/names";
-import { BROKER_NAMES, HARNESSES, type BrokerHarness } from "./support/brokers.js";
+import { rabbitmqHarness } from "@queuescale/test-support/rabbitmq/harness";
+import { HARNESSED_BROKERS, harnessOf, type ProducerTarget } from "@queuescale/test-support/brokers";
 import { startTestProducer } from "./support/producer.js";
 
-describe.each(BROKER_NAMES)("which queues the API publishes to on %s", (brokerName) => {
-  let harness: BrokerHarness;
+describe.each(HARNESSED_BROKERS)("which queues the API publishes to on %s", (brokerName) => {
+  let harness: ProducerTarget;
 
   beforeAll(async () => {
-    harness = await HARNESSES[brokerName]();
+    harness = await harnessOf(brokerName).producerTarget();
   });
 
   afterAll(async () => {
@@ -36,10 +37,10 @@ describe.each(BROKER_NAMES)("which queues the API publishes to on %s", (brokerNa
 });
 
 describe("the worker's internal RabbitMQ queues", () => {
-  let harness: BrokerHarness;
+  let harness: ProducerTarget;
 
   beforeAll(async () => {
-    harness = await HARNESSES.rabbitmq();
+    harness = await rabbitmqHarness.producerTarget();
   });
 
   afterAll(async () => {

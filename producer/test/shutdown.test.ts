@@ -1,14 +1,14 @@
 import { connect } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually } from "@queuescale/test-support/names";
-import { BROKER_NAMES, HARNESSES, type BrokerHarness } from "./support/brokers.js";
+import { HARNESSED_BROKERS, harnessOf, type ProducerTarget } from "@queuescale/test-support/brokers";
 import { startTestProducer } from "./support/producer.js";
 
-describe.each(BROKER_NAMES)("producer shutdown on %s", (brokerName) => {
-  let harness: BrokerHarness;
+describe.each(HARNESSED_BROKERS)("producer shutdown on %s", (brokerName) => {
+  let harness: ProducerTarget;
 
   beforeAll(async () => {
-    harness = await HARNESSES[brokerName]();
+    harness = await harnessOf(brokerName).producerTarget();
   });
 
   afterAll(async () => {

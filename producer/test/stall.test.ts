@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { capturingLogger } from "@queuescale/test-support/log-capture";
 import { TcpProxy } from "@queuescale/test-support/tcp-proxy";
 import { eventually } from "@queuescale/test-support/names";
-import { HARNESSES, type BrokerHarness } from "./support/brokers.js";
+import { rabbitmqHarness } from "@queuescale/test-support/rabbitmq/harness";
+import type { ProducerTarget } from "@queuescale/test-support/brokers";
 import { ADMIN_TOKEN, startTestProducer, type TestProducer } from "./support/producer.js";
 
 const ADMIN = { authorization: `Bearer ${ADMIN_TOKEN}` };
@@ -12,13 +13,13 @@ const ADMIN = { authorization: `Bearer ${ADMIN_TOKEN}` };
  * Without bounds every broker operation would wait for the whole stall.
  */
 describe("producer on rabbitmq when the connection stalls without closing", () => {
-  let harness: BrokerHarness;
+  let harness: ProducerTarget;
   let proxy: TcpProxy;
   let producer: TestProducer;
   const log = capturingLogger();
 
   beforeAll(async () => {
-    harness = await HARNESSES.rabbitmq();
+    harness = await rabbitmqHarness.producerTarget();
     proxy = new TcpProxy(harness.brokerPort);
     await proxy.start();
     producer = await startTestProducer(

@@ -5,7 +5,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually } from "@queuescale/test-support/names";
 import { findSamples, scrape } from "@queuescale/test-support/scrape";
 import { TcpProxy } from "@queuescale/test-support/tcp-proxy";
-import { BROKER_NAMES, HARNESSES, type BrokerHarness, type StoredMessage } from "./support/brokers.js";
+import {
+  HARNESSED_BROKERS,
+  harnessOf,
+  type ProducerTarget,
+  type StoredMessage,
+} from "@queuescale/test-support/brokers";
 import { startTestProducer, type TestProducer } from "./support/producer.js";
 import { multipartBody, upload } from "./support/upload.js";
 
@@ -42,12 +47,12 @@ async function publishedSoFar(producer: TestProducer): Promise<number> {
   return samples.reduce((sum, sample) => sum + sample.value, 0);
 }
 
-describe.each(BROKER_NAMES)("upload on %s", (brokerName) => {
-  let harness: BrokerHarness;
+describe.each(HARNESSED_BROKERS)("upload on %s", (brokerName) => {
+  let harness: ProducerTarget;
   let producer: TestProducer;
 
   beforeAll(async () => {
-    harness = await HARNESSES[brokerName]();
+    harness = await harnessOf(brokerName).producerTarget();
     producer = await startTestProducer({ ...harness.settings(), MAX_BODY_BYTES: "4096" });
   });
 

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually } from "@queuescale/test-support/names";
-import { natsHarness, rabbitmqHarness, type BrokerTarget } from "./support/brokers.js";
+import { BROKER_HARNESSES, type WorkerTarget } from "@queuescale/test-support/brokers";
 import { WorkerProcess, buildWorker } from "./support/worker-process.js";
 
 const APPEND_HANDLER = fileURLToPath(new URL("../examples/append-output.js", import.meta.url));
@@ -28,14 +28,14 @@ function readOutput(file: string): OutputLine[] {
     .map((line) => JSON.parse(line) as OutputLine);
 }
 
-describe.each([rabbitmqHarness, natsHarness])("examples/append-output.js on $broker", (harness) => {
+describe.each(BROKER_HARNESSES)("examples/append-output.js on $broker", (harness) => {
   let dir: string;
-  let target: BrokerTarget;
+  let target: WorkerTarget;
 
   beforeAll(async () => {
     buildWorker();
     dir = mkdtempSync(join(tmpdir(), "queuescale-append-output-"));
-    target = await harness.create();
+    target = await harness.workerTarget();
   }, 120_000);
 
   afterAll(async () => {

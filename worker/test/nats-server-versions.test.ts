@@ -13,7 +13,8 @@ import {
   startNatsServer,
   type NatsTestServer,
 } from "@queuescale/test-support/nats-server";
-import { natsHarnessAt, type DeadLetter, type NatsTarget, type TestMessage } from "./support/brokers.js";
+import type { DeadLetter, TestMessage } from "@queuescale/test-support/broker-harness";
+import { natsHarnessAt, type NatsWorkerTarget } from "@queuescale/test-support/nats/harness";
 import { EXAMPLE_HANDLER, WorkerProcess, buildWorker, readRecords } from "./support/worker-process.js";
 
 const CRASHING_HANDLER = fileURLToPath(new URL("./fixtures/handlers/crashing.js", import.meta.url));
@@ -30,7 +31,7 @@ function job(id: string, payload: object = {}): TestMessage {
 for (const server of SUPPORTED_NATS_SERVERS) {
   describe(`queuescale-worker dead letters on nats-server ${server.version}`, () => {
     let nats: NatsTestServer;
-    let target: NatsTarget;
+    let target: NatsWorkerTarget;
     let dir: string;
     let recordFile: string;
     let supervising = false;
@@ -58,7 +59,7 @@ for (const server of SUPPORTED_NATS_SERVERS) {
     });
 
     async function freshTarget(): Promise<void> {
-      target = await natsHarnessAt(nats.port).create();
+      target = await natsHarnessAt(nats.port).workerTarget();
       dir = mkdtempSync(join(tmpdir(), "queuescale-worker-test-"));
       recordFile = join(dir, "handled.tsv");
     }

@@ -5,20 +5,18 @@ import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually } from "@queuescale/test-support/names";
-import { natsHarness, type BrokerTarget } from "./support/brokers.js";
-import { describeWorkerScenarios } from "./support/scenarios.js";
+import type { WorkerTarget } from "@queuescale/test-support/broker-harness";
+import { natsHarness } from "@queuescale/test-support/nats/harness";
 import { EXAMPLE_HANDLER, WorkerProcess, buildWorker, readRecords } from "./support/worker-process.js";
 
-describeWorkerScenarios(natsHarness);
-
 describe("queuescale-worker on nats, a handler slower than ack_wait", () => {
-  let target: BrokerTarget;
+  let target: WorkerTarget;
   let dir: string;
   let worker: WorkerProcess | undefined;
 
   beforeAll(async () => {
     buildWorker();
-    target = await natsHarness.create();
+    target = await natsHarness.workerTarget();
     dir = mkdtempSync(join(tmpdir(), "queuescale-worker-test-"));
   }, 120_000);
 
@@ -54,7 +52,7 @@ describe("queuescale-worker on nats, a handler slower than ack_wait", () => {
 });
 
 describe("queuescale-worker on nats, DECLARE=false without a stream for max_deliver advisories", () => {
-  let target: BrokerTarget | undefined;
+  let target: WorkerTarget | undefined;
 
   afterAll(async () => {
     await target?.cleanup();
@@ -62,7 +60,7 @@ describe("queuescale-worker on nats, DECLARE=false without a stream for max_deli
 
   it("exits 1 naming the advisory subject instead of leaving exhausted messages unseen", async () => {
     buildWorker();
-    target = await natsHarness.create();
+    target = await natsHarness.workerTarget();
     const env = { ...target.workerEnv(), HANDLER: EXAMPLE_HANDLER };
     const declaring = new WorkerProcess(env);
     await declaring.waitForLog("consuming");

@@ -4,7 +4,8 @@ import { join } from "node:path";
 import amqp, { type Channel, type ChannelModel, type ConfirmChannel } from "amqplib";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { eventually, uniqueName } from "@queuescale/test-support/names";
-import { probeChannel, takeDeadLetters, type DeadLetter } from "./support/brokers.js";
+import type { DeadLetter } from "@queuescale/test-support/broker-harness";
+import { probeChannel, takeDeadLetters } from "@queuescale/test-support/rabbitmq/harness";
 import { HOSTILE_HANDLER, WorkerProcess, buildWorker, readRecords } from "./support/worker-process.js";
 
 const URL = "amqp://guest:guest@127.0.0.1:5672";

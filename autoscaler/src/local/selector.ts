@@ -3,6 +3,7 @@
  * matched the way the API machinery matches them, and written as PromQL matchers the way
  * Prometheus Adapter writes `<<.LabelMatchers>>`.
  */
+import { escapeRegExp } from "@queuescale/core";
 
 export interface LabelSelectorRequirement {
   key: string;
@@ -51,7 +52,7 @@ function promString(value: string): string {
 }
 
 function regexAlternatives(values: string[]): string {
-  return values.map((value) => value.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join("|");
+  return values.map((value) => escapeRegExp(value)).join("|");
 }
 
 /** The selector as PromQL label matchers, e.g. `queue="orders",broker=~"rabbitmq"`. */

@@ -5,7 +5,7 @@ import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { eventually } from "@queuescale/test-support/names";
 import { findSamples, scrape } from "@queuescale/test-support/scrape";
 import { TcpProxy } from "@queuescale/test-support/tcp-proxy";
-import type { BrokerHarness, BrokerTarget, DeadLetter, TestMessage } from "./brokers.js";
+import type { BrokerHarness, DeadLetter, TestMessage, WorkerTarget } from "@queuescale/test-support/broker-harness";
 import { EXAMPLE_HANDLER, HOSTILE_HANDLER, WorkerProcess, buildWorker, readRecords } from "./worker-process.js";
 
 function jobs(count: number, prefix: string, payload: (index: number) => object = () => ({})): TestMessage[] {
@@ -30,7 +30,7 @@ function totalHandled(records: Map<string, number>): number {
  */
 export function describeWorkerScenarios(harness: BrokerHarness): void {
   describe(`queuescale-worker on ${harness.broker}`, () => {
-    let target: BrokerTarget;
+    let target: WorkerTarget;
     let dir: string;
     let recordFile: string;
     const workers: WorkerProcess[] = [];
@@ -62,7 +62,7 @@ export function describeWorkerScenarios(harness: BrokerHarness): void {
 
     // Each test gets its own queue or stream and record file; afterEach deletes them, also on failure.
     async function freshTarget(): Promise<void> {
-      target = await harness.create();
+      target = await harness.workerTarget();
       dir = mkdtempSync(join(tmpdir(), "queuescale-worker-test-"));
       recordFile = join(dir, "handled.tsv");
     }

@@ -4,6 +4,7 @@ import { describeError, redactUrl } from "../../../sources/errors.js";
 import type { Logger } from "pino";
 import { reconnectDelayMs, sleep } from "../../../util/backoff.js";
 import { oneLine } from "../../../consumer/headers.js";
+import { onThrowawayChannel } from "../throwaway-channel.js";
 import {
   ATTEMPTS_HEADER,
   DEAD_AT_HEADER,
@@ -313,7 +314,7 @@ export class RabbitMqConsumer implements BrokerConsumer {
 
   /** Declares durably on a throwaway channel (a refused declare closes it); false when it exists with other arguments. */
   private async tryDeclare(connection: ChannelModel, name: string, args: Record<string, unknown>): Promise<boolean> {
-    return this.onThrowawayChannel(connection, async (channel) => {
+    return onThrowawayChannel(connection, async (channel) => {
       try {
         await channel.assertQueue(name, { durable: true, arguments: args });
         return true;
@@ -325,7 +326,7 @@ export class RabbitMqConsumer implements BrokerConsumer {
   }
 
   private async exists(connection: ChannelModel, name: string): Promise<boolean> {
-    return this.onThrowawayChannel(connection, async (channel) => {
+    return onThrowawayChannel(connection, async (channel) => {
       try {
         await channel.checkQueue(name);
         return true;
@@ -339,19 +340,6 @@ export class RabbitMqConsumer implements BrokerConsumer {
   private async mustExist(connection: ChannelModel, name: string): Promise<void> {
     if (!(await this.exists(connection, name))) {
       throw new TopologyError(`queue ${JSON.stringify(name)} could be neither declared nor found`);
-    }
-  }
-
-  private async onThrowawayChannel<T>(
-    connection: ChannelModel,
-    use: (channel: amqp.Channel) => Promise<T>,
-  ): Promise<T> {
-    const channel = await connection.createChannel();
-    channel.on("error", () => undefined);
-    try {
-      return await use(channel);
-    } finally {
-      await channel.close().catch(() => undefined);
     }
   }
 }

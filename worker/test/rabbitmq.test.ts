@@ -1,4 +1,0 @@
-import { rabbitmqHarness } from "./support/brokers.js";
-import { describeWorkerScenarios } from "./support/scenarios.js";
-
-describeWorkerScenarios(rabbitmqHarness);
