@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 import { pathToFileURL } from "node:url";
 import { LocalStack, ROOT, drawChart, processedIds } from "../scripts/stack/index.js";
+import { brokerSetting, positiveSetting, watchInterrupt } from "../scripts/stack/run-settings.js";
 import { k6Binary, runK6, type K6Result } from "./k6.js";
 
 export const SCENARIOS = ["burst", "ramp", "soak", "smoke"] as const;
@@ -145,43 +146,26 @@ export function passed(result: LoadTestResult): boolean {
   );
 }
 
-function setting(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === "") return fallback;
-  const value = Number(raw);
-  if (!Number.isFinite(value) || value <= 0) {
-    console.error(`${name} must be a positive number, got "${raw}"`);
-    process.exit(2);
-  }
-  return value;
-}
-
 async function main(): Promise<number> {
   const scenario = (process.env.SCENARIO || "burst") as Scenario;
   if (!SCENARIOS.includes(scenario)) {
     console.error(`SCENARIO must be one of ${SCENARIOS.join(", ")}, got "${scenario}"`);
     return 2;
   }
-  const broker = process.env.BROKER || "rabbitmq";
+  const broker = brokerSetting();
   const out = join(ROOT, ".tmp", "loadtest");
-  let interrupted = false;
-  const onSignal = () => {
-    interrupted = true;
-    console.log("\nstopping…");
-  };
-  process.once("SIGINT", onSignal);
-  process.once("SIGTERM", onSignal);
+  const interrupted = watchInterrupt();
   const options: LoadTestOptions = {
     scenario,
     broker,
     out,
-    workMs: setting("LOADTEST_WORK_MS", 20),
-    concurrency: setting("LOADTEST_CONCURRENCY", 8),
-    maxReplicas: setting("LOADTEST_MAX_REPLICAS", 10),
-    timeScale: setting("LOADTEST_TIME_SCALE", 10),
-    drainSeconds: setting("LOADTEST_DRAIN_SECONDS", 600),
+    workMs: positiveSetting("LOADTEST_WORK_MS", 20),
+    concurrency: positiveSetting("LOADTEST_CONCURRENCY", 8),
+    maxReplicas: positiveSetting("LOADTEST_MAX_REPLICAS", 10),
+    timeScale: positiveSetting("LOADTEST_TIME_SCALE", 10),
+    drainSeconds: positiveSetting("LOADTEST_DRAIN_SECONDS", 600),
     output: "inherit",
-    interrupted: () => interrupted,
+    interrupted,
   };
   console.log(
     `queuescale load test — SCENARIO=${scenario} BROKER=${broker}: k6 against the producer API; workers handle ` +
@@ -212,7 +196,7 @@ async function main(): Promise<number> {
   );
   console.log(`  chart                ${result.chartFile.slice(ROOT.length + 1)}`);
   console.log(`  logs                 .tmp/loadtest/`);
-  if (interrupted) return 130;
+  if (interrupted()) return 130;
   return passed(result) ? 0 : 1;
 }
 

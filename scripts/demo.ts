@@ -7,14 +7,15 @@
 import { join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 import { LocalStack, ROOT, drawChart, processedIds, type StatusState } from "./stack/index.js";
+import { brokerSetting, positiveSetting, watchInterrupt } from "./stack/run-settings.js";
 
-const BROKER = process.env.BROKER ?? "rabbitmq";
-const BURST = Number(process.env.DEMO_MESSAGES ?? 5000);
-const TIME_SCALE = Number(process.env.DEMO_TIME_SCALE ?? 10);
-const MAX_REPLICAS = Number(process.env.DEMO_MAX_REPLICAS ?? 10);
-const WORK_MS = Number(process.env.DEMO_WORK_MS ?? 200);
-const CONCURRENCY = Number(process.env.DEMO_CONCURRENCY ?? 4);
-const DEADLINE_MS = Number(process.env.DEMO_DEADLINE_SECONDS ?? 200) * 1000;
+const BROKER = brokerSetting();
+const BURST = positiveSetting("DEMO_MESSAGES", 5000);
+const TIME_SCALE = positiveSetting("DEMO_TIME_SCALE", 10);
+const MAX_REPLICAS = positiveSetting("DEMO_MAX_REPLICAS", 10);
+const WORK_MS = positiveSetting("DEMO_WORK_MS", 200);
+const CONCURRENCY = positiveSetting("DEMO_CONCURRENCY", 4);
+const DEADLINE_MS = positiveSetting("DEMO_DEADLINE_SECONDS", 200) * 1000;
 const OUT = join(ROOT, ".tmp", "demo");
 /** Every handled message is recorded here (id, attempt, pid) so the summary can show none was lost. */
 const RECORD_FILE = join(OUT, "processed.tsv");
@@ -36,13 +37,7 @@ async function main(): Promise<number> {
     concurrency: CONCURRENCY,
     workerEnv: { WORK_RECORD_FILE: RECORD_FILE },
   });
-  let interrupted = false;
-  const onSignal = () => {
-    interrupted = true;
-    console.log("\nstopping…");
-  };
-  process.once("SIGINT", onSignal);
-  process.once("SIGTERM", onSignal);
+  const interrupted = watchInterrupt();
   try {
     console.log(`  ${stack.plan.describe}`);
     console.log(`  status page ${stack.statusUrl}/   exporter ${stack.exporterUrl}/metrics   logs .tmp/demo/\n`);
@@ -57,7 +52,7 @@ async function main(): Promise<number> {
     let sawBacklog = false;
     let previous: { t: number; value: number } | undefined;
     let state: StatusState | undefined;
-    while (Date.now() - started < DEADLINE_MS && !interrupted) {
+    while (Date.now() - started < DEADLINE_MS && !interrupted()) {
       await delay(2000);
       state = await stack.state();
       const last = state.samples.at(-1);
@@ -103,7 +98,7 @@ async function main(): Promise<number> {
       console.log(`  chart                .tmp/demo/demo.png`);
       console.log(`  logs                 .tmp/demo/ (one per worker in .tmp/demo/workers/)`);
     }
-    return interrupted ? 130 : 0;
+    return interrupted() ? 130 : 0;
   } finally {
     await stack.stop();
     console.log("everything stopped and cleaned up");

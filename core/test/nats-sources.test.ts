@@ -1,7 +1,15 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { NameFilter, SourceError, createLogger, natsAdapter, readSettings, type DepthSource } from "@queuescale/core";
+import {
+  NameFilter,
+  SourceError,
+  createLogger,
+  freePort,
+  natsAdapter,
+  readSettings,
+  type DepthSource,
+} from "@queuescale/core";
 import { natsConnectionOptions } from "../src/brokers/nats/connection.js";
 import { JetStreamSource } from "../src/brokers/nats/jetstream-source.js";
 import { JszSource } from "../src/brokers/nats/jsz-source.js";
@@ -25,15 +33,6 @@ async function pollError(source: DepthSource, timeoutMs = 8000): Promise<SourceE
     throw new Error(`expected a SourceError, got ${String(error)}`, { cause: error });
   }
   throw new Error("expected the poll to fail");
-}
-
-/** A free loopback port with nothing listening on it. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 describe("NATS settings", () => {
@@ -70,7 +69,7 @@ describe("NATS settings", () => {
 
 describe("JetStream API source failures", () => {
   it("fails with reason connection when nothing listens", async () => {
-    const port = await closedPort();
+    const port = await freePort();
     const source = new JetStreamSource({
       connection: natsConnectionOptions(`nats://127.0.0.1:${port}`),
       filter: NameFilter.all(),
@@ -231,7 +230,7 @@ describe("/jsz source failures", () => {
     expect((await pollError(jsz(`${baseUrl}/nowhere`))).reason).toBe("not_found");
     expect((await pollError(jsz(`${baseUrl}/denied`))).reason).toBe("auth");
     expect((await pollError(jsz(`${baseUrl}/garbage`))).reason).toBe("parse");
-    expect((await pollError(jsz(`http://127.0.0.1:${await closedPort()}`))).reason).toBe("connection");
+    expect((await pollError(jsz(`http://127.0.0.1:${await freePort()}`))).reason).toBe("connection");
   });
 
   it("never puts the monitoring URL's credentials into its name or errors", async () => {

@@ -1,32 +1,17 @@
 import amqp from "amqplib";
 import { uniqueName } from "@queuescale/test-support/names";
+import { RabbitAdmin } from "@queuescale/test-support/rabbitmq/broker-admin";
 import { ADMIN_TOKEN, type BrokerFixture, type BrokerModule } from "./types.js";
 
 const AMQP_PORT = 5672;
 const MANAGEMENT_PORT = 15672;
 const USER = "guest";
 const PASSWORD = "guest";
-const MANAGEMENT = `http://127.0.0.1:${MANAGEMENT_PORT}`;
+const admin = new RabbitAdmin(`http://${USER}:${PASSWORD}@127.0.0.1:${MANAGEMENT_PORT}`);
 /** The queue name the rabbitmq overlay's workers consume; it lives in the run's own vhost. */
 const QUEUE = "jobs";
 /** The queue the workers consume while the control-plane checks need a backlog that stays put. */
 const IDLE_QUEUE = "idle";
-
-async function management(method: string, path: string, body?: unknown): Promise<void> {
-  const response = await fetch(`${MANAGEMENT}${path}`, {
-    method,
-    headers: {
-      authorization: `Basic ${Buffer.from(`${USER}:${PASSWORD}`).toString("base64")}`,
-      "content-type": "application/json",
-    },
-    body: body === undefined ? undefined : JSON.stringify(body),
-    signal: AbortSignal.timeout(10_000),
-  });
-  await response.body?.cancel();
-  if (!response.ok && !(method === "DELETE" && response.status === 404)) {
-    throw new Error(`RabbitMQ management ${method} ${path}: HTTP ${response.status}`);
-  }
-}
 
 /**
  * A vhost of the run's own on the shared RabbitMQ, holding the overlay's queue `jobs`. Deleting
@@ -37,17 +22,16 @@ export const rabbitmq: BrokerModule = {
   async create(): Promise<BrokerFixture> {
     const vhost = uniqueName("qs-e2e");
     const vhostPath = encodeURIComponent(vhost);
-    const queuePath = `${vhostPath}/${encodeURIComponent(QUEUE)}`;
-    await management("PUT", `/api/vhosts/${vhostPath}`, {});
     let disposed = false;
     const dispose = async () => {
       if (disposed) return;
       disposed = true;
-      await management("DELETE", `/api/vhosts/${vhostPath}`);
+      await admin.deleteVhost(vhost);
     };
     try {
-      await management("PUT", `/api/permissions/${vhostPath}/${USER}`, { configure: ".*", write: ".*", read: ".*" });
-      await management("PUT", `/api/queues/${queuePath}`, { durable: true, auto_delete: false });
+      // A vhost that failed half-way is deleted too (deleting one that was never made is no error).
+      await admin.createVhost(vhost, USER);
+      await admin.createQueue(vhost, QUEUE, { durable: true });
     } catch (error) {
       await dispose();
       throw error;
@@ -84,7 +68,7 @@ export const rabbitmq: BrokerModule = {
         }
       },
       async purge() {
-        await management("DELETE", `/api/queues/${queuePath}/contents`);
+        await admin.purgeQueue(vhost, QUEUE);
       },
       dispose,
     };

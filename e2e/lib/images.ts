@@ -6,10 +6,10 @@
  */
 import { execFile } from "node:child_process";
 import { readdir, readFile, stat } from "node:fs/promises";
-import { createServer } from "node:net";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { REPO_ROOT } from "./paths.js";
+import { freePort, waitFor } from "./wait.js";
 
 const run = promisify(execFile);
 
@@ -53,27 +53,6 @@ interface Result {
   readonly detail: string;
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === "object" && address ? address.port : 0));
-    });
-  });
-}
-
-async function poll<T>(what: () => Promise<T | undefined>, timeoutMs: number): Promise<T | undefined> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const value = await what().catch(() => undefined);
-    if (value !== undefined) return value;
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-  return undefined;
-}
-
 /** Starts the image as a pod would (read-only root, /tmp a tmpfs, no capabilities) and probes it. */
 async function checkRunning(component: Component, image: string, results: Result[]): Promise<void> {
   const port = await freePort();
@@ -108,10 +87,14 @@ async function checkRunning(component: Component, image: string, results: Result
       ok: uids.length > 0 && uids.every((uid) => uid === "65532"),
       detail: `uid (real, effective, saved, fs) ${uids.join(" ") || "unknown: the process exited"}`,
     });
-    const answer = await poll(async () => {
-      const response = await fetch(`http://127.0.0.1:${port}/healthz`);
-      return response.ok ? `${response.status} ${(await response.text()).trim()}` : undefined;
-    }, 20_000);
+    // A time-out is a failed check with the container's log, not an error of the whole run.
+    const answer = await waitFor(
+      async () => {
+        const response = await fetch(`http://127.0.0.1:${port}/healthz`);
+        return response.ok ? `${response.status} ${(await response.text()).trim()}` : undefined;
+      },
+      { timeoutMs: 20_000, intervalMs: 250, what: "/healthz" },
+    ).catch(() => undefined);
     results.push({
       image,
       check: "answers /healthz with a read-only root filesystem",

@@ -1,7 +1,7 @@
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { freePort } from "@queuescale/core";
 import { MANAGEMENT_URL, PROMETHEUS_URL, RabbitScenario, countsIn } from "@queuescale/test-support/rabbitmq/scenario";
 import { eventually } from "@queuescale/test-support/names";
 import { findSamples, parseExposition, scrape } from "@queuescale/test-support/scrape";
@@ -65,14 +65,6 @@ async function start(env: Record<string, string>) {
   return { child, baseUrl: `http://127.0.0.1:${port}`, exited, output: () => output };
 }
 
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const port = (server.address() as { port: number }).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
 describe("queuescale-exporter command", () => {
   it("--help lists every setting and exits 0", async () => {
     const result = await run(["--help"], {});
@@ -110,9 +102,9 @@ describe("queuescale-exporter command", () => {
       LISTEN_ADDRESS: "127.0.0.1:0",
       POLL_INTERVAL_SECONDS: "1",
       LOG_LEVEL: "debug",
-      RABBITMQ_PROMETHEUS_URL: `http://admin:${SECRET}@127.0.0.1:${await closedPort()}`,
-      RABBITMQ_MANAGEMENT_URL: `http://admin:${SECRET}@127.0.0.1:${await closedPort()}`,
-      RABBITMQ_URL: `amqp://admin:${SECRET}@127.0.0.1:${await closedPort()}`,
+      RABBITMQ_PROMETHEUS_URL: `http://admin:${SECRET}@127.0.0.1:${await freePort()}`,
+      RABBITMQ_MANAGEMENT_URL: `http://admin:${SECRET}@127.0.0.1:${await freePort()}`,
+      RABBITMQ_URL: `amqp://admin:${SECRET}@127.0.0.1:${await freePort()}`,
       RABBITMQ_QUEUES: "jobs",
     };
     const { child, baseUrl, exited, output } = await start(env);

@@ -1,6 +1,5 @@
-import { createServer } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createLogger } from "@queuescale/core";
+import { createLogger, freePort } from "@queuescale/core";
 import {
   AMQP_BASE,
   MANAGEMENT_URL,
@@ -69,14 +68,6 @@ async function waitForCounts(baseUrl: string, expected: Record<string, Partial<E
     },
     { timeoutMs: 40_000, what: "the scenario's counts on /metrics" },
   );
-}
-
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const port = (server.address() as { port: number }).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 // Waits of up to 40 s on a busy machine (management statistics lag besides): more than the default.
@@ -167,7 +158,7 @@ describe("RabbitMQ sources through the exporter, against the real broker", { tim
 
   it("auto: skips a prometheus endpoint that does not answer and settles on management", async () => {
     const baseUrl = await exporterWith({
-      RABBITMQ_PROMETHEUS_URL: `http://127.0.0.1:${await closedPort()}`,
+      RABBITMQ_PROMETHEUS_URL: `http://127.0.0.1:${await freePort()}`,
       RABBITMQ_MANAGEMENT_URL: MANAGEMENT_URL,
     });
     const samples = await waitForCounts(baseUrl, expectedCounts());

@@ -5,9 +5,11 @@
 import type { ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { parseExposition } from "@queuescale/test-support/scrape";
+import { exactPattern, freePort, waitFor, type DepthSource } from "@queuescale/core";
+import { findSamples, parseExposition } from "@queuescale/test-support/scrape";
 import { ROOT } from "../../scripts/stack/index.js";
-import { Children, fetchBody, freeLoopbackPort, waitUntil } from "./measure.js";
+import { Children, fetchBody, measureCalls, ownCpuSeconds, type Measurement } from "./measure.js";
+import { cpuSeconds } from "./proc.js";
 
 export const OUR_EXPORTER = join(ROOT, "exporter", "dist", "main.js");
 export const KBUDDE_EXPORTER = join(ROOT, ".tools", "bin", "rabbitmq_exporter");
@@ -24,10 +26,7 @@ export async function countSeries(
   name: string,
   labels: Record<string, string> = {},
 ): Promise<number> {
-  return parseExposition(await fetchBody(metricsUrl)).filter(
-    (sample) =>
-      sample.name === name && Object.entries(labels).every(([label, value]) => sample.labels[label] === value),
-  ).length;
+  return findSamples(parseExposition(await fetchBody(metricsUrl)), name, labels).length;
 }
 
 /**
@@ -42,7 +41,7 @@ export async function startOurExporter(
   labels: Record<string, string>,
 ): Promise<RunningExporter> {
   if (!existsSync(OUR_EXPORTER)) throw new Error("build first: npx tsc -b");
-  const port = await freeLoopbackPort();
+  const port = await freePort();
   const child = children.spawn(process.execPath, [OUR_EXPORTER], {
     PATH: process.env.PATH ?? "",
     LISTEN_ADDRESS: `127.0.0.1:${port}`,
@@ -54,10 +53,13 @@ export async function startOurExporter(
   child.stdout!.resume();
   child.stderr!.resume();
   const metricsUrl = `http://127.0.0.1:${port}/metrics`;
-  await waitUntil(
-    `our exporter to show ${expectedSeries} depth series`,
-    async () => (await countSeries(metricsUrl, "queuescale_queue_depth", labels)) >= expectedSeries,
-    180_000,
+  await waitFor(
+    async () => (await countSeries(metricsUrl, "queuescale_queue_depth", labels)) >= expectedSeries || undefined,
+    {
+      what: `our exporter to show ${expectedSeries} depth series`,
+      timeoutMs: 180_000,
+      intervalMs: 250,
+    },
   );
   return { child, pid: child.pid!, metricsUrl };
 }
@@ -73,7 +75,7 @@ export async function startKbuddeExporter(
   expectedQueues: number,
 ): Promise<RunningExporter> {
   if (!existsSync(KBUDDE_EXPORTER)) throw new Error("run scripts/loadtest-tools.sh peers first");
-  const port = await freeLoopbackPort();
+  const port = await freePort();
   const management = new URL(managementUrl);
   const child = children.spawn(KBUDDE_EXPORTER, [], {
     PATH: process.env.PATH ?? "",
@@ -83,17 +85,72 @@ export async function startKbuddeExporter(
     PUBLISH_ADDR: "127.0.0.1",
     PUBLISH_PORT: String(port),
     RABBIT_EXPORTERS: "queue",
-    INCLUDE_VHOST: `^${vhost.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}$`,
+    INCLUDE_VHOST: exactPattern(vhost),
     RABBIT_TIMEOUT: "120",
     LOG_LEVEL: "warn",
   });
   child.stdout!.resume();
   child.stderr!.resume();
   const metricsUrl = `http://127.0.0.1:${port}/metrics`;
-  await waitUntil(
-    `rabbitmq_exporter to show ${expectedQueues} queues`,
-    async () => (await countSeries(metricsUrl, "rabbitmq_queue_messages", { vhost })) >= expectedQueues,
-    180_000,
+  await waitFor(
+    async () => (await countSeries(metricsUrl, "rabbitmq_queue_messages", { vhost })) >= expectedQueues || undefined,
+    {
+      what: `rabbitmq_exporter to show ${expectedQueues} queues`,
+      timeoutMs: 180_000,
+      intervalMs: 250,
+    },
   );
   return { child, pid: child.pid!, metricsUrl };
+}
+
+/**
+ * The two rows of one of our sources: a poll of `sources` run in this process (what our exporter's
+ * background poller pays per interval), then a scrape of our exporter process reading the same
+ * source from `exporter.env`, served from its cached snapshot. Closes `sources`.
+ */
+export async function measureOurSource(options: {
+  kind: string;
+  sources: readonly DepthSource[];
+  exporter: { env: Record<string, string>; series: number; labels: Record<string, string>; note?: string };
+  calls: number;
+  children: Children;
+  brokerCpu: () => number;
+}): Promise<Measurement[]> {
+  const { kind, sources, exporter: wanted, calls, children, brokerCpu } = options;
+  const target = `queuescale exporter, ${kind} source`;
+  let readings = 0;
+  let poll: Measurement;
+  try {
+    poll = await measureCalls({
+      target,
+      call: "poll (background, once per interval)",
+      calls,
+      work: async () => {
+        const snapshots = await Promise.all(sources.map((source) => source.poll(AbortSignal.timeout(120_000))));
+        readings = snapshots.reduce((total, snapshot) => total + snapshot.readings.length, 0);
+      },
+      processCpu: ownCpuSeconds,
+      brokerCpu,
+    });
+  } finally {
+    await Promise.all(sources.map((source) => source.close()));
+  }
+  poll.depthFigures = readings;
+  const exporter = await startOurExporter(children, wanted.env, wanted.series, wanted.labels);
+  try {
+    const scrape = await measureCalls({
+      target,
+      call: "scrape of /metrics (cached snapshot)",
+      calls,
+      work: () => fetchBody(exporter.metricsUrl),
+      processCpu: () => cpuSeconds(exporter.pid),
+      brokerCpu,
+      rssPid: exporter.pid,
+      depthFigures: wanted.series,
+      note: wanted.note,
+    });
+    return [poll, scrape];
+  } finally {
+    await children.stop(exporter.child);
+  }
 }

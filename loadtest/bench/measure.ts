@@ -3,8 +3,6 @@
  * statistics, for an exporter's scrape, a poll of one of our sources, or a broker endpoint.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { createServer } from "node:net";
-import { setTimeout as delay } from "node:timers/promises";
 import { cpuSeconds, rssBytes } from "./proc.js";
 
 /** What one row of the report says about a target. */
@@ -88,18 +86,6 @@ export async function fetchBody(url: string, init: RequestInit = {}): Promise<st
   return body;
 }
 
-export async function freeLoopbackPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => resolve());
-  });
-  const address = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  if (typeof address !== "object" || !address) throw new Error("no port");
-  return address.port;
-}
-
 /** Child processes the benchmark started; every one is stopped at the end, on failure and on Ctrl-C. */
 export class Children {
   private readonly running = new Set<ChildProcess>();
@@ -123,16 +109,6 @@ export class Children {
   async stopAll(): Promise<void> {
     await Promise.all([...this.running].map((child) => this.stop(child)));
   }
-}
-
-/** Waits until `check` resolves true, polling; throws naming `what` when it does not in time. */
-export async function waitUntil(what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check().catch(() => false)) return;
-    await delay(250);
-  }
-  throw new Error(`timed out waiting for ${what}`);
 }
 
 export { cpuSeconds };

@@ -5,11 +5,11 @@
  * of each of our sources (jetstream, jsz) in this process, and a scrape of our exporter process per
  * source (cached snapshot). The server and its store are removed at the end, also on failure.
  */
-import { NameFilter, createLogger, natsAdapter, readSettings, type DepthSource } from "@queuescale/core";
+import { NameFilter, createLogger, natsAdapter, readSettings } from "@queuescale/core";
 import { startNatsServer } from "@queuescale/test-support/nats-server";
 import { BENCH_STREAMS, populateBenchStreams } from "../../exporter/bench/populate.js";
-import { startOurExporter } from "./exporters.js";
-import { Children, fetchBody, measureCalls, ownCpuSeconds, type Measurement } from "./measure.js";
+import { measureOurSource } from "./exporters.js";
+import { Children, fetchBody, measureCalls, type Measurement } from "./measure.js";
 import { cpuSeconds, findPids } from "./proc.js";
 
 export interface NatsRun {
@@ -58,45 +58,20 @@ export async function benchNats(options: {
       jsz: { NATS_MONITOR_URL: server.monitorUrl },
     };
     for (const [kind, env] of Object.entries(envs)) {
-      const source: DepthSource = natsAdapter.depth.createSources(readSettings(natsAdapter.settings, { env }), {
+      const sources = natsAdapter.depth.createSources(readSettings(natsAdapter.settings, { env }), {
         filter: NameFilter.all(),
         logger: createLogger("bench", "warn"),
-      })[0]!;
-      let readings = 0;
-      try {
-        rows.push(
-          await measureCalls({
-            target: `queuescale exporter, ${kind} source`,
-            call: "poll (background, once per interval)",
-            calls,
-            work: async () => {
-              readings = (await source.poll(AbortSignal.timeout(60_000))).readings.length;
-            },
-            processCpu: ownCpuSeconds,
-            brokerCpu,
-          }),
-        );
-        rows.at(-1)!.depthFigures = readings;
-      } finally {
-        await source.close();
-      }
-      const exporter = await startOurExporter(children, env, consumers, {});
-      try {
-        rows.push(
-          await measureCalls({
-            target: `queuescale exporter, ${kind} source`,
-            call: "scrape of /metrics (cached snapshot)",
-            calls,
-            work: () => fetchBody(exporter.metricsUrl),
-            processCpu: () => cpuSeconds(exporter.pid),
-            brokerCpu,
-            rssPid: exporter.pid,
-            depthFigures: consumers,
-          }),
-        );
-      } finally {
-        await children.stop(exporter.child);
-      }
+      });
+      rows.push(
+        ...(await measureOurSource({
+          kind,
+          sources,
+          exporter: { env, series: consumers, labels: {} },
+          calls,
+          children,
+          brokerCpu,
+        })),
+      );
       log(`    measured our ${kind} source`);
     }
     return { consumers, version, rows };

@@ -8,14 +8,14 @@
  *   - a scrape of our exporter process per source, served from its cached snapshot;
  *   - a scrape of kbudde/rabbitmq_exporter, which queries the management API on each scrape.
  */
-import { NameFilter, createLogger, rabbitmqAdapter, readSettings, type DepthSource } from "@queuescale/core";
+import { NameFilter, createLogger, rabbitmqAdapter, readSettings } from "@queuescale/core";
 import { RabbitAdmin } from "@queuescale/test-support/rabbitmq/broker-admin";
 import { AMQP_BASE, MANAGEMENT_URL, PROMETHEUS_URL } from "@queuescale/test-support/rabbitmq/scenario";
 import { uniqueName } from "@queuescale/test-support/names";
 import { parseExposition } from "@queuescale/test-support/scrape";
 import { benchQueueName, createBenchQueues } from "../../exporter/bench/populate.js";
-import { startKbuddeExporter, startOurExporter } from "./exporters.js";
-import { Children, fetchBody, measureCalls, ownCpuSeconds, type Measurement } from "./measure.js";
+import { measureOurSource, startKbuddeExporter } from "./exporters.js";
+import { Children, fetchBody, measureCalls, type Measurement } from "./measure.js";
 import { beamPid, cpuSeconds } from "./proc.js";
 
 /** The amqp source is one source per listed queue (meant for short lists); its exporter process gets at most this many. */
@@ -117,51 +117,27 @@ export async function benchRabbitmq(options: {
       return env;
     };
     for (const kind of ["prometheus", "management", "amqp"]) {
-      const sources: DepthSource[] = rabbitmqAdapter.depth.createSources(
+      const sources = rabbitmqAdapter.depth.createSources(
         readSettings(rabbitmqAdapter.settings, { env: settingsFor(kind, queues) }),
         { filter: NameFilter.all(), logger: createLogger("bench", "warn") },
       );
-      let readings = 0;
-      try {
-        rows.push(
-          await measureCalls({
-            target: `queuescale exporter, ${kind} source`,
-            call: "poll (background, once per interval)",
-            calls,
-            work: async () => {
-              const snapshots = await Promise.all(sources.map((source) => source.poll(AbortSignal.timeout(120_000))));
-              readings = snapshots.reduce((total, snapshot) => total + snapshot.readings.length, 0);
-            },
-            processCpu: ownCpuSeconds,
-            brokerCpu,
-          }),
-        );
-        rows.at(-1)!.depthFigures = readings;
-      } finally {
-        await Promise.all(sources.map((source) => source.close()));
-      }
-      log(`    measured a poll of the ${kind} source`);
-
       const exported = kind === "amqp" ? Math.min(queues, AMQP_EXPORTER_QUEUES) : queues;
-      const exporter = await startOurExporter(children, settingsFor(kind, exported), exported, { vhost });
-      try {
-        rows.push(
-          await measureCalls({
-            target: `queuescale exporter, ${kind} source`,
-            call: "scrape of /metrics (cached snapshot)",
-            calls,
-            work: () => fetchBody(exporter.metricsUrl),
-            processCpu: () => cpuSeconds(exporter.pid),
-            brokerCpu,
-            rssPid: exporter.pid,
-            depthFigures: exported,
+      rows.push(
+        ...(await measureOurSource({
+          kind,
+          sources,
+          exporter: {
+            env: settingsFor(kind, exported),
+            series: exported,
+            labels: { vhost },
             note: exported < queues ? `exporter process lists ${exported} queues` : undefined,
-          }),
-        );
-      } finally {
-        await children.stop(exporter.child);
-      }
-      log(`    measured our exporter's scrape (${kind})`);
+          },
+          calls,
+          children,
+          brokerCpu,
+        })),
+      );
+      log(`    measured a poll of the ${kind} source and our exporter's scrape`);
     }
 
     const kbudde = await startKbuddeExporter(children, MANAGEMENT_URL, vhost, queues);

@@ -1,10 +1,10 @@
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { mkdtemp, readFile, readdir, rm } from "node:fs/promises";
-import { createServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createInbox, type NatsConnection, type Subscription } from "@nats-io/transport-node";
+import { freePort } from "@queuescale/core";
 
 /**
  * A throwaway nats-server with JetStream and the monitoring port, for tests and benchmarks that
@@ -203,18 +203,6 @@ export interface NatsTestCluster {
   stop(): Promise<void>;
 }
 
-/** A port nothing listens on right now (the kernel's pick for an ephemeral listener). */
-async function freeLoopbackPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
 /**
  * A JetStream cluster of `size` servers on loopback. Clustered JetStream will not start without
  * routes, so the route ports are chosen before any member starts (each member lists them all; a
@@ -225,7 +213,7 @@ export async function startNatsCluster(
   size = 3,
   name = `qs-${process.pid}-${Date.now().toString(36)}`,
 ): Promise<NatsTestCluster> {
-  const routePorts = await Promise.all(Array.from({ length: size }, () => freeLoopbackPort()));
+  const routePorts = await Promise.all(Array.from({ length: size }, () => freePort()));
   const routes = routePorts.map((port) => `nats://127.0.0.1:${port}`);
   const started = await Promise.allSettled(
     routePorts.map((port, index) =>

@@ -1,21 +1,13 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { stringify } from "yaml";
+import { freePort } from "@queuescale/core";
 
 export interface VectorSample {
   metric: Record<string, string>;
   value: [number, string];
-}
-
-async function freeLoopbackPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 /**
@@ -34,7 +26,7 @@ export class PrometheusServer {
     const dir = mkdtempSync(join(tmpdir(), "queuescale-prometheus-"));
     const configFile = join(dir, "prometheus.yml");
     writeFileSync(configFile, stringify(config));
-    const port = await freeLoopbackPort();
+    const port = await freePort();
     const output: string[] = [];
     const child = spawn(
       "prometheus",
