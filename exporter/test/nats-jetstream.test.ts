@@ -2,19 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLogger } from "@queuescale/core";
 import { JetStreamScenario } from "@queuescale/test-support/nats/scenario";
 import { eventually } from "@queuescale/test-support/names";
-import { findSamples, scrape, type Sample } from "@queuescale/test-support/scrape";
+import { findSamples, queueReadings, scrape, type QueueReadings, type Sample } from "@queuescale/test-support/scrape";
 import { TcpProxy } from "@queuescale/test-support/tcp-proxy";
 import { startExporter, type RunningExporter } from "../src/exporter.js";
-
-const FAMILIES = {
-  depth: "queuescale_queue_depth",
-  ready: "queuescale_queue_ready_messages",
-  unacked: "queuescale_queue_unacked_messages",
-  consumers: "queuescale_queue_consumers",
-  redelivered: "queuescale_queue_redelivered_messages",
-  age: "queuescale_queue_oldest_message_age_seconds",
-} as const;
-type Field = keyof typeof FAMILIES;
 
 /** What the test does to the shared server, and so what the exporter must report. */
 const WORKERS = { name: "workers", filter: "jobs", published: 12, received: 5, waitingPulls: 3 };
@@ -71,14 +61,8 @@ async function exporterWith(natsUrl: string): Promise<{ baseUrl: string; started
 }
 
 /** Per consumer of the scenario's stream, the depth families present on /metrics. */
-function readingsIn(samples: Sample[]): Record<string, Partial<Record<Field, number>>> {
-  const readings: Record<string, Partial<Record<Field, number>>> = {};
-  for (const [field, family] of Object.entries(FAMILIES) as [Field, string][]) {
-    for (const sample of findSamples(samples, family, { broker: "nats", stream: scenario.stream })) {
-      (readings[sample.labels.consumer!] ??= {})[field] = sample.value;
-    }
-  }
-  return readings;
+function readingsIn(samples: Sample[]): QueueReadings {
+  return queueReadings(samples, { broker: "nats", stream: scenario.stream }, "consumer");
 }
 
 function sourceUp(samples: Sample[]): number | undefined {

@@ -8,19 +8,16 @@ import {
   type NatsTestCluster,
   type NatsTestServer,
 } from "@queuescale/test-support/nats-server";
-import { findSamples, scrape, type Sample } from "@queuescale/test-support/scrape";
+import {
+  QUEUE_FAMILIES,
+  findSamples,
+  queueReadings,
+  scrape,
+  type QueueReadings,
+  type Sample,
+} from "@queuescale/test-support/scrape";
 import { TcpProxy } from "@queuescale/test-support/tcp-proxy";
 import { startExporter, type RunningExporter } from "../src/exporter.js";
-
-const FAMILIES = {
-  depth: "queuescale_queue_depth",
-  ready: "queuescale_queue_ready_messages",
-  unacked: "queuescale_queue_unacked_messages",
-  consumers: "queuescale_queue_consumers",
-  redelivered: "queuescale_queue_redelivered_messages",
-  age: "queuescale_queue_oldest_message_age_seconds",
-} as const;
-type Field = keyof typeof FAMILIES;
 
 const WORKERS = { name: "workers", filter: "jobs", published: 9, received: 4, waitingPulls: 2 };
 const OTHERS = { name: "others-ü", filter: "other", published: 3 };
@@ -49,14 +46,9 @@ async function exporterWith(monitorUrls: string[]): Promise<string> {
   return `http://127.0.0.1:${exporter.port}`;
 }
 
-function readingsIn(samples: Sample[], stream: string): Record<string, Partial<Record<Field, number>>> {
-  const readings: Record<string, Partial<Record<Field, number>>> = {};
-  for (const [field, family] of Object.entries(FAMILIES) as [Field, string][]) {
-    for (const sample of findSamples(samples, family, { broker: "nats", stream })) {
-      (readings[sample.labels.consumer!] ??= {})[field] = sample.value;
-    }
-  }
-  return readings;
+/** Per consumer of a stream, the depth families present on /metrics. */
+function readingsIn(samples: Sample[], stream: string): QueueReadings {
+  return queueReadings(samples, { broker: "nats", stream }, "consumer");
 }
 
 /** Sets up the same consumers on any server: workers with pending, unacked and waiting pulls. */
@@ -194,7 +186,7 @@ describe("exporter reading a 3-node cluster's /jsz", () => {
     );
     expect(readingsIn(samples, scenario.stream)).toEqual(EXPECTED);
     // The replicas are on every server, but one series per consumer reaches /metrics.
-    expect(findSamples(samples, FAMILIES.depth, { stream: scenario.stream })).toHaveLength(2);
+    expect(findSamples(samples, QUEUE_FAMILIES.depth, { stream: scenario.stream })).toHaveLength(2);
     expect(findSamples(samples, "queuescale_source_up", { broker: "nats" }).map((sample) => sample.value)).toEqual([
       1, 1, 1,
     ]);

@@ -39,3 +39,34 @@ export async function scrape(baseUrl: string): Promise<Sample[]> {
   if (!response.ok) throw new Error(`scrape ${baseUrl} answered ${response.status}`);
   return parseExposition(await response.text());
 }
+
+/** The per-queue families of the metric contract, by the short name tests give each. */
+export const QUEUE_FAMILIES = {
+  depth: "queuescale_queue_depth",
+  ready: "queuescale_queue_ready_messages",
+  unacked: "queuescale_queue_unacked_messages",
+  consumers: "queuescale_queue_consumers",
+  redelivered: "queuescale_queue_redelivered_messages",
+  age: "queuescale_queue_oldest_message_age_seconds",
+} as const;
+export type QueueField = keyof typeof QUEUE_FAMILIES;
+export type QueueReadings = Record<string, Partial<Record<QueueField, number>>>;
+
+/**
+ * Per queue (named by its `keyLabel`), the queue families among `fields` present in the samples
+ * that carry `labels`: a family missing for a queue is missing from its record, never 0.
+ */
+export function queueReadings(
+  samples: Sample[],
+  labels: Record<string, string>,
+  keyLabel: string,
+  fields: readonly QueueField[] = Object.keys(QUEUE_FAMILIES) as QueueField[],
+): QueueReadings {
+  const readings: QueueReadings = {};
+  for (const field of fields) {
+    for (const sample of findSamples(samples, QUEUE_FAMILIES[field], labels)) {
+      (readings[sample.labels[keyLabel]!] ??= {})[field] = sample.value;
+    }
+  }
+  return readings;
+}
