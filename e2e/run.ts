@@ -64,7 +64,7 @@ async function main(): Promise<number> {
   const brokers = values.broker ?? Object.keys(MODULES);
   const unknown = brokers.filter((broker) => !(broker in MODULES));
   if (unknown.length > 0) {
-    process.stderr.write(`e2e: unknown --broker ${unknown.join(", ")} (rabbitmq or nats)\n`);
+    process.stderr.write(`e2e: unknown --broker ${unknown.join(", ")} (one of ${Object.keys(MODULES).join(", ")})\n`);
     return 2;
   }
   const problem = await preflight();

@@ -157,8 +157,7 @@ export class BrokerScenario {
     const { overlay, fixture, proxy } = this.ready();
     const { kubectl } = this.env.cluster;
     const namespace = overlay.namespace;
-    const hpa = (findManifest(overlay, "HorizontalPodAutoscaler", "queuescale-worker") as unknown as { spec: HpaSpec })
-      .spec;
+    const hpa = findManifest(overlay, "HorizontalPodAutoscaler", "queuescale-worker").spec as HpaSpec;
     const target = Number(hpa.metrics[0]?.external?.target?.averageValue);
     const minReplicas = hpa.minReplicas ?? 1;
     const scaleUp = hpa.behavior?.scaleUp ?? {};
@@ -341,7 +340,7 @@ export class BrokerScenario {
     const { kubectl } = this.env.cluster;
     const namespace = overlay.namespace;
     const hpaManifest = findManifest(overlay, "HorizontalPodAutoscaler", "queuescale-worker");
-    const hpa = (hpaManifest as unknown as { spec: HpaSpec }).spec;
+    const hpa = hpaManifest.spec as HpaSpec;
     const window = hpa.behavior?.scaleDown?.stabilizationWindowSeconds ?? 300;
 
     // A record the workers append each processed id to (the example handler's WORK_RECORD_FILE),
@@ -597,7 +596,7 @@ function deploymentReplicas(overlay: RenderedOverlay): Record<string, number> {
   const counts: Record<string, number> = {};
   for (const manifest of overlay.manifests) {
     if (manifest.kind !== "Deployment") continue;
-    counts[manifest.metadata.name] = (manifest as unknown as { spec: { replicas?: number } }).spec.replicas ?? 1;
+    counts[manifest.metadata.name] = (manifest.spec as { replicas?: number }).replicas ?? 1;
   }
   return counts;
 }

@@ -73,7 +73,7 @@ export function buildDashboard(adapters: readonly BrokerAdapter[] = BROKER_ADAPT
   const dashboard = new DashboardBuilder("queuescale")
     .uid(DASHBOARD_UID)
     .description("Queue backlog, workers and autoscaling of queuescale (RabbitMQ queues and NATS JetStream consumers).")
-    .tags(["queuescale", "rabbitmq", "nats", "autoscaling"])
+    .tags(["queuescale", ...adapters.map((adapter) => adapter.name), "autoscaling"])
     .refresh("30s")
     .time({ from: "now-3h", to: "now" })
     .timezone("browser")

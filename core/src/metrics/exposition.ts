@@ -48,7 +48,8 @@ export function renderRegistry(registry: AnyRegistry, format: ExpositionFormat):
   const next = previous.then(async () => {
     registry.setContentType(CONTENT_TYPES[format]);
     if (format === "prometheus") return registry.metrics();
-    const counters = registry.getMetricsAsArray().filter((metric) => (metric.type as unknown as string) === "counter");
+    // prom-client's typings declare `type` a numeric enum; at run time it holds the type's name.
+    const counters = registry.getMetricsAsArray().filter((metric) => String(metric.type) === "counter");
     const names = counters.map((metric) => metric.name);
     try {
       return await registry.metrics();
