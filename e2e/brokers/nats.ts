@@ -1,6 +1,8 @@
 import { AckPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
+import { exactPattern } from "@queuescale/core";
 import { uniqueName } from "@queuescale/test-support/names";
+import { deleteStreams } from "@queuescale/test-support/nats/streams";
 import { ADMIN_TOKEN, type BrokerFixture, type BrokerModule } from "./types.js";
 
 const NATS_PORT = 4222;
@@ -28,11 +30,7 @@ export const nats: BrokerModule = {
         const jsm = await jetstreamManager(nc);
         // The workers (DECLARE=true) add a dead-letter stream and its max-deliveries stream to each.
         const owned = [stream, idleStream].flatMap((name) => [name, `${name}_DEAD`, `${name}_DEAD_EXHAUSTED`]);
-        for (const name of owned) {
-          await jsm.streams.delete(name).catch((error: unknown) => {
-            if (!String(error).includes("not found")) throw error;
-          });
-        }
+        await deleteStreams(jsm, owned);
       } finally {
         await nc.close();
       }
@@ -53,7 +51,7 @@ export const nats: BrokerModule = {
         // The shared server has other streams; export this run's only.
         // The overlay gives it its own Secret key (nats-exporter-url): its broker connection can be
         // cut without the workers'.
-        "queuescale-exporter": { QUEUE_INCLUDE: `^${stream}$` },
+        "queuescale-exporter": { QUEUE_INCLUDE: exactPattern(stream) },
         // Declared by the workers, deleted at the end.
         "queuescale-worker": { STREAM: idleStream, SUBJECTS: `${idleStream}.>`, CONSUMER },
         "queuescale-producer": { STREAM: stream },

@@ -1,6 +1,20 @@
-import { jetstreamManager } from "@nats-io/jetstream";
+import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
+import { exactPattern } from "@queuescale/core";
+import { deleteStreams, isStreamNotFound } from "@queuescale/test-support/nats/streams";
 import type { BrokerPlan, Selector } from "./types.js";
+
+const NATS_URL = "nats://127.0.0.1:4222";
+
+/** Runs `use` with a JetStream manager on a connection of its own, closed after. */
+async function withManager<T>(use: (manager: JetStreamManager) => Promise<T>): Promise<T> {
+  const connection = await connect({ servers: NATS_URL });
+  try {
+    return await use(await jetstreamManager(connection));
+  } finally {
+    await connection.close();
+  }
+}
 
 /**
  * The overlay's stream and durable consumer (a stream of its own for this run when `suffix` is
@@ -18,38 +32,26 @@ export function natsPlan(overlaySelector: Selector, suffix?: string): BrokerPlan
     describe: `JetStream stream "${stream}", durable consumer "${consumer}"`,
     env: {
       BROKER: "nats",
-      NATS_URL: "nats://127.0.0.1:4222",
+      NATS_URL,
       STREAM: stream,
       CONSUMER: consumer,
       SUBJECTS: `${stream}.>`,
-      QUEUE_INCLUDE: `^${stream}$`,
+      QUEUE_INCLUDE: exactPattern(stream),
     },
     async setUp() {
-      await withStreams(streams, async (manager, name) => {
-        const info = await manager.streams.info(name);
-        if (info.state.messages > 0) throw new Error(`stream ${name} already holds ${info.state.messages} messages`);
+      // A run starts from empty streams (or none): leftovers would count as its backlog.
+      await withManager(async (manager) => {
+        for (const name of streams) {
+          const info = await manager.streams.info(name).catch((error: unknown) => {
+            if (isStreamNotFound(error)) return undefined;
+            throw error;
+          });
+          if (info && info.state.messages > 0) {
+            throw new Error(`stream ${name} already holds ${info.state.messages} messages`);
+          }
+        }
       });
     },
-    async tearDown() {
-      await withStreams(streams, (manager, name) => manager.streams.delete(name));
-    },
+    tearDown: () => withManager((manager) => deleteStreams(manager, streams)),
   };
-}
-
-type Manager = Awaited<ReturnType<typeof jetstreamManager>>;
-
-/** Runs `action` on each of `names` that exists; exactly those streams, never a prefix match. */
-async function withStreams(
-  names: string[],
-  action: (manager: Manager, name: string) => Promise<unknown>,
-): Promise<void> {
-  const connection = await connect({ servers: "127.0.0.1:4222" });
-  try {
-    const manager = await jetstreamManager(connection);
-    const existing = new Set<string>();
-    for await (const info of manager.streams.list()) existing.add(info.config.name);
-    for (const name of names) if (existing.has(name)) await action(manager, name);
-  } finally {
-    await connection.close();
-  }
 }

@@ -11,6 +11,7 @@ import {
 } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { uniqueName } from "../names.js";
+import { deleteStreams } from "./streams.js";
 import type { BrokerHarness, DeadLetter, ProducerTarget, StoredMessage, WorkerTarget } from "../broker-harness.js";
 
 /** The shared local nats-server's port. */
@@ -117,10 +118,11 @@ async function workerTarget(serverPort: number): Promise<NatsWorkerTarget> {
       return letters;
     },
     async cleanup() {
-      for (const name of [stream, deadStream, exhaustedStream]) {
-        await manager.streams.delete(name).catch(() => undefined);
+      try {
+        await deleteStreams(manager, [stream, deadStream, exhaustedStream]);
+      } finally {
+        await connection.close().catch(() => undefined);
       }
-      await connection.close().catch(() => undefined);
     },
   };
 }
@@ -208,8 +210,11 @@ async function producerTarget(serverPort: number): Promise<ProducerTarget> {
       return messages;
     },
     async cleanup() {
-      for (const name of streams) await manager.streams.delete(name).catch(() => undefined);
-      await connection.drain();
+      try {
+        await deleteStreams(manager, streams);
+      } finally {
+        await connection.drain();
+      }
     },
   };
 }
