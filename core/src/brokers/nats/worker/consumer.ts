@@ -38,10 +38,23 @@ import {
   parseMaxDeliveriesAdvisory,
 } from "./message.js";
 import type { NatsTarget } from "./settings.js";
+import { Settlements } from "./settlements.js";
 import { prepareTopology } from "./topology.js";
 
 function nanosToMs(nanoseconds: number): number {
   return Math.round(nanoseconds / 1_000_000);
+}
+
+/**
+ * consume() keeps up to `concurrency` messages requested from the server; the iterator sends the
+ * next pull only once the loop has taken the message before it, so what waits in the client stays
+ * about as large. It asks again when the requested-but-not-arrived count falls to the threshold.
+ * The library's default threshold (three quarters of the window) sends a pull per quarter of the
+ * window, each its own write to the socket; asking when a quarter is left sends one per three
+ * quarters, while that quarter is still on its way.
+ */
+export function jetStreamPullWindow(concurrency: number): { max_messages: number; threshold_messages: number } {
+  return { max_messages: concurrency, threshold_messages: Math.max(1, Math.floor(concurrency / 4)) };
 }
 
 /** How long a failed attempt to dead-letter an exhausted message waits before the next. */
@@ -77,6 +90,7 @@ export class NatsConsumer implements BrokerConsumer, DeliveryOwner {
   private reconnectAttempts = 0;
   private readonly inFlight = new Set<NatsDelivery>();
   private progressTimer: NodeJS.Timeout | undefined;
+  private readonly settlements = new Settlements();
 
   constructor(
     private readonly target: NatsTarget,
@@ -118,7 +132,7 @@ export class NatsConsumer implements BrokerConsumer, DeliveryOwner {
     const consumer = await this.js.consumers.get(this.target.stream, this.target.consumer);
     // JetStream's default ack_wait is 30 s.
     this.keepLongMessagesAlive(nanosToMs((await consumer.info(true)).config.ack_wait ?? 30e9));
-    const messages = await consumer.consume({ max_messages: this.options.concurrency });
+    const messages = await consumer.consume(jetStreamPullWindow(this.options.concurrency));
     this.messages = messages;
     // stop() may have come while connecting: the loop then only gives back what was pulled.
     if (this.stopController.signal.aborted) messages.stop();
@@ -140,6 +154,8 @@ export class NatsConsumer implements BrokerConsumer, DeliveryOwner {
   async close(): Promise<void> {
     await this.stopConsuming();
     clearInterval(this.progressTimer);
+    // Acks and naks still queued for this turn go out before the connection drains.
+    this.settlements.flush();
     const connection = this.connection;
     this.connection = undefined;
     if (connection) {
@@ -149,10 +165,14 @@ export class NatsConsumer implements BrokerConsumer, DeliveryOwner {
     this.hooks.onConnectionChange(false);
   }
 
-  /** A delivery was settled (or handed back): its slot is free again. */
-  settled(delivery: NatsDelivery): void {
+  /** A delivery was settled (or handed back): its slot is free again; its ack or nak leaves with this turn's. */
+  settled(delivery: NatsDelivery, send: () => void): boolean {
     this.inFlight.delete(delivery);
     this.slots.give();
+    const connection = this.connection;
+    if (!connection || connection.isClosed()) return false;
+    this.settlements.add(send);
+    return true;
   }
 
   /**

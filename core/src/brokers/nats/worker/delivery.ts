@@ -18,7 +18,11 @@ export interface OriginalMessage {
 /** What a delivery tells the consumer it came from. */
 export interface DeliveryOwner {
   publishDeadLetter(original: OriginalMessage, reason: string, attempt: number): Promise<PubAck>;
-  settled(delivery: NatsDelivery): void;
+  /**
+   * Frees the delivery's slot and queues `send` (its ack or nak) for the end of this turn; false
+   * when the connection is closed for good.
+   */
+  settled(delivery: NatsDelivery, send: () => void): boolean;
 }
 
 export class NatsDelivery implements Delivery {
@@ -63,16 +67,10 @@ export class NatsDelivery implements Delivery {
     void this.settle(() => this.raw.nak());
   }
 
-  private settle(action: () => void): boolean {
+  /** false when settled already, or when the connection is closed for good (JetStream redelivers after ack_wait). */
+  private settle(send: () => void): boolean {
     if (this.done) return false;
     this.done = true;
-    this.consumer.settled(this);
-    try {
-      action();
-      return true;
-    } catch {
-      // The connection is closed for good: JetStream redelivers after ack_wait.
-      return false;
-    }
+    return this.consumer.settled(this, send);
   }
 }
