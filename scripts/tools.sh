@@ -54,43 +54,29 @@ apt_install chromium chromium
 # kubectl-validate: offline schema validation of the rendered manifests (built-in Kubernetes schemas).
 go_install kubectl-validate "sigs.k8s.io/kubectl-validate@$KUBECTL_VALIDATE_VERSION"
 
-# CRDs for kubectl-validate, taken from the projects' Go modules so their versions are pinned and
-# nothing is vendored into the repository.
-crds_from_module() { # name module@version directory-in-module file-glob
-  local dir="$TOOLS_DIR/crds/$1-${2##*@}"
+# Files taken from the projects' Go modules so their versions are pinned and nothing is vendored
+# into the repository: .tools/<kind>/<name> links to the copy for the pinned version.
+files_from_module() { # kind name module@version directory-in-module file-glob
+  local dir="$TOOLS_DIR/$1/$2-${3##*@}"
   if [ ! -f "$dir/.complete" ]; then
-    echo "tools: fetching $2 CRDs"
+    echo "tools: fetching $3 $4/$5"
     local module_dir
-    module_dir="$(GOFLAGS=-mod=mod go mod download -json "$2" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')"
+    module_dir="$(GOFLAGS=-mod=mod go mod download -json "$3" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')"
     rm -rf "$dir" && mkdir -p "$dir"
-    cp "$module_dir/$3"/$4 "$dir/"
-    chmod u+w "$dir"/*.yaml
-    touch "$dir/.complete"
-  fi
-  ln -sfn "$dir" "$TOOLS_DIR/crds/$1"
-}
-# ServiceMonitor, PodMonitor, PrometheusRule
-crds_from_module prometheus-operator "github.com/prometheus-operator/prometheus-operator@$PROMETHEUS_OPERATOR_VERSION" \
-  example/prometheus-operator-crd 'monitoring.coreos.com_*.yaml'
-# ScaledObject (k8s/components/keda)
-crds_from_module keda "github.com/kedacore/keda/v2@$KEDA_VERSION" config/crd/bases 'keda.sh_*.yaml'
-
-# KEDA's external scaler service definition, which exporter/test/scaler-proto.test.ts compares with
-# the exporter's copy (exporter/proto/externalscaler.proto).
-proto_from_module() { # name module@version path-in-module
-  local dir="$TOOLS_DIR/proto/$1-${2##*@}"
-  if [ ! -f "$dir/.complete" ]; then
-    echo "tools: fetching $2 $3"
-    local module_dir
-    module_dir="$(GOFLAGS=-mod=mod go mod download -json "$2" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')"
-    rm -rf "$dir" && mkdir -p "$dir"
-    cp "$module_dir/$3" "$dir/"
+    cp "$module_dir/$4"/$5 "$dir/"
     chmod u+w "$dir"/*
     touch "$dir/.complete"
   fi
-  ln -sfn "$dir" "$TOOLS_DIR/proto/$1"
+  ln -sfn "$dir" "$TOOLS_DIR/$1/$2"
 }
-proto_from_module keda "github.com/kedacore/keda/v2@$KEDA_VERSION" pkg/scalers/externalscaler/externalscaler.proto
+# CRDs for kubectl-validate. ServiceMonitor, PodMonitor, PrometheusRule:
+files_from_module crds prometheus-operator "github.com/prometheus-operator/prometheus-operator@$PROMETHEUS_OPERATOR_VERSION" \
+  example/prometheus-operator-crd 'monitoring.coreos.com_*.yaml'
+# ScaledObject (k8s/components/keda, keda-external):
+files_from_module crds keda "github.com/kedacore/keda/v2@$KEDA_VERSION" config/crd/bases 'keda.sh_*.yaml'
+# KEDA's external scaler service definition, which exporter/test/scaler-proto.test.ts compares with
+# the exporter's copy (exporter/proto/externalscaler.proto).
+files_from_module proto keda "github.com/kedacore/keda/v2@$KEDA_VERSION" pkg/scalers/externalscaler externalscaler.proto
 
 # k6 for the load-test smoke run.
 scripts/loadtest-tools.sh k6
