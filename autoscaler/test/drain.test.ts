@@ -3,7 +3,13 @@ import { parseHpa } from "../src/engine/index.js";
 import { Backlog, weightedQuantile } from "../src/sim/drain/backlog.js";
 import { REQUIRED_REPLICAS_METRIC, type DrainModel } from "../src/sim/drain/model.js";
 import { drawPhases } from "../src/sim/drain/phases.js";
-import { DrainRule, MetricPipeline, leastSquaresSlope, type ScrapeSample } from "../src/sim/drain/pipeline.js";
+import {
+  DrainRule,
+  MetricPipeline,
+  counterRate,
+  leastSquaresSlope,
+  type ScrapeSample,
+} from "../src/sim/drain/pipeline.js";
 import { drainTimeSpec, fixedTargetSpec, runHpa, runOracle } from "../src/sim/drain/run.js";
 
 const depthMetric = (averageValue: number) => ({
@@ -87,35 +93,53 @@ describe("backlog", () => {
 });
 
 describe("the drain-time rule on scraped samples", () => {
-  // Depth 100 → 200 → 300 while 50 messages finish every 10 s, each taking 0.5 s.
-  const samples: ScrapeSample[] = [
-    { t: 0, depth: 100, completions: 0, handlerSeconds: 0 },
-    { t: 10, depth: 200, completions: 50, handlerSeconds: 25 },
-    { t: 20, depth: 300, completions: 100, handlerSeconds: 50 },
-  ];
-  const windows = { handlerSeconds: 60, arrivals: 60, lastKnownHandlerSeconds: 3600 };
+  // Depth 100 → 400 while 50 messages finish every 10 s, each taking 0.5 s.
+  const samples: ScrapeSample[] = [0, 10, 20, 30].map((t) => ({
+    t,
+    depth: 100 + 10 * t,
+    completions: 5 * t,
+    handlerSeconds: 2.5 * t,
+  }));
+  const windows = { handlerSeconds: 30, arrivals: 30, lastKnownHandlerSeconds: 3600 };
+  /** Evaluates at every scrape, as Prometheus would with the same interval; returns the last. */
+  const evaluateAll = (rule: DrainRule, upTo: readonly ScrapeSample[]) =>
+    upTo.map((sample, index) => rule.evaluate(upTo.slice(0, index + 1), sample.t)).at(-1)!;
 
-  it("required = (300 / 50 + (5 + 10)) × 0.5 / 2 = 5.25", () => {
-    // s = 50 s / 100 messages; λ = 100 completions / 20 s + depth slope 10/s; T = 50, c = 2.
+  it("required = (400 / 50 + (5 + 10)) × 0.5 / 2 = 5.75", () => {
+    // At t=30 the window (0, 30] holds the samples of 10, 20 and 30 s. s = (75 − 25) s / (150 − 50)
+    // messages = 0.5 s. rate: an increase of 100 over 20 s, extrapolated 10 s back to the window's
+    // start (within 1.1 sample intervals, and where the counter would reach 0) → 150 / 30 s = 5/s.
+    // deriv of the recorded depth 200, 300, 400 = 10/s. T = 50, c = 2.
     const rule = new DrainRule({ windows, drainTargetSeconds: 50, concurrency: 2 });
-    expect(rule.evaluate(samples, 20)).toEqual({ t: 20, required: 5.25, handlerSeconds: 0.5, arrivalRate: 15 });
+    expect(evaluateAll(rule, samples)).toEqual({ t: 30, required: 5.75, handlerSeconds: 0.5, arrivalRate: 15 });
   });
 
-  it("is absent until the window holds two samples", () => {
+  it("rate extrapolates half a sample interval past a gap, and divides by the window", () => {
+    // Samples at 50 and 60 in (0, 60]: 50 s to the start is past 1.1 × 10 s, so 5 s; 0 to the end.
+    // The counter, 100 at t=50, would reach 0 only 10 s earlier, which is further than 5 s.
+    const points = [
+      { t: 50, v: 100 },
+      { t: 60, v: 150 },
+    ];
+    expect(counterRate(points, 60, 60)).toBe((50 * (15 / 10)) / 60);
+    expect(counterRate(points.slice(0, 1), 60, 60)).toBeNull();
+  });
+
+  it("is absent until the recorded depth has two points", () => {
     const rule = new DrainRule({ windows, drainTargetSeconds: 50, concurrency: 2 });
     expect(rule.evaluate(samples.slice(0, 1), 0).required).toBeNull();
   });
 
   it("keeps the last known handler time for an hour when nothing finishes, then is absent", () => {
     const rule = new DrainRule({ windows, drainTargetSeconds: 50, concurrency: 2 });
-    rule.evaluate(samples, 20);
-    // Later, nothing finishes and the depth stays at 300: λ = 0, s = 0.5 from t=20.
-    const idle = (t: number): ScrapeSample[] => [
-      { t: t - 10, depth: 300, completions: 100, handlerSeconds: 50 },
-      { t, depth: 300, completions: 100, handlerSeconds: 50 },
-    ];
-    expect(rule.evaluate(idle(3620), 3620)).toMatchObject({ required: 1.5, handlerSeconds: 0.5, arrivalRate: 0 });
-    expect(rule.evaluate(idle(3621), 3621)).toMatchObject({ required: null, handlerSeconds: null });
+    evaluateAll(rule, samples);
+    // Later, nothing finishes and the depth stays at 400: λ = 0, s = 0.5 as known at t=30.
+    const idle = [3610, 3620, 3630].map((t) => ({ t, depth: 400, completions: 150, handlerSeconds: 75 }));
+    expect(evaluateAll(rule, idle)).toMatchObject({ t: 3630, required: 2, handlerSeconds: 0.5, arrivalRate: 0 });
+    expect(rule.evaluate([...idle, { ...idle[2]!, t: 3631 }], 3631)).toMatchObject({
+      required: null,
+      handlerSeconds: null,
+    });
   });
 
   it("clamps the arrival estimate at 0 when the depth falls faster than the completions say", () => {
@@ -124,8 +148,8 @@ describe("the drain-time rule on scraped samples", () => {
       { t: 0, depth: 300, completions: 0, handlerSeconds: 0 },
       { t: 10, depth: 0, completions: 10, handlerSeconds: 10 },
     ];
-    // completions 1/s, depth slope −30/s: λ = max(0, −29) = 0; backlog 0 → required 0.
-    expect(rule.evaluate(falling, 10)).toEqual({ t: 10, required: 0, handlerSeconds: 1, arrivalRate: 0 });
+    // completions 1/s at most, depth slope −30/s: λ = 0; backlog 0 → required 0.
+    expect(evaluateAll(rule, falling)).toEqual({ t: 10, required: 0, handlerSeconds: 1, arrivalRate: 0 });
   });
 
   it("the slope is PromQL's deriv: least squares, not first-to-last", () => {
@@ -218,7 +242,8 @@ describe("fixed target against drain time", () => {
   it("the drain-time HPA holds 10: at t=0 its metric is absent, which blocks a scale-down; from t=5 it reads 10", () => {
     const spec = drainTimeSpec(QUICK);
     expect(spec.metrics.map((metric) => metric.name)).toEqual(["queuescale_queue_depth", REQUIRED_REPLICAS_METRIC]);
-    // t=5: s = 1 s, λ = 40 completions / 4 s + slope 0 = 10/s, backlog 0 → (0 / 10 + 10) × 1 / 1 = 10.
+    // t=5: s = 1 s; λ = rate (40 over the samples of 1–5 s, extrapolated to the window (0, 5]: 50 / 5 s)
+    // + slope 0 = 10/s; backlog 0 → (0 / 10 + 10) × 1 / 1 = 10.
     const run = runHpa(steady, spec, ZERO);
     expect(run.summary).toEqual({
       overTargetShare: 0,

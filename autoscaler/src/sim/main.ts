@@ -40,7 +40,7 @@ Commands:
            --hpa FILE|- (--scenario burst|steady-bursts|slowdown | --burst N[@T] | --rate R@FROM-TO)...
            [--handler-seconds S[@FROM]]... [--concurrency 4] [--drain-target 60] [--floor-target N]
            [--startup 30] [--poll-interval 5] [--scrape-interval 10] [--rule-interval 10]
-           [--adapter-delay 0] [--sync-period 15] [--handler-window 60] [--arrival-window 60]
+           [--adapter-delay 0] [--sync-period 15] [--handler-window 120] [--arrival-window 120]
            [--duration 900] [--initial-replicas N] [--runs 20] [--seed 1] [--name NAME]
            [--chart FILE.svg|.png] [--json]
 
@@ -273,8 +273,8 @@ async function runDrain(args: string[]): Promise<void> {
     startupSeconds: intFlag("--startup", text("startup"), 30),
     pipeline,
     windows: {
-      handlerSeconds: intFlag("--handler-window", text("handler-window"), 60, 1),
-      arrivals: intFlag("--arrival-window", text("arrival-window"), 60, 1),
+      handlerSeconds: intFlag("--handler-window", text("handler-window"), 120, 1),
+      arrivals: intFlag("--arrival-window", text("arrival-window"), 120, 1),
       lastKnownHandlerSeconds: 3600,
     },
     durationSeconds: intFlag("--duration", text("duration"), 900, 1),

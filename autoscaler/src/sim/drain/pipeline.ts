@@ -34,9 +34,9 @@ export interface RuleEvaluation {
   arrivalRate: number | null;
 }
 
-function inWindow(samples: readonly ScrapeSample[], t: number, window: number): ScrapeSample[] {
-  // A range selector holds the samples of (t − window, t].
-  return samples.filter((sample) => sample.t > t - window && sample.t <= t);
+function inWindow<T extends { t: number }>(points: readonly T[], t: number, window: number): T[] {
+  // A range selector holds the samples of (t − window, t] (left-open, as in Prometheus 3).
+  return points.filter((point) => point.t > t - window && point.t <= t);
 }
 
 /** Least-squares slope per second, as PromQL `deriv` computes it; null with fewer than 2 points. */
@@ -55,42 +55,70 @@ export function leastSquaresSlope(points: readonly { t: number; v: number }[]): 
 }
 
 /**
- * The drain-time rule on scraped samples: required = (backlog / T + λ) × s / c, where s is the
- * mean handler time of the window's completions (or the last known s), λ = completion rate +
- * slope of the depth over its window, clamped at 0, and the backlog is the newest depth sample.
+ * PromQL `rate` of a counter over (t − window, t]: the increase between the first and last samples,
+ * extrapolated towards the window's edges (all the way when the gap is within 1.1 average sample
+ * intervals, else half an interval, and never to below zero at the start), divided by the window.
+ * Null with fewer than 2 samples. The sim's counters never reset.
+ */
+export function counterRate(points: readonly { t: number; v: number }[], t: number, window: number): number | null {
+  const samples = inWindow(points, t, window);
+  if (samples.length < 2) return null;
+  const first = samples[0]!;
+  const last = samples.at(-1)!;
+  const increase = last.v - first.v;
+  const sampled = last.t - first.t;
+  const average = sampled / (samples.length - 1);
+  let toStart = first.t - (t - window);
+  let toEnd = t - last.t;
+  if (increase > 0 && first.v >= 0) toStart = Math.min(toStart, sampled * (first.v / increase));
+  const threshold = average * 1.1;
+  if (toStart >= threshold) toStart = average / 2;
+  if (toEnd >= threshold) toEnd = average / 2;
+  return (increase * ((sampled + toStart + toEnd) / sampled)) / window;
+}
+
+/**
+ * The drain-time recording rules of monitoring/rules on scraped samples:
+ *
+ * - s = rate(handler seconds sum) / rate(handler seconds count) over the handler window: the mean
+ *   handler time of the window's completions; absent when none finished, and then the last value
+ *   it had (`last_over_time`, up to `lastKnownHandlerSeconds`);
+ * - λ = max(0, rate(completions) + deriv(backlog)) over the arrival window, where the backlog
+ *   series is the rule's own record of the depth, one point per evaluation;
+ * - required = (backlog / T + λ) × s / c, with the newest depth sample as the backlog.
  */
 export class DrainRule {
   private lastKnown: { t: number; seconds: number } | undefined;
+  /** The recorded depth (queuescale:queue_depth:max): one point per evaluation. */
+  private readonly recordedDepth: { t: number; v: number }[] = [];
 
   constructor(private readonly model: Pick<DrainModel, "windows" | "drainTargetSeconds" | "concurrency">) {}
 
   evaluate(samples: readonly ScrapeSample[], t: number): RuleEvaluation {
     const { windows } = this.model;
+    const backlog = samples.findLast((sample) => sample.t <= t && sample.depth !== null)?.depth ?? null;
+    if (backlog !== null) this.recordedDepth.push({ t, v: backlog });
+
     const recent = inWindow(samples, t, windows.handlerSeconds);
     let handlerSeconds: number | null = null;
     if (recent.length >= 2) {
-      const first = recent[0]!;
-      const last = recent.at(-1)!;
-      const finished = last.completions - first.completions;
+      // The two rates share their samples, so their extrapolation cancels in the ratio.
+      const finished = recent.at(-1)!.completions - recent[0]!.completions;
       if (finished > 0) {
-        handlerSeconds = (last.handlerSeconds - first.handlerSeconds) / finished;
+        handlerSeconds = (recent.at(-1)!.handlerSeconds - recent[0]!.handlerSeconds) / finished;
         this.lastKnown = { t, seconds: handlerSeconds };
       }
     }
     if (handlerSeconds === null && this.lastKnown && t - this.lastKnown.t <= windows.lastKnownHandlerSeconds) {
       handlerSeconds = this.lastKnown.seconds;
     }
-    const window = inWindow(samples, t, windows.arrivals);
-    const withDepth = window.filter((sample) => sample.depth !== null);
-    const depthSlope = leastSquaresSlope(withDepth.map((sample) => ({ t: sample.t, v: sample.depth! })));
-    let arrivalRate: number | null = null;
-    if (window.length >= 2 && depthSlope !== null) {
-      const first = window[0]!;
-      const last = window.at(-1)!;
-      const completionRate = (last.completions - first.completions) / (last.t - first.t);
-      arrivalRate = Math.max(0, completionRate + depthSlope);
-    }
-    const backlog = samples.findLast((sample) => sample.t <= t && sample.depth !== null)?.depth ?? null;
+
+    const completions = samples.map((sample) => ({ t: sample.t, v: sample.completions }));
+    // No completion series yet counts as no completions (`or … * 0` in the rule).
+    const completionRate = counterRate(completions, t, windows.arrivals) ?? 0;
+    const depthSlope = leastSquaresSlope(inWindow(this.recordedDepth, t, windows.arrivals));
+    const arrivalRate = depthSlope === null ? null : Math.max(0, completionRate + depthSlope);
+
     const required =
       handlerSeconds === null || arrivalRate === null || backlog === null
         ? null

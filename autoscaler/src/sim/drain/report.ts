@@ -88,18 +88,19 @@ export function comparisonTable(comparison: Comparison): string {
     ]),
   ];
   const widths = [0, 1, 2].map((column) => Math.max(...rows.map((row) => row[column]!.length)));
-  const handler = model.handler
-    .map((segment, index) =>
-      index === 0 ? `${segment.secondsPerMessage} s` : `${segment.secondsPerMessage} s from t=${segment.from} s`,
-    )
-    .join(", ");
+  const [first, ...later] = model.handler;
+  const handler =
+    `${first!.secondsPerMessage} s per message` +
+    (later.length === 0
+      ? ""
+      : ` (${later.map((segment) => `${segment.secondsPerMessage} s from t=${segment.from} s`).join(", ")})`);
   const draws =
     comparison.runs === 1
       ? `phases from seed ${comparison.seed}`
       : `median (min–max) over ${comparison.runs} phase draws from seed ${comparison.seed}`;
   const lines = [
     `workload: ${comparison.workload}`,
-    `model:    handler ${handler} per message, ${model.concurrency} at a time per worker, T = ${model.drainTargetSeconds} s, ` +
+    `model:    handler ${handler}, ${model.concurrency} at a time per worker, T = ${model.drainTargetSeconds} s, ` +
       `pods ready ${model.startupSeconds} s after creation, ${model.durationSeconds} s run from ${model.initialReplicas} replica(s)`,
     `pipeline: depth polled every ${p.pollIntervalSeconds} s, scraped every ${p.scrapeIntervalSeconds} s, ` +
       `rules every ${p.ruleIntervalSeconds} s, adapter ${p.adapterDelaySeconds} s, HPA sync every ${p.syncPeriodSeconds} s; ` +
