@@ -67,7 +67,7 @@ bench-peers: build brokers ## this exporter vs kbudde/rabbitmq_exporter and the 
 
 bench-drain: build ## fixed-target HPA vs drain-time HPA vs oracle on a burst, steady inflow with bursts, a 10x slower handler (simulated): share of time over T, p95 wait, replica-seconds, peak
 	@for scenario in burst steady-bursts slowdown; do \
-	  nice npx queuescale-sim drain --hpa autoscaler/test/fixtures/hpa.yaml --scenario $$scenario --runs 50; echo; \
+	  nice npx queuescale-sim drain --hpa autoscaler/test/fixtures/hpa.yaml --scenario $$scenario --floor-target 1000 --drain-target 60 --runs 50; echo; \
 	done
 
 loadtest: build brokers tools ## k6 against the producer on the local stack (SCENARIO=burst|ramp|soak, BROKER=rabbitmq|nats)
