@@ -16,7 +16,7 @@ import { startExporter, type RunningExporter } from "../../exporter/src/exporter
 import { buildDashboard } from "../src/dashboard.js";
 import { MONITORING_DIR, PATHS } from "../src/generated.js";
 import { adapterConfig, fillMetricsQuery, type AdapterRule } from "./support/adapter.js";
-import { PrometheusServer, type VectorSample } from "./support/prometheus-server.js";
+import { PrometheusServer, type VectorSample } from "@queuescale/test-support/prometheus-server";
 import { withGrafanaVariables } from "./support/promql.js";
 import { StandInTargets } from "./support/stand-in-targets.js";
 

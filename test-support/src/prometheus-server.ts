@@ -1,26 +1,19 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { stringify } from "yaml";
+import { freePort } from "@queuescale/core";
 
 export interface VectorSample {
   metric: Record<string, string>;
   value: [number, string];
 }
 
-async function freeLoopbackPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
 /**
  * A real Prometheus server (the `prometheus` binary scripts/tools.sh installs) on a free loopback
- * port with its own temporary directory; stop() ends it and removes the directory.
+ * port with its own temporary directory; stop() ends it and removes the directory. The monitoring
+ * tests and `make demo SCALING=drain-time` (which evaluates the shipped recording rules) use it.
  */
 export class PrometheusServer {
   private constructor(
@@ -34,7 +27,7 @@ export class PrometheusServer {
     const dir = mkdtempSync(join(tmpdir(), "queuescale-prometheus-"));
     const configFile = join(dir, "prometheus.yml");
     writeFileSync(configFile, stringify(config));
-    const port = await freeLoopbackPort();
+    const port = await freePort();
     const output: string[] = [];
     const child = spawn(
       "prometheus",
