@@ -7,6 +7,7 @@ export npm_config_fund := false
 export npm_config_audit := false
 export K6_NO_USAGE_REPORT := true
 BROKER ?= rabbitmq
+SCALING ?= depth
 
 .PHONY: help install build test unit lint format demo sim bench bench-exporter bench-worker bench-upload bench-peers bench-drain loadtest e2e tools manifests images brokers clean
 TAG ?= dev
@@ -46,8 +47,8 @@ test: build brokers tools lint ## everything CI runs: lint, unit and integration
 unit: build ## tests only, without lint and tool set-up
 	npx vitest run
 
-demo: build brokers ## the main job end to end on this machine (BROKER=rabbitmq|nats)
-	BROKER=$(BROKER) npx tsx scripts/demo.ts
+demo: build brokers ## the main job end to end on this machine (BROKER=rabbitmq|nats; SCALING=drain-time: depth-only vs drain-time HPA on a handler that gets 10x slower, through a real Prometheus)
+	BROKER=$(BROKER) SCALING=$(SCALING) npx tsx scripts/demo.ts
 
 bench: bench-exporter bench-worker bench-upload bench-peers bench-drain ## every benchmark; prints figures
 
