@@ -26,8 +26,17 @@ describe("the adapter's externalRules", () => {
 
   it("fill the metricsQuery with the selector's matchers, then the namespace, as the adapter does", () => {
     const depth = rules.find((rule) => exposedNameOf(rule) === "queuescale_queue_depth")!;
-    expect(fillExternalQuery(depth, { matchLabels: { queue: "jobs", vhost: "queuescale" } }, "queuescale")).toBe(
+    expect(fillExternalQuery(depth, { matchLabels: { vhost: "queuescale", queue: "jobs" } }, "queuescale")).toBe(
       'max by (namespace, broker, vhost, queue, stream, consumer) (queuescale_queue_depth{queue="jobs",vhost="queuescale",namespace="queuescale"})',
+    );
+  });
+
+  it("serve the drain-time recording rule under the name the HPA asks for", () => {
+    const reader = new AdapterRulesReader("http://127.0.0.1:9", rules, "queuescale");
+    expect(
+      reader.query("queuescale_queue_required_replicas", { matchLabels: { stream: "JOBS", consumer: "workers" } }),
+    ).toBe(
+      'max by (namespace, broker, vhost, queue, stream, consumer) (queuescale:queue_required_replicas{consumer="workers",stream="JOBS",namespace="queuescale"})',
     );
   });
 

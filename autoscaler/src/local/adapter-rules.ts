@@ -51,11 +51,26 @@ export function parseExternalRules(text: string): ExternalRule[] {
 
 /**
  * A rule's metricsQuery as the adapter sends it for an External metric: `<<.Series>>` is the
- * series, `<<.LabelMatchers>>` the selector's requirements followed by the namespace, and
- * `<<.GroupBy>>` is empty.
+ * series, `<<.LabelMatchers>>` the selector's requirements sorted by label (as a parsed Kubernetes
+ * selector lists them) followed by the namespace, and `<<.GroupBy>>` is empty.
  */
 export function fillExternalQuery(rule: ExternalRule, selector: LabelSelector | undefined, namespace: string): string {
-  const matchers = [selectorToPromQL(selector), `namespace=${JSON.stringify(namespace)}`].filter(Boolean).join(",");
+  const requirements: { key: string; selector: LabelSelector }[] = [
+    ...Object.entries(selector?.matchLabels ?? {}).map(([key, value]) => ({
+      key,
+      selector: { matchLabels: { [key]: value } },
+    })),
+    ...(selector?.matchExpressions ?? []).map((requirement) => ({
+      key: requirement.key,
+      selector: { matchExpressions: [requirement] },
+    })),
+  ];
+  const matchers = [
+    ...requirements
+      .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+      .map((r) => selectorToPromQL(r.selector)),
+    `namespace=${JSON.stringify(namespace)}`,
+  ].join(",");
   const query = rule.metricsQuery
     .replaceAll("<<.Series>>", seriesNameOf(rule))
     .replaceAll("<<.LabelMatchers>>", matchers)
