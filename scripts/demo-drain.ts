@@ -10,7 +10,8 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
-import { LocalStack, ROOT, drawChart, processedIds, type StatusState } from "./stack/index.js";
+import { writeChart, type ChartPoint } from "../autoscaler/src/sim/chart.js";
+import { LocalStack, ROOT, processedIds, type StatusState } from "./stack/index.js";
 
 const BROKER = process.env.BROKER ?? "rabbitmq";
 const TIME_SCALE = Number(process.env.DEMO_TIME_SCALE ?? 10);
@@ -94,6 +95,9 @@ async function runOnce(label: string, components: string[], stopped: () => boole
     let lastSampleT: number | undefined;
     let drainedAt: number | undefined;
     let state: StatusState | undefined;
+    // The autoscaler's samples carry the HPA's first metric, which is the required replicas with
+    // the component: the backlog and the required replicas for the chart come from Prometheus.
+    const points: ChartPoint[] = [];
     for (let second = 0; !stopped() && Date.now() - started < DEADLINE_MS; second++) {
       if (second < PUBLISH_SECONDS) {
         const ms = second < SLOW_AT_SECONDS ? FAST_MS : SLOW_MS;
@@ -115,6 +119,9 @@ async function runOnce(label: string, components: string[], stopped: () => boole
         const depth = await queryValue(stack, `sum(queuescale:queue_depth:max{${identity}})`);
         const required = await queryValue(stack, `sum(queuescale:queue_required_replicas{${identity}})`);
         const handler = await queryValue(stack, `max(queuescale:queue_handler_seconds:last1h{${identity}})`);
+        const t = (Date.now() - started) / 1000;
+        points.push({ t, series: "backlog", value: depth ?? null, axis: "messages" });
+        if (required !== undefined) points.push({ t, series: "required replicas", value: required, axis: "replicas" });
         const waits = recordedWaits(recordFile).slice(-50);
         console.log(
           `  t=${String(second + 1).padStart(4)}s ${second < PUBLISH_SECONDS ? `${second < SLOW_AT_SECONDS ? "fast" : "slow"} ` : "done"}` +
@@ -128,9 +135,19 @@ async function runOnce(label: string, components: string[], stopped: () => boole
       }
       if (drainedAt !== undefined && (last?.replicas ?? 0) <= 1 && state.desiredReplicas <= 1) break;
     }
-    if (state) {
-      await drawChart(state, started, `${label} (${BROKER})`, join(out, "demo.png"));
+    for (const sample of state?.samples ?? []) {
+      if (sample.t >= started) {
+        points.push({ t: (sample.t - started) / 1000, series: "replicas", value: sample.replicas, axis: "replicas" });
+      }
     }
+    await writeChart(join(out, "demo.png"), points, {
+      title: `${label} (${BROKER}): backlog, replicas and the required replicas the rules compute`,
+      series: [
+        { name: "backlog", color: "#2563eb", axis: "messages" },
+        { name: "replicas", color: "#dc2626", axis: "replicas" },
+        { name: "required replicas", color: "#16a34a", axis: "replicas", dashed: true },
+      ],
+    });
     const drainTarget = stack.workerConfig.DRAIN_TARGET_SECONDS;
     return {
       label,
