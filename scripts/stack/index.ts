@@ -207,7 +207,8 @@ export class LocalStack {
     });
     await waitFor(async () => ((await fetch(`${this.statusUrl}/api/state`)).ok ? true : undefined), {
       what: "the status page",
-      timeoutMs: 30_000,
+      // Loading the autoscaler (express, the engine, zod) takes seconds on a busy machine.
+      timeoutMs: 60_000,
       intervalMs: 250,
     });
     // The first worker declares the queue or stream (DECLARE=true) before anything is published.
