@@ -223,7 +223,7 @@ export class LocalStack {
     });
     await waitFor(async () => ((await fetch(`${this.producerUrl}/readyz`)).ok ? true : undefined), {
       what: "the producer",
-      timeoutMs: 30_000,
+      timeoutMs: 60_000,
       intervalMs: 250,
     });
   }
