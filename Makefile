@@ -7,8 +7,9 @@ export npm_config_fund := false
 export npm_config_audit := false
 export K6_NO_USAGE_REPORT := true
 BROKER ?= rabbitmq
+SCALING ?= depth
 
-.PHONY: help install build test unit lint format demo sim bench bench-exporter bench-worker bench-upload bench-peers loadtest e2e tools manifests images brokers clean
+.PHONY: help install build test unit lint format demo sim bench bench-exporter bench-worker bench-upload bench-peers bench-drain loadtest e2e tools manifests images brokers clean
 TAG ?= dev
 SCENARIO ?= burst
 
@@ -46,10 +47,10 @@ test: build brokers tools lint ## everything CI runs: lint, unit and integration
 unit: build ## tests only, without lint and tool set-up
 	npx vitest run
 
-demo: build brokers ## the main job end to end on this machine (BROKER=rabbitmq|nats)
-	BROKER=$(BROKER) npx tsx scripts/demo.ts
+demo: build brokers ## the main job end to end on this machine (BROKER=rabbitmq|nats; SCALING=drain-time: depth-only vs drain-time HPA on a handler that gets 10x slower, through a real Prometheus)
+	BROKER=$(BROKER) SCALING=$(SCALING) npx tsx scripts/demo.ts
 
-bench: bench-exporter bench-worker bench-upload bench-peers ## every benchmark; prints figures
+bench: bench-exporter bench-worker bench-upload bench-peers bench-drain ## every benchmark; prints figures
 
 bench-exporter: build brokers ## exporter poll time vs the brokers' own endpoints, /metrics latency, RSS; external scaler latency for 1,000 ScaledObjects
 	npm run bench -w @queuescale/exporter
@@ -64,6 +65,11 @@ bench-upload: build brokers ## a generated 1,000,000-row CSV (~90 MB) through PO
 bench-peers: build brokers ## this exporter vs kbudde/rabbitmq_exporter and the brokers' own endpoints; writes docs/benchmarks.md
 	scripts/loadtest-tools.sh peers
 	npx tsx loadtest/bench/peers.ts
+
+bench-drain: build ## fixed-target HPA vs drain-time HPA vs oracle on a burst, steady inflow with bursts, a 10x slower handler (simulated): share of time over T, p95 wait, replica-seconds, peak
+	@for scenario in burst steady-bursts slowdown; do \
+	  nice npx queuescale-sim drain --hpa autoscaler/test/fixtures/hpa.yaml --scenario $$scenario --floor-target 1000 --drain-target 60 --runs 50; echo; \
+	done
 
 loadtest: build brokers tools ## k6 against the producer on the local stack (SCENARIO=burst|ramp|soak, BROKER=rabbitmq|nats)
 	SCENARIO=$(SCENARIO) BROKER=$(BROKER) npx tsx loadtest/run.ts

@@ -6,6 +6,7 @@
  */
 import { join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
+import { drainTimeDemo } from "./demo-drain.js";
 import { LocalStack, ROOT, drawChart, processedIds, type StatusState } from "./stack/index.js";
 import { brokerSetting, positiveSetting, watchInterrupt } from "./stack/run-settings.js";
 
@@ -105,7 +106,13 @@ async function main(): Promise<number> {
   }
 }
 
-main().then(
+const SCALING = process.env.SCALING ?? "depth";
+if (SCALING !== "depth" && SCALING !== "drain-time") {
+  console.error(`demo: invalid SCALING: ${SCALING}; use depth (the default) or drain-time`);
+  process.exit(2);
+}
+
+(SCALING === "drain-time" ? drainTimeDemo() : main()).then(
   (code) => process.exit(code),
   (error: unknown) => {
     console.error(`demo failed: ${error instanceof Error ? error.message : String(error)}`);

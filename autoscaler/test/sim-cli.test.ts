@@ -65,13 +65,15 @@ describe("queuescale-sim", () => {
     const result = spawnSync(process.execPath, [bin, "--help"], { encoding: "utf8" });
     expect(result.status).toBe(0);
     expect(result.stdout).toMatch(/^Usage: queuescale-sim <command>/);
-    for (const command of ["decide", "replay", "burst"]) expect(result.stdout).toContain(`  ${command} `);
+    for (const command of ["decide", "replay", "burst", "drain"]) expect(result.stdout).toContain(`  ${command} `);
   });
 
   it("without a command exits 2", () => {
     const result = sim([]);
     expect(result.status).toBe(2);
-    expect(result.stderr).toBe("queuescale-sim: invalid command: missing; use decide, replay or burst (--help)\n");
+    expect(result.stderr).toBe(
+      "queuescale-sim: invalid command: missing; use decide, replay, burst or drain (--help)\n",
+    );
   });
 });
 
@@ -313,6 +315,89 @@ describe("queuescale-sim burst", () => {
     for (const [index, [, field]] of cases.entries()) {
       const result = results[index]!;
       expect(result.status).toBe(2);
+      expect(result.stderr).toContain(`invalid ${field}`);
+    }
+  });
+});
+
+describe("queuescale-sim drain", () => {
+  const exact = (value: number) => ({ median: value, min: value, max: value });
+
+  it("the oracle on 600 messages at 2 messages/s per replica and T = 60 s: 5 replicas for 60 s", () => {
+    const result = sim([
+      "drain",
+      "--hpa",
+      HPA,
+      ...["--burst", "600@0", "--handler-seconds", "0.5", "--concurrency", "1", "--drain-target", "60"],
+      ...["--duration", "100", "--runs", "2", "--json"],
+    ]);
+    expect(result.stderr).toBe("");
+    expect(result.status).toBe(0);
+    const out = JSON.parse(result.stdout) as Record<string, unknown>;
+    expect(out).toMatchObject({ workload: "600 messages at t=0 s", fixedTarget: 100, floorTarget: 100, runs: 2 });
+    // Pace 600 / 60 = 10 messages/s → 5 replicas, 10 messages starting in each of seconds 0–59:
+    // 95 % (570) have waited at most 56 s; 5 × 60 + 1 × 40 replica-seconds.
+    expect(out.oracle).toEqual({
+      overTargetShare: exact(0),
+      p95WaitSeconds: exact(56),
+      replicaSeconds: exact(340),
+      peakReplicas: exact(5),
+      unfinished: exact(0),
+    });
+  });
+
+  it("10 replicas that keep up with 10 messages/s: both HPAs hold them (the window, the absent metric)", () => {
+    const result = sim([
+      "drain",
+      "--hpa",
+      HPA,
+      ...["--rate", "10@0-30", "--handler-seconds", "1", "--concurrency", "1", "--drain-target", "10"],
+      ...["--startup", "0", "--poll-interval", "1", "--scrape-interval", "1", "--rule-interval", "1"],
+      ...["--sync-period", "5", "--handler-window", "5", "--arrival-window", "5"],
+      ...["--duration", "30", "--initial-replicas", "10", "--runs", "3", "--json"],
+    ]);
+    expect(result.status).toBe(0);
+    const out = JSON.parse(result.stdout) as Record<string, unknown>;
+    const held = {
+      overTargetShare: exact(0),
+      p95WaitSeconds: exact(0),
+      replicaSeconds: exact(300),
+      peakReplicas: exact(10),
+      unfinished: exact(0),
+    };
+    expect(out.fixed).toEqual(held);
+    expect(out.drain).toEqual(held);
+  });
+
+  it("prints the three side by side, and the same figures for the same seed", async () => {
+    const args = ["drain", "--hpa", HPA, "--scenario", "slowdown", "--runs", "3", "--seed", "5"];
+    const [first, second] = await simAll([{ args }, { args }]);
+    expect(first!.status).toBe(0);
+    expect(first!.stdout).toBe(second!.stdout);
+    expect(first!.stdout).toMatch(/^workload: 20\/s all along, the handler 10× slower from t=300 s/m);
+    expect(first!.stdout).toMatch(/^\s+fixed target \(100\/replica\)\s+drain time \(floor 100\/replica\)\s+oracle$/m);
+    for (const row of ["share of time over T", "p95 wait", "replica-seconds", "peak replicas"]) {
+      expect(first!.stdout).toMatch(new RegExp(`^${row}  `, "m"));
+    }
+  });
+
+  it("rejects bad flags with exit 2 naming the flag", async () => {
+    const cases = [
+      [["--scenario", "tsunami"], "--scenario"],
+      [["--scenario", "burst", "--burst", "10"], "--scenario"],
+      [["--burst", "10", "--handler-seconds", "0"], "--handler-seconds"],
+      [["--burst", "10", "--handler-seconds", "4@300"], "--handler-seconds"],
+      [["--burst", "10", "--concurrency", "0"], "--concurrency"],
+      [["--burst", "10", "--drain-target", "1.5"], "--drain-target"],
+      [["--burst", "10", "--runs", "0"], "--runs"],
+      [["--burst", "10", "--floor-target", "0"], "--floor-target"],
+      [["--rule-interval", "10"], "--burst"],
+    ] as const;
+    const results = await simAll(cases.map(([flags]) => ({ args: ["drain", "--hpa", HPA, ...flags] })));
+    for (const [index, [, field]] of cases.entries()) {
+      const result = results[index]!;
+      expect(result.status).toBe(2);
+      expect(result.stderr.trimEnd().split("\n")).toHaveLength(1);
       expect(result.stderr).toContain(`invalid ${field}`);
     }
   });

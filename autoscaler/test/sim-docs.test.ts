@@ -17,7 +17,7 @@ let dir: string;
 
 const blocks = [...DOC.matchAll(/```(\w*)\n([\s\S]*?)```/g)].map((match) => ({ lang: match[1]!, body: match[2]! }));
 const examples = blocks.filter(
-  (block) => block.lang === "sh" && /queuescale-sim (decide|replay|burst)/.test(block.body),
+  (block) => block.lang === "sh" && /queuescale-sim (decide|replay|burst|drain)/.test(block.body),
 );
 const shownOutput = blocks
   .filter((block) => block.lang !== "sh")
@@ -37,9 +37,9 @@ afterAll(() => {
 });
 
 describe("docs/autoscaler.md", () => {
-  it("has examples for decide, replay and burst", () => {
+  it("has examples for decide, replay, burst and drain", () => {
     const commands = examples.map((block) => /queuescale-sim (\w+)/.exec(block.body)![1]);
-    expect(new Set(commands)).toEqual(new Set(["decide", "replay", "burst"]));
+    expect(new Set(commands)).toEqual(new Set(["decide", "replay", "burst", "drain"]));
   });
 
   it.each(examples.map((block, index) => [index, block.body] as const))(

@@ -181,6 +181,15 @@ export function secondsSetting(defaultSeconds: number, range: Range) {
     .default(defaultSeconds);
 }
 
+/** Seconds within a documented range, or undefined when the setting is not given (no default). */
+export function optionalSecondsSetting(range: Range) {
+  const message = `must be a number of seconds ${describeRange(range)}`;
+  return z.coerce
+    .number({ message })
+    .refine((value) => value >= range.min && value <= range.max, { message })
+    .optional();
+}
+
 /** A whole number within a documented range. */
 export function countSetting(defaultCount: number, range: Range) {
   const message = `must be a whole number ${describeRange(range)}`;

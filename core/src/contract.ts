@@ -152,3 +152,66 @@ export const EXPORTER_METRICS: readonly MetricSpec[] = [
   ...Object.values(SOURCE_METRICS),
   ...Object.values(SCALER_METRICS),
 ];
+
+/**
+ * The worker's own families. Each carries the identity of the queue the worker consumes (`broker`
+ * plus its broker's identity labels, the same as the depth series), so recording rules join a
+ * queue's handler figures to its depth by labels alone. A worker sets only its own broker's labels.
+ */
+export const WORKER_METRICS = {
+  messages: {
+    name: "queuescale_worker_messages_total",
+    type: "counter",
+    help: "Messages settled by this worker, by outcome: ack (handled), retry (handler failed, scheduled again), dead_letter.",
+    labels: [...DEPTH_LABELS, "outcome"],
+  },
+  processing: {
+    name: "queuescale_worker_processing_seconds",
+    type: "histogram",
+    help: "Time the handler took per message, successful or not. rate(_sum) / rate(_count) is the mean handler time.",
+    labels: DEPTH_LABELS,
+  },
+  messageWait: {
+    name: "queuescale_worker_message_wait_seconds",
+    type: "histogram",
+    help: "Time from publish to the handler's start, for first deliveries of messages that carry their publish time.",
+    labels: DEPTH_LABELS,
+  },
+  inFlight: {
+    name: "queuescale_worker_in_flight",
+    type: "gauge",
+    help: "Messages handed to the handler and not yet settled.",
+    labels: DEPTH_LABELS,
+  },
+  oldestInFlight: {
+    name: "queuescale_worker_oldest_in_flight_seconds",
+    type: "gauge",
+    help: "How long the message longest in the handler has been there; 0 when none is. A value that keeps growing is a stalled handler.",
+    labels: DEPTH_LABELS,
+  },
+  connected: {
+    name: "queuescale_worker_connected",
+    type: "gauge",
+    help: "1 while the worker holds a live connection to its broker and consumes, else 0.",
+    labels: DEPTH_LABELS,
+  },
+  concurrency: {
+    name: "queuescale_worker_concurrency",
+    type: "gauge",
+    help: "Messages this worker handles at once (CONCURRENCY).",
+    labels: DEPTH_LABELS,
+  },
+  drainTarget: {
+    name: "queuescale_worker_drain_target_seconds",
+    type: "gauge",
+    help: "The drain-time target of the worker's queue (DRAIN_TARGET_SECONDS); absent when unset.",
+    labels: DEPTH_LABELS,
+  },
+} as const satisfies Record<string, MetricSpec>;
+
+/** The outcomes a settled message is counted under (the `outcome` label of queuescale_worker_messages_total). */
+export const WORKER_OUTCOMES = ["ack", "retry", "dead_letter"] as const;
+export type WorkerOutcome = (typeof WORKER_OUTCOMES)[number];
+
+/** Every family of the contract: the exporter's, then the worker's own. */
+export const CONTRACT_METRICS: readonly MetricSpec[] = [...EXPORTER_METRICS, ...Object.values(WORKER_METRICS)];

@@ -1,12 +1,14 @@
 import { describe, expect, it } from "vitest";
 import { readFileSync } from "node:fs";
 import {
+  CONTRACT_METRICS,
   DEPTH_METRICS,
   EXPORTER_METRICS,
   IDENTITY_LABELS,
   POLL_ERROR_REASONS,
   RESERVED_LABELS,
   SOURCE_METRICS,
+  WORKER_METRICS,
 } from "@queuescale/core";
 import { codeNames, readmeTable } from "@queuescale/test-support/readme";
 
@@ -17,7 +19,7 @@ describe("metric contract", () => {
       type,
       labels: codeNames(labels!).sort(),
     }));
-    const contract = EXPORTER_METRICS.map((spec) => ({
+    const contract = CONTRACT_METRICS.map((spec) => ({
       name: spec.name,
       type: spec.type,
       labels: [...spec.labels].sort(),
@@ -35,7 +37,7 @@ describe("metric contract", () => {
   });
 
   it("follows Prometheus naming: prefix, base units, _total counters", () => {
-    for (const spec of EXPORTER_METRICS) {
+    for (const spec of CONTRACT_METRICS) {
       expect(spec.name).toMatch(/^queuescale_[a-z_]+$/);
       if (spec.type === "counter") expect(spec.name).toMatch(/_total$/);
       else expect(spec.name).not.toMatch(/_total$/);
@@ -45,8 +47,19 @@ describe("metric contract", () => {
   });
 
   it("never uses a label Prometheus or the adapter gives its own meaning", () => {
-    const used = new Set(EXPORTER_METRICS.flatMap((spec) => spec.labels));
+    const used = new Set(CONTRACT_METRICS.flatMap((spec) => spec.labels));
     for (const reserved of RESERVED_LABELS) expect(used.has(reserved)).toBe(false);
+  });
+
+  it("labels the worker's own families with its queue's identity, as the depth series", () => {
+    for (const spec of Object.values(WORKER_METRICS)) {
+      const identity = spec.labels.filter((label) => label !== "outcome");
+      expect(identity, spec.name).toEqual(DEPTH_METRICS.depth.labels);
+    }
+    expect(WORKER_METRICS.messages.labels).toContain("outcome");
+    expect(WORKER_METRICS.processing.type).toBe("histogram");
+    expect(WORKER_METRICS.messageWait.name).toMatch(/_seconds$/);
+    expect(EXPORTER_METRICS.map((spec) => spec.name)).not.toContain(WORKER_METRICS.connected.name);
   });
 
   it("labels depth series with broker plus every broker's identity labels", () => {

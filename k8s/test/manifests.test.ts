@@ -30,6 +30,7 @@ import {
   tool,
   type K8sObject,
 } from "./render.js";
+import { adapterConfig } from "../../monitoring/test/support/adapter.js";
 
 const OVERLAYS = readdirSync(join(REPO_ROOT, "k8s/overlays")).sort();
 /**
@@ -43,6 +44,8 @@ const COMPONENTS = readdirSync(join(REPO_ROOT, "k8s/components"))
 /** Which broker each overlay's HPA scales on. */
 const OVERLAY_BROKER: Record<string, BrokerName> = { rabbitmq: "rabbitmq", nats: "nats", dev: "rabbitmq" };
 const KUBERNETES_VERSION = "1.30";
+/** The External metric of the drain-time component (Prometheus Adapter's name for the recorded series). */
+const DRAIN_TIME_METRIC = "queuescale_queue_required_replicas";
 const WORKLOADS = ["queuescale-worker", "queuescale-exporter", "queuescale-producer"];
 /** Each workload's settings, as its program declares them. */
 const SETTINGS: Record<string, Record<string, unknown>> = {
@@ -540,7 +543,72 @@ describe("kustomize overlays", () => {
         rmSync(dir, { recursive: true, force: true });
       }
     });
+    it(`${overlay} with the drain-time component: required replicas first (target 1), depth kept second as the floor, T on the worker`, async () => {
+      const plain = findObject(
+        (await kustomize(`k8s/overlays/${overlay}`)).objects,
+        "HorizontalPodAutoscaler",
+        "queuescale-worker",
+      );
+      const dir = composedKustomization(`k8s/overlays/${overlay}`, ["k8s/components/drain-time"], "queuescale");
+      try {
+        const { objects } = await kustomize(dir);
+        const hpa = findObject(objects, "HorizontalPodAutoscaler", "queuescale-worker");
+        const [required, depth, ...rest] = hpa.spec.metrics;
+        expect(rest).toEqual([]);
+        expect(required).toEqual({
+          type: "External",
+          external: {
+            metric: { name: DRAIN_TIME_METRIC, selector: plain.spec.metrics[0].external.metric.selector },
+            target: { type: "AverageValue", averageValue: "1" },
+          },
+        });
+        // The same queue as the overlay's depth metric, which stays with its selector and a higher floor.
+        expect(depth.external.metric).toEqual(plain.spec.metrics[0].external.metric);
+        expect(depth.external.target).toEqual({ type: "AverageValue", averageValue: "1000" });
+        expect(hpa.spec.behavior).toEqual(plain.spec.behavior);
+        // The adapter serves the metric under that name.
+        expect(adapterConfig().externalRules.map((rule) => rule.name.as)).toContain(DRAIN_TIME_METRIC);
+        // The worker reads T as a setting it knows, within its range.
+        const env = workloadEnv(objects, "queuescale-worker");
+        const settings = readSettings(
+          { DRAIN_TARGET_SECONDS: workerSettings.DRAIN_TARGET_SECONDS! },
+          { env: { DRAIN_TARGET_SECONDS: env.DRAIN_TARGET_SECONDS }, argv: [] },
+        );
+        expect(settings.DRAIN_TARGET_SECONDS).toBe(60);
+        await validate(`${overlay}-drain-time`, objects);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
   }
+
+  it("rabbitmq with keda then drain-time: the drain-time trigger first on the same queue, depth second as the floor", async () => {
+    const dir = composedKustomization(
+      "k8s/overlays/rabbitmq",
+      ["k8s/components/keda", "k8s/components/drain-time"],
+      "queuescale",
+    );
+    try {
+      const { objects } = await kustomize(dir);
+      expect(objects.filter((object) => object.kind === "HorizontalPodAutoscaler")).toEqual([]);
+      const [required, depth, ...rest] = findObject(objects, "ScaledObject", "queuescale-worker").spec.triggers;
+      expect(rest).toEqual([]);
+      expect(required).toMatchObject({ type: "prometheus", metricType: "AverageValue" });
+      expect(required.metadata).toMatchObject({ threshold: "1", ignoreNullValues: "false" });
+      expect(depth.metadata.threshold).toBe("1000");
+      const matchersOf = (query: string) =>
+        Object.fromEntries([...query.matchAll(/(\w+)="([^"]*)"/g)].map((match) => [match[1], match[2]]));
+      const identity = ["namespace", ...depthLabels()].join(", ");
+      expect(required.metadata.query).toBe(
+        `max by (${identity}) (queuescale:queue_required_replicas{${depth.metadata.query.split("{")[1]}`,
+      );
+      expect(matchersOf(required.metadata.query)).toEqual(matchersOf(depth.metadata.query));
+      expect(workloadEnv(objects, "queuescale-worker").DRAIN_TARGET_SECONDS).toBe("60");
+      await validate("rabbitmq-keda-drain-time", objects);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 
   for (const overlay of ["rabbitmq", "nats"]) {
     it(`${overlay} with every component renders and validates (Prometheus Operator CRDs included)`, async () => {
@@ -552,8 +620,13 @@ describe("kustomize overlays", () => {
           expect(kinds).toContain(kind);
         }
         const hpa = findObject(objects, "HorizontalPodAutoscaler", "queuescale-worker");
-        expect(hpa.spec.metrics.map((metric: { type: string }) => metric.type)).toEqual(["External", "Resource"]);
-        expect(hpa.spec.metrics[1].resource).toEqual({
+        // drain-time's required replicas, the depth, then hpa-cpu's CPU.
+        expect(hpa.spec.metrics.map((metric: { type: string }) => metric.type)).toEqual([
+          "External",
+          "External",
+          "Resource",
+        ]);
+        expect(hpa.spec.metrics[2].resource).toEqual({
           name: "cpu",
           target: { type: "Utilization", averageUtilization: 70 },
         });

@@ -142,6 +142,59 @@ export function buildDashboard(adapters: readonly BrokerAdapter[] = BROKER_ADAPT
       ),
     )
 
+    .withRow(new RowBuilder("Drain time"))
+    .withPanel(
+      panel(
+        "Required replicas",
+        "(backlog / T + arrivals) × mean handler time / concurrency (recording rule): what an HPA on queuescale_queue_required_replicas runs, rounded up. Absent without a drain target or a known handler time.",
+        "short",
+        [{ expr: `queuescale:queue_required_replicas{${queueFilter}}`, legend: queueLegend }],
+      ),
+    )
+    .withPanel(
+      panel(
+        "Message wait p95 and target",
+        "95th percentile of the time from publish to the handler's start, next to the workers' drain-time target T.",
+        "s",
+        [
+          {
+            expr: `histogram_quantile(0.95, sum by (${queueIdentity(adapters)}, le) (rate(queuescale_worker_message_wait_seconds_bucket{${queueFilter}}[$__rate_interval])))`,
+            legend: `p95 ${queueLegend}`,
+          },
+          { expr: `queuescale:queue_drain_target_seconds:min{${queueFilter}}`, legend: `T ${queueLegend}` },
+        ],
+      ),
+    )
+    .withPanel(
+      panel(
+        "Mean handler time and workers",
+        "Mean handler seconds per message (last known, for up to an hour) and the workers consuming the queue. A handler time that rises with the workers points at a shared downstream that more replicas do not speed up.",
+        "s",
+        [
+          { expr: `queuescale:queue_handler_seconds:last1h{${queueFilter}}`, legend: `s ${queueLegend}` },
+          { expr: `queuescale:queue_workers:count{${queueFilter}}`, legend: `workers ${queueLegend}` },
+        ],
+      ),
+    )
+    .withPanel(
+      panel(
+        "Arrivals and concurrency",
+        "Estimated arrivals per second (completions plus the backlog's change, at least 0) and the workers' mean concurrency.",
+        "short",
+        [
+          { expr: `queuescale:queue_arrivals:rate2m{${queueFilter}}`, legend: `arrivals/s ${queueLegend}` },
+          {
+            expr: `max by (${queueIdentity(adapters)}) (queuescale_worker_concurrency{${queueFilter}})`,
+            legend: `concurrency ${queueLegend}`,
+          },
+          {
+            expr: `min by (${queueIdentity(adapters)}) (queuescale_worker_drain_target_seconds{${queueFilter}})`,
+            legend: `T ${queueLegend}`,
+          },
+        ],
+      ),
+    )
+
     .withRow(new RowBuilder("Workers"))
     .withPanel(
       panel("Messages processed", "Settled messages per second by outcome.", "ops", [

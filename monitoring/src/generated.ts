@@ -1,7 +1,8 @@
 /**
  * Files derived from others, so each rule lives in one place and every list of identity labels
  * comes from core's adapter list:
- * - the plain rule file, the Prometheus Adapter Helm values and the KEDA ScaledObject, from the templates under
+ * - the plain rule file, the Prometheus Adapter Helm values, the KEDA ScaledObject and the
+ *   drain-time component's KEDA trigger, from the templates under
  *   monitoring/src/templates (identity labels filled in, see identity.ts);
  * - the PrometheusRule, from the plain rule file;
  * - Prometheus Adapter's raw config.yaml, from the Helm chart values;
@@ -23,6 +24,7 @@ export const TEMPLATES = {
   rules: "src/templates/queuescale.rules.yaml",
   adapterValues: "src/templates/prometheus-adapter-values.yaml",
   kedaScaledObject: "src/templates/keda-scaledobject.yaml",
+  kedaDrainTimeTrigger: "src/templates/keda-drain-time-trigger.yaml",
 } as const;
 
 export const PATHS = {
@@ -34,6 +36,8 @@ export const PATHS = {
   dashboardConfigMap: "prometheus-operator/grafana-dashboard.yaml",
   /** The KEDA component lives with the other Kustomize components. */
   kedaScaledObject: "../k8s/components/keda/scaledobject.yaml",
+  /** The drain-time component's patch of the KEDA ScaledObject. */
+  kedaDrainTimeTrigger: "../k8s/components/drain-time/keda-trigger.yaml",
 } as const;
 
 const GENERATED_NOTE =
@@ -83,6 +87,7 @@ export async function generatedFiles(
     [PATHS.rules, rulesText],
     [PATHS.adapterValues, valuesText],
     [PATHS.kedaScaledObject, filledTemplate(TEMPLATES.kedaScaledObject, adapters)],
+    [PATHS.kedaDrainTimeTrigger, filledTemplate(TEMPLATES.kedaDrainTimeTrigger, adapters)],
     [
       PATHS.prometheusRule,
       yamlDocument([`# Source: monitoring/${PATHS.rules}`], {

@@ -1,8 +1,14 @@
 import { readFileSync } from "node:fs";
-import { DEPTH_METRICS, EXPORTER_METRICS, depthLabels } from "@queuescale/core";
+import {
+  DEPTH_METRICS,
+  EXPORTER_METRICS,
+  WORKER_METRICS as CONTRACT_WORKER_METRICS,
+  createRegistry,
+  depthLabels,
+} from "@queuescale/core";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { WORKER_METRICS as WORKER_PACKAGE_METRICS } from "../../worker/src/metrics.js";
+import { WorkerMetrics } from "../../worker/src/metrics.js";
 import { buildDashboard } from "../src/dashboard.js";
 import { MONITORING_DIR, PATHS } from "../src/generated.js";
 import { adapterConfig, fillMetricsQuery, seriesName } from "./support/adapter.js";
@@ -15,17 +21,8 @@ const KUBE_STATE_METRICS = [
   "kube_horizontalpodautoscaler_spec_max_replicas",
   "kube_horizontalpodautoscaler_spec_target_metric",
 ];
-/**
- * The worker's own families, besides the contract's depth families (fixed names the worker package
- * publishes; they are not in core's contract).
- */
-const WORKER_METRICS = [
-  { name: "queuescale_worker_messages_total", type: "counter" },
-  { name: "queuescale_worker_processing_seconds", type: "histogram" },
-  { name: "queuescale_worker_in_flight", type: "gauge" },
-  { name: "queuescale_worker_oldest_in_flight_seconds", type: "gauge" },
-  { name: "queuescale_worker_connected", type: "gauge" },
-] as const;
+/** The worker's own families, from core's contract. */
+const WORKER_METRICS = Object.values(CONTRACT_WORKER_METRICS);
 
 interface RuleFile {
   groups: Array<{ rules: Array<{ alert?: string; record?: string; expr: string }> }>;
@@ -58,7 +55,13 @@ function kedaExpressions(): string[] {
   const scaledObject = parse(readFileSync(`${MONITORING_DIR}../k8s/components/keda/scaledobject.yaml`, "utf8")) as {
     spec: { triggers: Array<{ metadata: { query: string } }> };
   };
-  return scaledObject.spec.triggers.map((trigger) => trigger.metadata.query);
+  // The drain-time component's JSON patch adds a trigger of its own.
+  const drainTime = parse(readFileSync(`${MONITORING_DIR}${PATHS.kedaDrainTimeTrigger}`, "utf8")) as Array<{
+    value?: { metadata?: { query?: string } };
+  }>;
+  const added = drainTime.flatMap((operation) => operation.value?.metadata?.query ?? []);
+  expect(added).toHaveLength(1);
+  return [...scaledObject.spec.triggers.map((trigger) => trigger.metadata.query), ...added];
 }
 
 /** Every family a query may name: the contract, the worker's own, kube-state-metrics, our recordings. */
@@ -91,12 +94,20 @@ describe("metric names in adapter rules, recording/alerting rules, the dashboard
     });
   }
 
-  it("the worker families named here are the ones the worker package publishes", () => {
-    expect(WORKER_METRICS.map((spec) => spec.name).sort()).toEqual(
-      Object.values(WORKER_PACKAGE_METRICS)
-        .map((spec) => spec.name)
-        .sort(),
-    );
+  it("the worker package registers exactly the contract's worker families, with its queue's labels", async () => {
+    const registry = createRegistry();
+    const queue = { broker: "nats", stream: "JOBS", consumer: "workers" };
+    new WorkerMetrics(registry, { queue, concurrency: 3, drainTargetSeconds: 45 });
+    const families = await registry.getMetricsAsJSON();
+    expect(families.map((family) => family.name).sort()).toEqual(WORKER_METRICS.map((spec) => spec.name).sort());
+    for (const family of families) {
+      const spec = WORKER_METRICS.find((candidate) => candidate.name === family.name)!;
+      expect(family.type, family.name).toBe(spec.type);
+      for (const value of family.values) {
+        for (const label of Object.keys(value.labels)) expect(spec.labels, family.name).toContain(label);
+        expect(value.labels, family.name).toMatchObject(queue);
+      }
+    }
   });
 
   it("the name reader finds what a query selects and skips functions, keywords and labels", () => {
@@ -126,11 +137,18 @@ describe("metric names in adapter rules, recording/alerting rules, the dashboard
       }
     }
     const external = adapterConfig().externalRules;
-    expect(external.map(seriesName).sort()).toEqual(
+    const recordedRules = external.filter((rule) => seriesName(rule).includes(":"));
+    const depthRules = external.filter((rule) => !recordedRules.includes(rule));
+    expect(depthRules.map(seriesName).sort()).toEqual(
       [DEPTH_METRICS.depth, DEPTH_METRICS.ready, DEPTH_METRICS.unacked, DEPTH_METRICS.oldestMessageAgeSeconds]
         .map((spec) => spec.name)
         .sort(),
     );
+    // The drain-time figure: a recorded series, served under a name without colons.
+    expect(recordedRules.map((rule) => [seriesName(rule), rule.name.as])).toEqual([
+      ["queuescale:queue_required_replicas", "queuescale_queue_required_replicas"],
+    ]);
+    expect(recorded).toContain("queuescale:queue_required_replicas");
     for (const rule of external) {
       // The queue's identity: namespace plus the contract's depth labels, from the adapter list.
       expect(
@@ -138,7 +156,7 @@ describe("metric names in adapter rules, recording/alerting rules, the dashboard
         rule.metricsQuery,
       ).toBe(true);
       expect(rule.resources.overrides.namespace).toEqual({ resource: "namespace" });
-      expect(rule.name.as).toBe(seriesName(rule));
     }
+    for (const rule of depthRules) expect(rule.name.as).toBe(seriesName(rule));
   });
 });

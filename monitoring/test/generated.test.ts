@@ -12,6 +12,7 @@ describe("generated monitoring files", () => {
         PATHS.rules,
         PATHS.adapterValues,
         PATHS.kedaScaledObject,
+        PATHS.kedaDrainTimeTrigger,
         PATHS.adapterConfig,
         PATHS.dashboardConfigMap,
         PATHS.dashboardJson,

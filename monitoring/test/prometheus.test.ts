@@ -17,7 +17,7 @@ import { startExporter, type RunningExporter } from "../../exporter/src/exporter
 import { buildDashboard } from "../src/dashboard.js";
 import { MONITORING_DIR, PATHS } from "../src/generated.js";
 import { adapterConfig, fillMetricsQuery, type AdapterRule } from "./support/adapter.js";
-import { PrometheusServer, type VectorSample } from "./support/prometheus-server.js";
+import { PrometheusServer, type VectorSample } from "@queuescale/test-support/prometheus-server";
 import { withGrafanaVariables } from "./support/promql.js";
 import { StandInTargets } from "./support/stand-in-targets.js";
 
@@ -31,6 +31,20 @@ const RABBIT_QUEUES = [
 const NATS_CONSUMER = "workers";
 const NATS_FIRST_BATCH = 4;
 const NATS_GROWTH = { batches: 4, perBatch: 2, intervalMs: 1_000 };
+/**
+ * A worker that finished messages for 5 scrapes (2 a scrape, 1 handler-second: s = 0.5) and then
+ * none while its backlog of 480 stays, with T = 60 and c = 2. Once the 2-minute windows hold only
+ * the idle part, arrivals are 0 and s is the last known one: (480 / 60 + 0) * 0.5 / 2 = 2.
+ */
+const IDLE_WORKER = {
+  queueName: "drain",
+  busyScrapes: 5,
+  perScrape: { messages: 2, handlerSeconds: 1 },
+  concurrency: 2,
+  drainTargetSeconds: 60,
+  depth: 480,
+};
+const DRAIN_TIME_METRIC = "queuescale_queue_required_replicas";
 
 let rabbit: RabbitScenario;
 let nats: JetStreamScenario;
@@ -63,14 +77,14 @@ function values(samples: VectorSample[]): number[] {
 }
 
 /** Waits until an expression's values are `expected`; returns the last values seen either way. */
-async function settledValues(expr: string, expected: number[]): Promise<number[]> {
+async function settledValues(expr: string, expected: number[], timeoutMs = 30_000): Promise<number[]> {
   let last: number[] = [];
   await eventually(
     async () => {
       last = values(await prometheus.query(expr));
       return last.join() === expected.join() ? last : undefined;
     },
-    { timeoutMs: 30_000, intervalMs: 500, what: `${expr} == ${expected.join()}` },
+    { timeoutMs, intervalMs: 500, what: `${expr} == ${expected.join()}` },
   ).catch(() => undefined);
   return last;
 }
@@ -115,6 +129,7 @@ beforeAll(async () => {
     namespace: NAMESPACE,
     workerQueue: natsSelector(),
     workerQueueDepth: () => natsPublished,
+    idleWorker: { ...IDLE_WORKER, queue: rabbitSelector(IDLE_WORKER.queueName) },
   });
 
   // As the Kubernetes scrape jobs do, every target gets the namespace it runs in.
@@ -136,6 +151,13 @@ beforeAll(async () => {
         metrics_path: "/worker",
         static_configs: [
           { targets: [`127.0.0.1:${standIns.port}`], labels: { ...targetLabels, pod: "queuescale-worker-0" } },
+        ],
+      },
+      {
+        job_name: "queuescale-idle-worker",
+        metrics_path: "/idle-worker",
+        static_configs: [
+          { targets: [`127.0.0.1:${standIns.port}`], labels: { ...targetLabels, pod: "queuescale-idle-worker-0" } },
         ],
       },
       {
@@ -276,4 +298,26 @@ describe("queries against a real Prometheus scraping the real exporter", () => {
     const acks = await dataOf(`queuescale:queue_acks:rate2m{${selector}}`);
     expect(values(acks)[0]).toBeGreaterThan(0);
   });
+
+  it("drain time: the adapter's query over the recorded series gives (backlog / T + arrivals) * s / c, with the last known s", async () => {
+    const rule = adapterConfig().externalRules.find((entry) => entry.name.as === DRAIN_TIME_METRIC)!;
+    expect(rule).toBeDefined();
+    const selector = rabbitSelector(IDLE_WORKER.queueName);
+    const query = fillMetricsQuery(rule, { selector, namespace: NAMESPACE });
+    const { perScrape, depth, drainTargetSeconds, concurrency } = IDLE_WORKER;
+    const handlerSeconds = perScrape.handlerSeconds / perScrape.messages;
+    const expected = ((depth / drainTargetSeconds + 0) * handlerSeconds) / concurrency;
+    expect(expected).toBe(2);
+    // The windows are 2 minutes: the idle part fills them a little over 2 minutes after the start.
+    expect(await settledValues(query, [expected], 200_000), query).toEqual([expected]);
+    const matchers = Object.entries(selector)
+      .map(([label, value]) => `${label}="${value}"`)
+      .join(",");
+    // Nothing finished in the last 2 minutes: s over the window is absent, the last known one serves.
+    expect(await prometheus.query(`queuescale:queue_handler_seconds:mean2m{${matchers}}`)).toEqual([]);
+    expect(values(await prometheus.query(`queuescale:queue_handler_seconds:last1h{${matchers}}`))).toEqual([
+      handlerSeconds,
+    ]);
+    expect(values(await prometheus.query(`queuescale:queue_arrivals:rate2m{${matchers}}`))).toEqual([0]);
+  }, 240_000);
 });

@@ -4,6 +4,7 @@ import { ADMIN_TOKEN, startTestProducer, type TestProducer } from "./support/pro
 import { findSamples, scrape } from "@queuescale/test-support/scrape";
 
 const MAX_BATCH = 5;
+const PUBLISHED_AT_HEADER = { rabbitmq: "x-queuescale-published-at", nats: "Queuescale-Published-At" } as const;
 const MAX_BODY = 4096;
 const ADMIN = { authorization: `Bearer ${ADMIN_TOKEN}` };
 
@@ -34,13 +35,19 @@ describe.each(HARNESSED_BROKERS)("producer API on %s", (brokerName) => {
       headers: { tenant: "acme", "trace-id": "t-1" },
       id: "msg-1",
     };
+    const before = Date.now();
     const answer = await producer.post(`/v1/queues/${queue}/messages`, sent);
+    const after = Date.now();
     expect(answer).toMatchObject({ status: 202, body: { accepted: 1, ids: ["msg-1"] } });
     expect(await harness.count(queue)).toBe(1);
     const [stored] = await harness.drain(queue, 1);
     expect(stored).toMatchObject({ id: "msg-1", contentType: "application/json", persistent: true });
     expect(JSON.parse(stored!.body)).toEqual(sent.body);
     expect(stored!.headers).toMatchObject(sent.headers);
+    // The publish time the worker measures the wait from (docs/worker.md), in the worker's header.
+    const publishedAt = Date.parse(stored!.headers[PUBLISHED_AT_HEADER[brokerName]] ?? "");
+    expect(publishedAt).toBeGreaterThanOrEqual(before);
+    expect(publishedAt).toBeLessThanOrEqual(after);
   });
 
   it("publishes a batch in order and returns an id for every message", async () => {

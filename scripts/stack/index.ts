@@ -5,10 +5,11 @@
  */
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseAllDocuments, stringify } from "yaml";
 import { freePort, waitFor } from "@queuescale/core";
+import { PrometheusServer } from "@queuescale/test-support/prometheus-server";
 import { writeChart, type ChartPoint } from "../../autoscaler/src/sim/chart.js";
 import { BROKER_PLANS, type BrokerPlan, type Selector } from "./brokers.js";
 
@@ -32,6 +33,14 @@ export interface StackOptions {
    * overlay's names, so tests never share a queue with a demo or another run.
    */
   uniqueSuffix?: string;
+  /** Kustomize components of k8s/components added to the overlay (e.g. drain-time). */
+  components?: string[];
+  /**
+   * Run a real Prometheus that scrapes the exporter and the workers and evaluates the shipped
+   * recording rules; the autoscaler then reads every External metric through the shipped adapter
+   * rules, as in a cluster.
+   */
+  prometheus?: { scrapeIntervalSeconds: number; evaluationIntervalSeconds: number };
 }
 
 export interface StatusSample {
@@ -50,17 +59,49 @@ export interface StatusState {
 
 type Manifest = {
   kind?: string;
-  spec?: { metrics?: { external?: { metric?: { selector?: { matchLabels?: Selector } } } }[] };
+  metadata?: { name?: string; namespace?: string };
+  data?: Record<string, string>;
+  spec?: {
+    metrics?: { type?: string; external?: { metric?: { name?: string; selector?: { matchLabels?: Selector } } } }[];
+  };
 };
 
-/** The overlay's HPA: its External metric selector names the queue or consumer to use. */
-function overlayHpa(manifests: string, broker: string): { hpa: Manifest; selector: Selector } {
-  const hpa = parseAllDocuments(manifests)
-    .map((document) => document.toJS() as Manifest | null)
-    .find((object) => object?.kind === "HorizontalPodAutoscaler");
-  const selector = hpa?.spec?.metrics?.[0]?.external?.metric?.selector?.matchLabels;
+/**
+ * The overlay's HPA: its depth metric's selector names the queue or consumer to use. The worker
+ * ConfigMap's settings come along (DRAIN_TARGET_SECONDS when a component sets it).
+ */
+function overlayObjects(
+  manifests: string,
+  broker: string,
+): { hpa: Manifest; selector: Selector; workerConfig: Record<string, string> } {
+  const objects = parseAllDocuments(manifests).map((document) => document.toJS() as Manifest | null);
+  const hpa = objects.find((object) => object?.kind === "HorizontalPodAutoscaler");
+  const external = (hpa?.spec?.metrics ?? []).filter((metric) => metric.type === "External");
+  const depth = external.find((metric) => metric.external?.metric?.name === "queuescale_queue_depth") ?? external[0];
+  const selector = depth?.external?.metric?.selector?.matchLabels;
   if (!hpa || !selector) throw new Error(`k8s/overlays/${broker} has no HPA with an External metric selector`);
-  return { hpa, selector };
+  const config = objects.find(
+    (object) => object?.kind === "ConfigMap" && object.metadata?.name?.startsWith("queuescale-worker"),
+  );
+  return { hpa, selector, workerConfig: config?.data ?? {} };
+}
+
+/** `kubectl kustomize` of the overlay, with components added through a kustomization of our own. */
+function renderOverlay(broker: string, components: readonly string[], out: string): string {
+  const overlay = join(ROOT, "k8s", "overlays", broker);
+  if (components.length === 0) return execFileSync("kubectl", ["kustomize", overlay], { encoding: "utf8" });
+  const dir = join(out, "kustomize");
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(
+    join(dir, "kustomization.yaml"),
+    stringify({
+      apiVersion: "kustomize.config.k8s.io/v1beta1",
+      kind: "Kustomization",
+      resources: [relative(dir, overlay)],
+      components: components.map((name) => relative(dir, join(ROOT, "k8s", "components", name))),
+    }),
+  );
+  return execFileSync("kubectl", ["kustomize", dir], { encoding: "utf8" });
 }
 
 export class LocalStack {
@@ -72,19 +113,26 @@ export class LocalStack {
   exporterUrl = "";
   readonly plan: BrokerPlan;
   readonly hpaPath: string;
+  /** The HPA as the stack runs it (selectors pointing at this run's objects). */
+  readonly hpa: Manifest;
+  /** The worker ConfigMap's settings the overlay and its components set. */
+  readonly workerConfig: Record<string, string>;
+  prometheus: PrometheusServer | undefined;
 
   private constructor(private readonly options: StackOptions) {
     const makePlan = BROKER_PLANS[options.broker];
     if (!makePlan) throw new Error(`BROKER must be one of ${Object.keys(BROKER_PLANS).join(", ")}`);
     rmSync(options.out, { recursive: true, force: true });
     mkdirSync(options.out, { recursive: true });
-    const manifests = execFileSync("kubectl", ["kustomize", join(ROOT, "k8s", "overlays", options.broker)], {
-      encoding: "utf8",
-    });
-    const { hpa, selector } = overlayHpa(manifests, options.broker);
+    const manifests = renderOverlay(options.broker, options.components ?? [], options.out);
+    const { hpa, selector, workerConfig } = overlayObjects(manifests, options.broker);
     this.plan = makePlan(selector, options.uniqueSuffix);
-    // The overlay's HPA as deployed, selecting the objects this run really uses.
-    hpa.spec!.metrics![0]!.external!.metric!.selector = { matchLabels: this.plan.selector };
+    this.hpa = hpa;
+    this.workerConfig = workerConfig;
+    // The overlay's HPA as deployed, every External metric selecting the objects this run really uses.
+    for (const metric of hpa.spec!.metrics!) {
+      if (metric.type === "External") metric.external!.metric!.selector = { matchLabels: this.plan.selector };
+    }
     this.hpaPath = join(options.out, "hpa.yaml");
     writeFileSync(this.hpaPath, stringify(hpa));
   }
@@ -129,10 +177,22 @@ export class LocalStack {
       LISTEN_ADDRESS: `127.0.0.1:${ports.exporter}`,
       POLL_INTERVAL_SECONDS: "1",
     });
+    const targetsFile = join(options.out, "worker-targets.json");
+    if (options.prometheus) this.prometheus = await this.startPrometheus(ports.exporter, targetsFile);
+    const drainTarget = this.workerConfig.DRAIN_TARGET_SECONDS;
     this.spawnProcess("local-autoscaler", "autoscaler/dist/local/main.js", {
       ...plan.env,
       HPA: this.hpaPath,
       METRICS_URL: `${this.exporterUrl}/metrics`,
+      ...(this.prometheus
+        ? {
+            PROMETHEUS_URL: this.prometheus.baseUrl,
+            ADAPTER_CONFIG: join(ROOT, "monitoring", "prometheus-adapter", "config.yaml"),
+            NAMESPACE: this.hpa.metadata?.namespace ?? "default",
+            TARGETS_FILE: targetsFile,
+          }
+        : {}),
+      ...(drainTarget === undefined ? {} : { DRAIN_TARGET_SECONDS: drainTarget }),
       TIME_SCALE: String(options.timeScale),
       MAX_REPLICAS: String(options.maxReplicas),
       STATUS_ADDRESS: `127.0.0.1:${ports.status}`,
@@ -147,7 +207,8 @@ export class LocalStack {
     });
     await waitFor(async () => ((await fetch(`${this.statusUrl}/api/state`)).ok ? true : undefined), {
       what: "the status page",
-      timeoutMs: 30_000,
+      // Loading the autoscaler (express, the engine, zod) takes seconds on a busy machine.
+      timeoutMs: 60_000,
       intervalMs: 250,
     });
     // The first worker declares the queue or stream (DECLARE=true) before anything is published.
@@ -162,8 +223,35 @@ export class LocalStack {
     });
     await waitFor(async () => ((await fetch(`${this.producerUrl}/readyz`)).ok ? true : undefined), {
       what: "the producer",
-      timeoutMs: 30_000,
+      timeoutMs: 60_000,
       intervalMs: 250,
+    });
+  }
+
+  /**
+   * Prometheus with the shipped recording rules, scraping the exporter and (through the file the
+   * local autoscaler keeps) every worker, with the `namespace` label the adapter's queries filter on.
+   */
+  private async startPrometheus(exporterPort: number, targetsFile: string): Promise<PrometheusServer> {
+    const { scrapeIntervalSeconds, evaluationIntervalSeconds } = this.options.prometheus!;
+    const namespace = this.hpa.metadata?.namespace ?? "default";
+    return PrometheusServer.start({
+      global: {
+        scrape_interval: `${scrapeIntervalSeconds}s`,
+        evaluation_interval: `${evaluationIntervalSeconds}s`,
+      },
+      rule_files: [join(ROOT, "monitoring", "rules", "queuescale.rules.yaml")],
+      scrape_configs: [
+        {
+          job_name: "queuescale-exporter",
+          static_configs: [{ targets: [`127.0.0.1:${exporterPort}`], labels: { namespace } }],
+        },
+        {
+          job_name: "queuescale-worker",
+          file_sd_configs: [{ files: [targetsFile], refresh_interval: "5s" }],
+          relabel_configs: [{ target_label: "namespace", replacement: namespace }],
+        },
+      ],
     });
   }
 
@@ -172,11 +260,11 @@ export class LocalStack {
   }
 
   /** Publishes `count` JSON messages through the producer API in confirmed batches. */
-  async publish(count: number, batch = 500): Promise<number> {
+  async publish(count: number, batch = 500, body: (n: number) => unknown = (n) => ({ n })): Promise<number> {
     let accepted = 0;
     for (let sent = 0; sent < count; sent += batch) {
       const size = Math.min(batch, count - sent);
-      const messages = Array.from({ length: size }, (_unused, index) => ({ body: { n: sent + index } }));
+      const messages = Array.from({ length: size }, (_unused, index) => ({ body: body(sent + index) }));
       const response = await fetch(`${this.producerUrl}/v1/queues/${encodeURIComponent(this.plan.queue)}/messages`, {
         method: "POST",
         headers: { "Content-Type": "application/json" },
@@ -200,6 +288,7 @@ export class LocalStack {
         await exited;
         clearTimeout(killer);
       }
+      await this.prometheus?.stop();
       await this.plan.tearDown().catch((error: unknown) => console.error(`  cleanup failed: ${String(error)}`));
     })();
     return this.stopped;

@@ -1,5 +1,12 @@
 import { z, type ZodType } from "zod";
-import { booleanSetting, countSetting, listenAddressSetting, logLevelSetting, secondsSetting } from "@queuescale/core";
+import {
+  booleanSetting,
+  countSetting,
+  listenAddressSetting,
+  logLevelSetting,
+  optionalSecondsSetting,
+  secondsSetting,
+} from "@queuescale/core";
 import { WORKER_BROKERS } from "./brokers/index.js";
 
 /** The brokers a worker consumes: the adapters that have a consumer. */
@@ -40,6 +47,9 @@ export const commonWorkerSettings = {
   ),
   DEPTH_POLL_INTERVAL_SECONDS: secondsSetting(5, { min: 0.1, max: 3600 }).describe(
     "Seconds between polls of the worker's own queue depth for /metrics, 0.1 to 3600. Default 5.",
+  ),
+  DRAIN_TARGET_SECONDS: optionalSecondsSetting({ min: 1, max: 86_400 }).describe(
+    "Drain-time target of the queue, published as queuescale_worker_drain_target_seconds for the drain-time recording rules (docs/drain-time.md), 1 to 86400. Unset (default): no target.",
   ),
   LISTEN_ADDRESS: listenAddressSetting("0.0.0.0:9423").describe(
     "host:port for /metrics, /healthz, /readyz. Default 0.0.0.0:9423.",

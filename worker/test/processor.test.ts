@@ -15,9 +15,17 @@ class RecordingDelivery implements Delivery {
     attempt: number,
     body = "{}",
     private readonly answer: () => Promise<boolean> = async () => true,
+    publishedAtMs?: number,
   ) {
     const buffer = Buffer.from(body);
-    this.message = { body: buffer, headers: {}, id: "m-1", attempt, json: <T>() => decodeJson<T>(buffer) };
+    this.message = {
+      body: buffer,
+      headers: {},
+      id: "m-1",
+      attempt,
+      publishedAtMs,
+      json: <T>() => decodeJson<T>(buffer),
+    };
   }
 
   ack() {
@@ -37,9 +45,11 @@ class RecordingDelivery implements Delivery {
   }
 }
 
+const QUEUE = { broker: "rabbitmq", vhost: "orders", queue: "jobs" };
+
 function processorFor(handler: Handler, maxAttempts = 3) {
   const registry = createRegistry();
-  const metrics = new WorkerMetrics(registry);
+  const metrics = new WorkerMetrics(registry, { queue: QUEUE, concurrency: 4 });
   const processor = new MessageProcessor(
     handler,
     { maxAttempts, firstDelayMs: 100, maxDelayMs: 250 },
@@ -50,7 +60,16 @@ function processorFor(handler: Handler, maxAttempts = 3) {
     const counter = (await registry.getMetricsAsJSON()).find((m) => m.name === "queuescale_worker_messages_total")!;
     return Object.fromEntries(counter.values.map((v) => [v.labels.outcome, v.value]));
   };
-  return { processor, outcomes };
+  /** Every sample of a family, with its labels. */
+  const samples = async (name: string) =>
+    (await registry.getMetricsAsJSON())
+      .find((m) => m.name === name)!
+      .values.map((value) => ({
+        name: (value as { metricName?: string }).metricName ?? name,
+        labels: value.labels,
+        value: value.value,
+      }));
+  return { processor, outcomes, samples };
 }
 
 async function run(processor: MessageProcessor, delivery: RecordingDelivery) {
@@ -59,6 +78,54 @@ async function run(processor: MessageProcessor, delivery: RecordingDelivery) {
 }
 
 describe("MessageProcessor", () => {
+  it("times the handler and the wait since publish, in families labelled with the worker's queue", async () => {
+    const { processor, samples } = processorFor(() => new Promise((resolve) => setTimeout(resolve, 50)));
+    // Published 2 s ago: waited about 2 s. A retry (attempt 2) waited on purpose and is not counted.
+    await run(processor, new RecordingDelivery(1, "{}", undefined, Date.now() - 2_000));
+    await run(processor, new RecordingDelivery(2, "{}", undefined, Date.now() - 60_000));
+    // Without a publish time nothing is known of its wait.
+    await run(processor, new RecordingDelivery(1));
+    const wait = await samples("queuescale_worker_message_wait_seconds");
+    const waitCount = wait.find((sample) => sample.name.endsWith("_count"))!;
+    const waitSum = wait.find((sample) => sample.name.endsWith("_sum"))!;
+    expect(waitCount).toMatchObject({ labels: QUEUE, value: 1 });
+    expect(waitSum.value).toBeGreaterThanOrEqual(2);
+    expect(waitSum.value).toBeLessThan(3);
+    expect(wait.find((sample) => sample.labels.le === 2.5)!.value).toBe(1);
+    expect(wait.find((sample) => sample.labels.le === 1)!.value).toBe(0);
+
+    const processing = await samples("queuescale_worker_processing_seconds");
+    const handled = processing.find((sample) => sample.name.endsWith("_count"))!;
+    expect(handled).toMatchObject({ labels: QUEUE, value: 3 });
+    const handlerSeconds = processing.find((sample) => sample.name.endsWith("_sum"))!.value;
+    expect(handlerSeconds).toBeGreaterThanOrEqual(0.14);
+    expect(handlerSeconds).toBeLessThan(1);
+
+    for (const name of [
+      "queuescale_worker_in_flight",
+      "queuescale_worker_connected",
+      "queuescale_worker_concurrency",
+    ]) {
+      const [sample, ...rest] = await samples(name);
+      expect(rest, name).toEqual([]);
+      expect(sample!.labels, name).toEqual(QUEUE);
+    }
+    expect((await samples("queuescale_worker_concurrency"))[0]!.value).toBe(4);
+    const acks = (await samples("queuescale_worker_messages_total")).find((sample) => sample.labels.outcome === "ack");
+    expect(acks!.labels).toEqual({ ...QUEUE, outcome: "ack" });
+  });
+
+  it("publishes the drain target only when one is set", async () => {
+    const unset = createRegistry();
+    new WorkerMetrics(unset, { queue: QUEUE, concurrency: 1 });
+    expect(await unset.metrics()).not.toMatch(/^queuescale_worker_drain_target_seconds/m);
+    const set = createRegistry();
+    new WorkerMetrics(set, { queue: QUEUE, concurrency: 1, drainTargetSeconds: 90 });
+    expect(await set.metrics()).toMatch(
+      /^queuescale_worker_drain_target_seconds\{broker="rabbitmq",vhost="orders",queue="jobs"\} 90$/m,
+    );
+  });
+
   it("acks after the handler resolves", async () => {
     const { processor, outcomes } = processorFor(async () => undefined);
     const delivery = new RecordingDelivery(1);

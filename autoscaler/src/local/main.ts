@@ -18,10 +18,12 @@ import {
 } from "@queuescale/core";
 import { DEFAULT_FLAGS, describeMetric } from "../engine/index.js";
 import { hpaOrConfigError, pickHpaObject } from "../sim/manifest.js";
+import { AdapterRulesReader, parseExternalRules } from "./adapter-rules.js";
 import { externalMetricQueries } from "./hpa-manifest.js";
 import { LocalAutoscaler } from "./local-autoscaler.js";
 import { PrometheusReader, ScrapeReader, type ExternalMetricReader } from "./metric-reader.js";
 import { createStatusApp } from "./status-server.js";
+import { writeTargetsFile } from "./targets-file.js";
 import { scaleTime } from "./time-scale.js";
 import { WorkerPool } from "./worker-pool.js";
 import { defaultWorkerCommand } from "./worker-command.js";
@@ -49,6 +51,22 @@ const settings = {
   PROMETHEUS_URL: urlSetting(["http", "https"])
     .optional()
     .describe("Read the metric from this Prometheus instead (sum of max by queue, as the adapter rules)."),
+  ADAPTER_CONFIG: z
+    .string()
+    .optional()
+    .describe(
+      "With PROMETHEUS_URL: a Prometheus Adapter configuration (e.g. monitoring/prometheus-adapter/config.yaml); External metrics are then read through its externalRules, recording rules included.",
+    ),
+  NAMESPACE: z
+    .string()
+    .optional()
+    .describe(
+      "The HPA's namespace, which the adapter's queries filter on. Default: the HPA's metadata.namespace, else default.",
+    ),
+  TARGETS_FILE: z
+    .string()
+    .optional()
+    .describe("Keep the workers' metrics addresses in this file, in Prometheus file_sd_configs format."),
   SYNC_PERIOD_SECONDS: z.coerce
     .number()
     .positive()
@@ -83,6 +101,35 @@ const settings = {
     .describe("Folder for the workers' log files. Default .tmp/local-workers."),
   LOG_LEVEL: logLevelSetting().describe("Log level of the autoscaler itself. Default info."),
 };
+
+/** Where the External metrics come from: the adapter's rules on Prometheus, Prometheus, or the exporter and workers. */
+function metricReader(
+  config: {
+    PROMETHEUS_URL?: string | undefined;
+    ADAPTER_CONFIG?: string | undefined;
+    NAMESPACE?: string | undefined;
+    METRICS_URL: string[];
+    SCRAPE_WORKERS: boolean;
+  },
+  hpa: Record<string, unknown>,
+  pool: WorkerPool,
+): ExternalMetricReader {
+  if (config.ADAPTER_CONFIG !== undefined) {
+    if (config.PROMETHEUS_URL === undefined) throw new ConfigError("ADAPTER_CONFIG", "needs PROMETHEUS_URL");
+    let rules;
+    try {
+      rules = parseExternalRules(readFileSync(config.ADAPTER_CONFIG, "utf8"));
+    } catch (error) {
+      const reason = (error as { code?: string }).code ?? (error instanceof Error ? error.message : String(error));
+      throw new ConfigError("ADAPTER_CONFIG", `cannot use it (${reason})`);
+    }
+    const metadata = hpa.metadata as { namespace?: unknown } | undefined;
+    const namespace = config.NAMESPACE ?? (typeof metadata?.namespace === "string" ? metadata.namespace : "default");
+    return new AdapterRulesReader(config.PROMETHEUS_URL, rules, namespace);
+  }
+  if (config.PROMETHEUS_URL !== undefined) return new PrometheusReader(config.PROMETHEUS_URL);
+  return new ScrapeReader(() => [...config.METRICS_URL, ...(config.SCRAPE_WORKERS ? pool.metricsUrls() : [])]);
+}
 
 const SUMMARY = [
   "Runs the Kubernetes HPA algorithm on one machine: reads the External metric of an HPA manifest,",
@@ -125,15 +172,16 @@ runMain(PROGRAM, async () => {
   );
 
   const workerCommand = (config.WORKER_COMMAND ?? defaultWorkerCommand()).split(/\s+/).filter(Boolean);
-  const pool = new WorkerPool({
+  const targetsFile = config.TARGETS_FILE;
+  const pool: WorkerPool = new WorkerPool({
     command: workerCommand,
     env: process.env,
     logDir: config.LOG_DIR,
     gracePeriodMs: config.WORKER_GRACE_PERIOD_SECONDS * 1000,
+    ...(targetsFile === undefined ? {} : { onChange: () => writeTargetsFile(targetsFile, pool.scrapeTargets()) }),
   });
-  const reader: ExternalMetricReader = config.PROMETHEUS_URL
-    ? new PrometheusReader(config.PROMETHEUS_URL)
-    : new ScrapeReader(() => [...config.METRICS_URL, ...(config.SCRAPE_WORKERS ? pool.metricsUrls() : [])]);
+  if (targetsFile !== undefined) writeTargetsFile(targetsFile, []);
+  const reader: ExternalMetricReader = metricReader(config, raw, pool);
   const syncPeriodSeconds = config.SYNC_PERIOD_SECONDS / config.TIME_SCALE;
   const autoscaler = new LocalAutoscaler({
     spec: scaled.spec,

@@ -158,6 +158,16 @@ export class WorkerPool {
     return this.active().map((worker) => `http://127.0.0.1:${worker.port}/metrics`);
   }
 
+  /**
+   * `host:port` of every worker that has not exited, stopping ones included: a draining worker
+   * still finishes messages and reports them, as a terminating pod does until it is gone.
+   */
+  scrapeTargets(): string[] {
+    return [...this.workers.values()]
+      .filter((worker) => worker.state !== "exited")
+      .map((worker) => `127.0.0.1:${worker.port}`);
+  }
+
   logSince(id: string, from: number): { lines: string[]; next: number } | undefined {
     return this.workers.get(id)?.logSince(from);
   }

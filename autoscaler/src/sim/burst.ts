@@ -17,7 +17,7 @@ export function parseRateFlag(raw: string): RateSegment {
   return { perSecond: Number(match[1]), from: Number(match[2]), to: Number(match[3]) };
 }
 
-function describeWorkload(model: WorkloadModel): string {
+export function describeWorkload(model: Pick<WorkloadModel, "bursts" | "rates">): string {
   const parts = [
     ...model.bursts.map((b) => `${b.messages} messages at t=${b.t} s`),
     ...model.rates.map((r) => `${r.perSecond}/s from t=${r.from} to ${r.to} s`),
@@ -48,4 +48,13 @@ export function summaryTable(model: WorkloadModel, target: number, hpa: RunSumma
     ...rows.map(([label, a, b]) => `${label.padEnd(width)}  ${a.padEnd(column)}  ${b}`),
   ];
   return `${lines.join("\n")}\n`;
+}
+
+/** `--handler-seconds 4@300`: one message takes the handler 4 s from t=300 s on (`0.4` alone: from 0). */
+export function parseHandlerFlag(raw: string): { from: number; secondsPerMessage: number } {
+  const match = /^(\d+(?:\.\d+)?)(?:@(\d+))?$/.exec(raw.trim());
+  if (!match || Number(match[1]) <= 0) {
+    throw new ConfigError("--handler-seconds", `${raw}: must be SECONDS[@FROM] with SECONDS > 0, e.g. 4@300`);
+  }
+  return { secondsPerMessage: Number(match[1]), from: Number(match[2] ?? 0) };
 }

@@ -57,7 +57,8 @@ export interface RunResult {
 
 const EPSILON = 1e-9;
 
-function arrivalsDuring(model: WorkloadModel, t: number): number {
+/** Messages published during second t (bursts at t, and the rates' share of [t, t + 1)). */
+export function arrivalsDuring(model: Pick<WorkloadModel, "bursts" | "rates">, t: number): number {
   let messages = 0;
   for (const burst of model.bursts) if (burst.t >= t && burst.t < t + 1) messages += burst.messages;
   for (const rate of model.rates) {
@@ -67,11 +68,11 @@ function arrivalsDuring(model: WorkloadModel, t: number): number {
   return messages;
 }
 
-function firstArrival(model: WorkloadModel): number {
+export function firstArrival(model: Pick<WorkloadModel, "bursts" | "rates">): number {
   return Math.min(...model.bursts.map((b) => b.t), ...model.rates.map((r) => r.from));
 }
 
-function countFlaps(counts: readonly number[]): number {
+export function countFlaps(counts: readonly number[]): number {
   let flaps = 0;
   let direction = 0;
   for (let i = 1; i < counts.length; i++) {

@@ -11,6 +11,12 @@ export interface WorkerMessage {
   readonly id: string;
   /** 1 on the first delivery, counting retries and redeliveries after a crash. */
   readonly attempt: number;
+  /**
+   * Unix milliseconds when the message was published, where the broker or the publisher recorded
+   * it (JetStream: the stream's store time; RabbitMQ: the producer's published-at header);
+   * undefined otherwise. The worker measures the wait before the handler from it.
+   */
+  readonly publishedAtMs?: number | undefined;
   /** The body parsed as JSON; throws DecodeError, which dead-letters the message at once. */
   json<T = unknown>(): T;
 }

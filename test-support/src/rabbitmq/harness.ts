@@ -56,8 +56,10 @@ async function workerTarget(): Promise<WorkerTarget> {
       DECLARE: "false",
     }),
     async publish(messages) {
+      // Stamped with the publish time as queuescale-producer stamps it (the worker's wait histogram).
+      const headers = { "x-queuescale-published-at": new Date().toISOString() };
       for (const message of messages) {
-        channel.sendToQueue(queue, message.body, { messageId: message.id, persistent: true });
+        channel.sendToQueue(queue, message.body, { messageId: message.id, persistent: true, headers });
       }
       await channel.waitForConfirms();
     },

@@ -117,6 +117,38 @@ export function describeWorkerScenarios(harness: BrokerHarness): void {
       expect(await target.backlog()).toBe(0);
     });
 
+    it("times each message's wait from its publish and labels its own families with its queue", async () => {
+      await freshTarget();
+      const messages = jobs(5, "waited");
+      await target.publish(messages);
+      const publishedAt = Date.now();
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      const worker = startWorker({ WORK_MS: "20", CONCURRENCY: "3", DRAIN_TARGET_SECONDS: "45" });
+      await eventually(() => (readRecords(recordFile).size === messages.length ? true : undefined), {
+        timeoutMs: 30_000,
+        what: "every message handled",
+      });
+      const queue = { broker: harness.broker, ...target.identity };
+      const samples = await eventually(
+        async () => {
+          const scraped = await scrape(await worker.baseUrl());
+          const count = findSamples(scraped, "queuescale_worker_message_wait_seconds_count", queue);
+          return count[0]?.value === messages.length ? scraped : undefined;
+        },
+        { what: "a wait observed for every message" },
+      );
+      const waited = findSamples(samples, "queuescale_worker_message_wait_seconds_sum", queue)[0]!.value;
+      const mostSince = (Date.now() - publishedAt) / 1000;
+      // Each waited at least the 1.5 s before the worker started, and no longer than the test ran.
+      expect(waited / messages.length).toBeGreaterThanOrEqual(1.4);
+      expect(waited / messages.length).toBeLessThanOrEqual(mostSince + 0.5);
+      expect(findSamples(samples, "queuescale_worker_processing_seconds_count", queue)[0]!.value).toBe(5);
+      expect(findSamples(samples, "queuescale_worker_messages_total", { ...queue, outcome: "ack" })[0]!.value).toBe(5);
+      expect(findSamples(samples, "queuescale_worker_concurrency", queue).map((sample) => sample.value)).toEqual([3]);
+      expect(findSamples(samples, "queuescale_worker_drain_target_seconds", queue).map((s) => s.value)).toEqual([45]);
+      expect(findSamples(samples, "queuescale_worker_connected", queue).map((sample) => sample.value)).toEqual([1]);
+    });
+
     it("kill -9 with messages in flight: another worker handles every message at least once", async () => {
       await freshTarget();
       const env = { WORK_MS: "100", CONCURRENCY: "10" };

@@ -3,6 +3,7 @@ import { NameFilter } from "../../../sources/filter.js";
 import { describeError, redactUrl } from "../../../sources/errors.js";
 import { natsConnectionOptions } from "../connection.js";
 import { jetStreamDepthSources } from "../jetstream-source.js";
+import { PUBLISHED_AT_HEADER } from "../worker/message.js";
 import type { Logger } from "pino";
 import type { QueueReading } from "../../../sources/types.js";
 import {
@@ -181,11 +182,13 @@ export class NatsClient implements BrokerClient {
       return messages.map(() => ({ ok: false, reason: "connection", detail: "not connected to NATS" }) as const);
     }
     const subject = this.subjectOf(queue);
+    const publishedAt = new Date().toISOString();
     // Every publish of the batch is in flight at once; the server acknowledges them in order.
     return Promise.all(
       messages.map(async (message): Promise<PublishOutcome> => {
         const headers = natsHeaders();
         for (const [name, value] of Object.entries(message.headers)) headers.set(name, value);
+        headers.set(PUBLISHED_AT_HEADER, publishedAt);
         if (message.contentType) headers.set("Content-Type", message.contentType);
         try {
           const ack = await live.js.publish(subject, message.body, {

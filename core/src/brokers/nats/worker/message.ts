@@ -12,6 +12,8 @@ export const ORIGIN_SEQUENCE_HEADER = "Queuescale-Sequence";
 export const DEAD_AT_HEADER = "Queuescale-Dead-Lettered-At";
 /** The original's id (its Nats-Msg-Id is not copied: JetStream would drop the copy as a duplicate). */
 export const MESSAGE_ID_HEADER = "Queuescale-Message-Id";
+/** When the producer published the message (ISO 8601, milliseconds), as on RabbitMQ. */
+export const PUBLISHED_AT_HEADER = "Queuescale-Published-At";
 
 // Where dead letters go unless configured otherwise: in core, which the producer reads too.
 export { defaultDeadLetterStream, defaultDeadLetterSubject } from "../topology.js";
@@ -83,6 +85,14 @@ export class NatsMessage implements WorkerMessage {
     // A view over the received bytes, not a copy.
     this.bodyCache ??= Buffer.from(this.raw.data.buffer, this.raw.data.byteOffset, this.raw.data.byteLength);
     return this.bodyCache;
+  }
+
+  /**
+   * The stream's store time: set by the server for every message, whoever published it (the
+   * producer's Queuescale-Published-At header says nearly the same, on the producer's clock).
+   */
+  get publishedAtMs(): number {
+    return this.raw.info.timestampNanos / 1e6;
   }
 
   /** JetStream counts every delivery, retries and redeliveries after a crash alike. */

@@ -7,6 +7,7 @@ import type { Logger } from "pino";
 import type { QueueReading } from "../../../sources/types.js";
 import { ExistenceCache, deadline } from "../../../publisher/existence-cache.js";
 import { PublishChannelPool, answerWithin, openChannel, type PublishChannel } from "./channels.js";
+import { PUBLISHED_AT_HEADER } from "../worker/message.js";
 import {
   QueueOperationError,
   type BrokerClient,
@@ -238,6 +239,9 @@ export class RabbitClient implements BrokerClient {
     });
 
     const send = async () => {
+      const now = Date.now();
+      const timestamp = Math.floor(now / 1000);
+      const publishedAt = new Date(now).toISOString();
       for (let index = 0; index < messages.length; index++) {
         // Timed out: what was not sent yet is reported as not confirmed, so it is not sent at all.
         if (remaining === 0) return;
@@ -253,8 +257,8 @@ export class RabbitClient implements BrokerClient {
               mandatory: true,
               messageId: message.id,
               contentType: message.contentType,
-              headers: message.headers,
-              timestamp: Math.floor(Date.now() / 1000),
+              headers: { ...message.headers, [PUBLISHED_AT_HEADER]: publishedAt },
+              timestamp,
               appId: "queuescale-producer",
             },
             (error: unknown) => {

@@ -10,6 +10,20 @@ export const REASON_HEADER = "x-queuescale-reason";
 export const ATTEMPTS_HEADER = "x-queuescale-attempts";
 export const ORIGIN_HEADER = "x-queuescale-queue";
 export const DEAD_AT_HEADER = "x-queuescale-dead-lettered-at";
+/**
+ * When the producer published the message (ISO 8601, milliseconds). AMQP's own `timestamp`
+ * property has whole seconds only, too coarse for waits of a few seconds. Publishers cannot set
+ * it through the producer (x-queuescale-* is reserved), so the worker can believe it.
+ */
+export const PUBLISHED_AT_HEADER = "x-queuescale-published-at";
+
+/** The published-at header as Unix milliseconds, or undefined when absent or unreadable. */
+export function publishedAtOf(headers: MessageProperties["headers"]): number | undefined {
+  const value = headers?.[PUBLISHED_AT_HEADER] as unknown;
+  if (value === undefined) return undefined;
+  const ms = Date.parse(headerText(value));
+  return Number.isFinite(ms) ? ms : undefined;
+}
 
 // The topology's names live in core, where the producer reads them to refuse publishing there.
 export { deadQueueName, retryQueueName };
@@ -75,6 +89,10 @@ export class RabbitMqMessage implements WorkerMessage {
 
   get body(): Buffer {
     return this.raw.content;
+  }
+
+  get publishedAtMs(): number | undefined {
+    return publishedAtOf(this.raw.properties.headers);
   }
 
   get id(): string {

@@ -12,7 +12,8 @@ export interface VectorSample {
 
 /**
  * A real Prometheus server (the `prometheus` binary scripts/tools.sh installs) on a free loopback
- * port with its own temporary directory; stop() ends it and removes the directory.
+ * port with its own temporary directory; stop() ends it and removes the directory. The monitoring
+ * tests and `make demo SCALING=drain-time` (which evaluates the shipped recording rules) use it.
  */
 export class PrometheusServer {
   private constructor(
