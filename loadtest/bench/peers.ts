@@ -7,7 +7,9 @@
  *   (default 1000) consumers ("0" leaves a broker out); PEERS_CALLS_SMALL / PEERS_CALLS_LARGE calls per row (30 / 10; large
  *   is 10,000 queues and up); PEERS_CLIENT_BENCHES=0 leaves out the worker and producer benchmarks
  *   (the producer's ingest and bulk-upload ones);
- *   PEERS_REPORT writes the page elsewhere than docs/benchmarks.md.
+ *   PEERS_NATS_CLUSTER=0 leaves out the 3-node cluster check (what each exporter reports for a
+ *   replicated consumer); PEERS_REPORT writes the page elsewhere than docs/benchmarks.md. The block
+ *   `make bench-exporter` wrote into the page is carried over.
  *
  * Every vhost, queue, server and process it makes is removed at the end, on failure and on Ctrl-C.
  */
@@ -18,9 +20,11 @@ import { RabbitAdmin } from "@queuescale/test-support/rabbitmq/broker-admin";
 import { MANAGEMENT_URL } from "@queuescale/test-support/rabbitmq/scenario";
 import { ROOT } from "../../scripts/stack/index.js";
 import { k6Binary } from "../k6.js";
-import { KBUDDE_EXPORTER } from "./exporters.js";
+import { EXPORTER_BLOCK, readBlock } from "./doc-blocks.js";
+import { KBUDDE_EXPORTER, NATS_PEER_EXPORTER, natsPeerVersion } from "./exporters.js";
 import { Children } from "./measure.js";
 import { benchNats } from "./nats.js";
+import { checkNatsCluster, type ClusterCheck } from "./nats-cluster.js";
 import { machineFacts } from "./proc.js";
 import { benchRabbitmq } from "./rabbitmq.js";
 import { renderReport, type ClientBench, type Section, type Versions } from "./report.js";
@@ -39,6 +43,7 @@ const natsConsumerCounts = numbers(process.env.PEERS_NATS_CONSUMERS, [1_000]);
 const callsFor = (count: number) =>
   count >= LARGE ? Number(process.env.PEERS_CALLS_LARGE ?? 10) : Number(process.env.PEERS_CALLS_SMALL ?? 30);
 const withClientBenches = process.env.PEERS_CLIENT_BENCHES !== "0";
+const withCluster = process.env.PEERS_NATS_CLUSTER !== "0";
 const REPORT = process.env.PEERS_REPORT || join(ROOT, "docs", "benchmarks.md");
 const COMMAND = "make bench-peers";
 
@@ -83,6 +88,7 @@ async function versions(): Promise<Versions> {
     node: process.version,
     exporter: `${exporterPackage.version} (this tree)`,
     kbudde: existsSync(KBUDDE_EXPORTER) ? "not measured" : "not built",
+    natsPeer: "not measured",
     k6: goModuleVersion(k6Binary(ROOT)),
   };
 }
@@ -141,8 +147,21 @@ async function main(): Promise<void> {
       title: `NATS JetStream, ${run.consumers.toLocaleString("en")} consumers`,
       reference: run.rows[0]!,
       rows: run.rows,
-      notes: ["A throwaway nats-server (loopback, file store in a temporary directory) holds only these consumers."],
+      notes: [
+        "A throwaway nats-server (loopback, file store in a temporary directory) holds only these consumers.",
+        "prometheus-nats-exporter's depth figures are its `jetstream_consumer_num_pending` series; it also " +
+          "renders the consumer's other fields (ack pending, redelivered, sequences…) and its stream and server " +
+          "labels on each.",
+      ],
     });
+  }
+  let cluster: ClusterCheck | undefined;
+  if (withCluster && natsConsumerCounts.length > 0 && existsSync(NATS_PEER_EXPORTER)) {
+    console.log("\nNATS JetStream, 3-node cluster, one R3 consumer");
+    cluster = await checkNatsCluster({ children, onCleanUp, log });
+  }
+  if (existsSync(NATS_PEER_EXPORTER) && natsConsumerCounts.length > 0) {
+    found.natsPeer = `${natsPeerVersion()} (github.com/nats-io/prometheus-nats-exporter, from its source tarball)`;
   }
 
   const clientBenches: ClientBench[] = [];
@@ -158,11 +177,11 @@ async function main(): Promise<void> {
     versions: found,
     sections,
     clientBenches,
-    unavailable: [
-      "nats-io/prometheus-nats-exporter: the Go module proxy reachable from this project's machines refuses " +
-        "every version of it (403), so it cannot be built here; the NATS table compares with the server's own " +
-        "`/jsz?consumers=true`, the endpoint that exporter's `-jsz=consumers` mode reads on each scrape.",
-    ],
+    unavailable: existsSync(NATS_PEER_EXPORTER)
+      ? []
+      : ["nats-io/prometheus-nats-exporter: not built (`scripts/loadtest-tools.sh peers` builds it from its source tarball)."],
+    cluster,
+    exporterBlock: existsSync(REPORT) ? readBlock(readFileSync(REPORT, "utf8"), EXPORTER_BLOCK) : undefined,
   });
   writeFileSync(REPORT, report);
   console.log(`\n${report}\nwritten to ${REPORT}`);

@@ -224,6 +224,7 @@ async function freeLoopbackPort(): Promise<number> {
 export async function startNatsCluster(
   size = 3,
   name = `qs-${process.pid}-${Date.now().toString(36)}`,
+  options: Pick<NatsServerOptions, "binary"> = {},
 ): Promise<NatsTestCluster> {
   const routePorts = await Promise.all(Array.from({ length: size }, () => freeLoopbackPort()));
   const routes = routePorts.map((port) => `nats://127.0.0.1:${port}`);
@@ -232,6 +233,7 @@ export async function startNatsCluster(
       spawnServer({
         serverName: `${name}-${index}`,
         cluster: { name, listen: routes[index]!, routes },
+        binary: options.binary,
       }),
     ),
   );
