@@ -69,7 +69,10 @@ export async function populateBenchStreams(
         ),
       );
     }
-    const backlogged = Array.from({ length: Math.ceil(consumersPerStream / BACKLOG_EVERY) }, (_u, i) => i * BACKLOG_EVERY);
+    const backlogged = Array.from(
+      { length: Math.ceil(consumersPerStream / BACKLOG_EVERY) },
+      (_u, i) => i * BACKLOG_EVERY,
+    );
     for (let first = 0; first < backlogged.length; first += 10) {
       await Promise.all(
         backlogged.slice(first, first + 10).map(async (c) => {

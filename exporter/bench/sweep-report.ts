@@ -67,7 +67,7 @@ export function sweepMarkdown(result: SweepResult, chartPath: string): string {
     "",
     "| broker | size | source | broker endpoint median ms | poll median ms | poll / endpoint | " +
       "exporter CPU ms per poll | broker CPU ms per poll (per endpoint call) | exporter RSS MiB (peak) | " +
-      "body MiB (gzip) | one scrape p50 ms | depth figures |",
+      "body KiB (gzip) | one scrape p50 ms | depth figures |",
     `|${" --- |".repeat(12)}`,
   ];
   for (const row of rows) {
@@ -75,7 +75,7 @@ export function sweepMarkdown(result: SweepResult, chartPath: string): string {
       `| ${row.broker} | ${n(row.size)} | ${row.source} | ${f(row.endpointMs)} | ${f(row.pollMs)} | ` +
         `${f(row.pollMs / row.endpointMs, 2)}× | ${f(row.pollCpuMs)} | ${f(row.pollBrokerCpuMs)} ` +
         `(${f(row.endpointBrokerCpuMs)}) | ${f(row.rssMiB, 0)} (${f(row.peakRssMiB, 0)}) | ` +
-        `${f(row.bodyBytes / 1024 / 1024, 2)} (${f(row.gzipBytes / 1024 / 1024, 2)}) | ` +
+        `${n(Math.round(row.bodyBytes / 1024))} (${n(Math.round(row.gzipBytes / 1024))}) | ` +
         `${f(row.load.prometheus.lastByte.p50)} | ${n(row.readings)} |`,
     );
   }
@@ -146,7 +146,12 @@ export function sweepChart(result: SweepResult): TopLevelSpec {
     const endpointSeries = `${row.broker} ${row.endpoint} (broker)`;
     if (!endpointsSeen.has(`${endpointSeries}@${row.size}`)) {
       endpointsSeen.add(`${endpointSeries}@${row.size}`);
-      points.push({ size: row.size, series: endpointSeries, panel: "1. median ms: poll vs broker endpoint", value: row.endpointMs });
+      points.push({
+        size: row.size,
+        series: endpointSeries,
+        panel: "1. median ms: poll vs broker endpoint",
+        value: row.endpointMs,
+      });
     }
     const series = `${label(row)} source`;
     points.push(
@@ -170,7 +175,12 @@ export function sweepChart(result: SweepResult): TopLevelSpec {
       encoding: {
         x: { field: "size", type: "quantitative", scale: { type: "log" }, title: "queues / consumers" },
         y: { field: "value", type: "quantitative", title: null, scale: { type: "log" } },
-        color: { field: "series", type: "nominal", title: null, legend: { orient: "bottom", columns: 2 } },
+        color: {
+          field: "series",
+          type: "nominal",
+          title: null,
+          legend: { orient: "bottom", columns: 2, labelLimit: 400 },
+        },
         strokeDash: {
           condition: { test: "indexof(datum.series, '(broker)') >= 0", value: [6, 4] },
           value: [1, 0],

@@ -21,7 +21,14 @@
 import { writeFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import { dirname, join, relative } from "node:path";
-import { NameFilter, createLogger, natsAdapter, rabbitmqAdapter, readSettings, type DepthSource } from "@queuescale/core";
+import {
+  NameFilter,
+  createLogger,
+  natsAdapter,
+  rabbitmqAdapter,
+  readSettings,
+  type DepthSource,
+} from "@queuescale/core";
 import { startNatsServer } from "@queuescale/test-support/nats-server";
 import { RabbitAdmin } from "@queuescale/test-support/rabbitmq/broker-admin";
 import { AMQP_BASE, MANAGEMENT_URL, PROMETHEUS_URL } from "@queuescale/test-support/rabbitmq/scenario";
@@ -168,9 +175,13 @@ async function rabbitSize(queues: number, log: (line: string) => void): Promise<
     } finally {
       await Promise.all(sources.map((source) => source.close()));
     }
-    log(`    /metrics/detailed ${endpoint.medianMs.toFixed(1)} ms, poll ${poll.medianMs.toFixed(1)} ms (${readings} read)`);
+    log(
+      `    /metrics/detailed ${endpoint.medianMs.toFixed(1)} ms, poll ${poll.medianMs.toFixed(1)} ms (${readings} read)`,
+    );
     const served = await exporterUnderLoad(env, queues, { vhost });
-    log(`    exporter: RSS ${served.rssMiB.toFixed(0)} MiB, scrape p50 ${served.load.prometheus.lastByte.p50.toFixed(1)} ms`);
+    log(
+      `    exporter: RSS ${served.rssMiB.toFixed(0)} MiB, scrape p50 ${served.load.prometheus.lastByte.p50.toFixed(1)} ms`,
+    );
     return [
       {
         broker: "RabbitMQ",
@@ -232,9 +243,13 @@ async function natsSize(consumers: number, log: (line: string) => void): Promise
       } finally {
         await source.close();
       }
-      log(`    /jsz ${endpoint.medianMs.toFixed(1)} ms, ${kind} poll ${poll.medianMs.toFixed(1)} ms (${readings} read)`);
+      log(
+        `    /jsz ${endpoint.medianMs.toFixed(1)} ms, ${kind} poll ${poll.medianMs.toFixed(1)} ms (${readings} read)`,
+      );
       const served = await exporterUnderLoad(env, population.consumers, {});
-      log(`    exporter: RSS ${served.rssMiB.toFixed(0)} MiB, scrape p50 ${served.load.prometheus.lastByte.p50.toFixed(1)} ms`);
+      log(
+        `    exporter: RSS ${served.rssMiB.toFixed(0)} MiB, scrape p50 ${served.load.prometheus.lastByte.p50.toFixed(1)} ms`,
+      );
       rows.push({
         broker: "JetStream",
         size: population.consumers,

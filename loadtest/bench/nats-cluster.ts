@@ -98,8 +98,7 @@ export async function checkNatsCluster(options: {
             from: `${pending.labels.server_name} (is_consumer_leader="${pending.labels.is_consumer_leader}")`,
             waiting: pending.value,
             unacked:
-              value(samples, "jetstream_consumer_num_ack_pending", { server_name: pending.labels.server_name! }) ??
-              NaN,
+              value(samples, "jetstream_consumer_num_ack_pending", { server_name: pending.labels.server_name! }) ?? NaN,
           });
         }
       } finally {

@@ -13,7 +13,11 @@ import { startNatsServer } from "@queuescale/test-support/nats-server";
 import { BENCH_STREAMS, populateBenchStreams } from "../../exporter/bench/populate.js";
 import {
   BENCH_NATS_SERVER,
-  countSeries, NATS_PEER_EXPORTER, startNatsPeerExporter, startOurExporter } from "./exporters.js";
+  countSeries,
+  NATS_PEER_EXPORTER,
+  startNatsPeerExporter,
+  startOurExporter,
+} from "./exporters.js";
 import { Children, fetchBody, measureCalls, ownCpuSeconds, type Measurement } from "./measure.js";
 import { cpuSeconds, findPids } from "./proc.js";
 

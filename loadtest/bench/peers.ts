@@ -6,7 +6,7 @@
  *   RabbitMQ with PEERS_RABBITMQ_QUEUES (default 1000,10000) queues, NATS with PEERS_NATS_CONSUMERS
  *   (default 1000) consumers ("0" leaves a broker out); PEERS_CALLS_SMALL / PEERS_CALLS_LARGE calls per row (30 / 10; large
  *   is 10,000 queues and up); PEERS_CLIENT_BENCHES=0 leaves out the worker and producer benchmarks
- *   (the producer's ingest and bulk-upload ones);
+ *   (the producer's ingest and bulk-upload ones) and keeps their section of the page as it was;
  *   PEERS_NATS_CLUSTER=0 leaves out the 3-node cluster check (what each exporter reports for a
  *   replicated consumer); PEERS_REPORT writes the page elsewhere than docs/benchmarks.md. The block
  *   `make bench-exporter` wrote into the page is carried over.
@@ -27,7 +27,7 @@ import { benchNats } from "./nats.js";
 import { checkNatsCluster, type ClusterCheck } from "./nats-cluster.js";
 import { machineFacts } from "./proc.js";
 import { benchRabbitmq } from "./rabbitmq.js";
-import { renderReport, type ClientBench, type Section, type Versions } from "./report.js";
+import { CLIENT_SECTION_TITLE, renderReport, type ClientBench, type Section, type Versions } from "./report.js";
 
 const LARGE = 10_000;
 /** A comma-separated list of counts; "0" leaves that broker out. */
@@ -170,6 +170,8 @@ async function main(): Promise<void> {
     clientBenches.push(await runClientBench("@queuescale/producer"));
     clientBenches.push(await runClientBench("@queuescale/producer", "bench:upload"));
   }
+  // Read now, not at the start: make bench-exporter may have written its block meanwhile.
+  const previous = existsSync(REPORT) ? readFileSync(REPORT, "utf8") : undefined;
   const report = renderReport({
     date,
     command: COMMAND,
@@ -179,9 +181,15 @@ async function main(): Promise<void> {
     clientBenches,
     unavailable: existsSync(NATS_PEER_EXPORTER)
       ? []
-      : ["nats-io/prometheus-nats-exporter: not built (`scripts/loadtest-tools.sh peers` builds it from its source tarball)."],
+      : [
+          "nats-io/prometheus-nats-exporter: not built (`scripts/loadtest-tools.sh peers` builds it from its source tarball).",
+        ],
     cluster,
-    exporterBlock: existsSync(REPORT) ? readBlock(readFileSync(REPORT, "utf8"), EXPORTER_BLOCK) : undefined,
+    exporterBlock: previous === undefined ? undefined : readBlock(previous, EXPORTER_BLOCK),
+    carriedClientSection:
+      previous?.includes(CLIENT_SECTION_TITLE) === true
+        ? previous.slice(previous.indexOf(CLIENT_SECTION_TITLE))
+        : undefined,
   });
   writeFileSync(REPORT, report);
   console.log(`\n${report}\nwritten to ${REPORT}`);

@@ -30,6 +30,8 @@ export interface ClientBench {
   output: string;
 }
 
+export const CLIENT_SECTION_TITLE = "## Worker and producer";
+
 const fixed = (value: number | undefined, digits = 1) =>
   value === undefined || !Number.isFinite(value) ? "–" : value.toFixed(digits);
 const ratio = (value: number | undefined, reference: number | undefined) =>
@@ -60,6 +62,8 @@ export function renderReport(options: {
   clientBenches: ClientBench[];
   unavailable: string[];
   cluster?: ClusterCheck;
+  /** The worker and producer section of the page before, kept when their benchmarks are not run. */
+  carriedClientSection?: string;
   /** The block `make bench-exporter` wrote into the page before, carried over as it is. */
   exporterBlock?: string;
 }): string {
@@ -68,9 +72,12 @@ export function renderReport(options: {
     "# Benchmarks",
     "",
     `Measured ${options.date} with \`${options.command}\` (all figures of this page but the block that`,
-    "`make bench-exporter` writes come from that one run; rerun it to refresh the page). Read the figures",
-    "as ratios between rows of the same table: the machine is shared and small, so absolute times move",
-    "from run to run.",
+    "`make bench-exporter` writes" +
+      (options.clientBenches.length === 0 && options.carriedClientSection
+        ? " and the worker and producer section, carried over from an earlier run,"
+        : "") +
+      " come from that one run; rerun it to refresh the page). Read the figures as ratios between rows",
+    "of the same table: the machine is shared and small, so absolute times move from run to run.",
     "",
     "## Machine and versions",
     "",
@@ -128,8 +135,13 @@ export function renderReport(options: {
     for (const line of options.unavailable) parts.push(`- ${line}`);
     parts.push("");
   }
+  if (options.clientBenches.length === 0 && options.carriedClientSection) {
+    // PEERS_CLIENT_BENCHES=0: the worker and producer figures of the earlier run stay as they were.
+    parts.push(options.carriedClientSection.trim(), "");
+    return `${parts.join("\n").trimEnd()}\n`;
+  }
   parts.push(
-    "## Worker and producer",
+    CLIENT_SECTION_TITLE,
     "",
     "The worker's no-op throughput next to bare client loops, and the producer's confirmed ingest",
     "rate next to the bare client's confirmed publish rate, printed by their own benchmarks in the",
@@ -194,7 +206,7 @@ function clusterSection(check: ClusterCheck): string[] {
       "  ```",
       "",
       "  During a leader election no series says `true` and the consumer disappears from the result, which " +
-        "reads as \"unknown\", not 0.",
+        'reads as "unknown", not 0.',
     );
   }
   const ours = verdicts.slice(1);
