@@ -48,6 +48,22 @@ function value(samples: readonly Sample[], name: string, labels: Record<string, 
   )?.value;
 }
 
+/**
+ * The R3 stream, once the meta leader can place it: healthy members do not mean the leader has
+ * heard from all of them yet, and until then it answers "no suitable peers for placement".
+ */
+async function createReplicated(url: string): Promise<JetStreamScenario> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    try {
+      return await JetStreamScenario.create(url, { prefix: "qs-peers", replicas: 3 });
+    } catch (error) {
+      if (Date.now() > deadline || !/no suitable peers/i.test(String(error))) throw error;
+      await delay(500);
+    }
+  }
+}
+
 export async function checkNatsCluster(options: {
   children: Children;
   onCleanUp: (work: () => Promise<void>) => void;
@@ -66,7 +82,7 @@ export async function checkNatsCluster(options: {
   try {
     const monitorUrls = cluster.servers.map((server) => server.monitorUrl);
     const { version } = JSON.parse(await fetchBody(`${monitorUrls[0]}/varz`)) as { version: string };
-    scenario = await JetStreamScenario.create(cluster.servers[0]!.url, { prefix: "qs-peers", replicas: 3 });
+    scenario = await createReplicated(cluster.servers[0]!.url);
     const { stream } = scenario;
     await scenario.addPullConsumer(CONSUMER);
     await scenario.publish("job", PUBLISHED);

@@ -93,6 +93,18 @@ async function versions(): Promise<Versions> {
   };
 }
 
+/**
+ * PEERS_RABBITMQ_QUEUES=0: the RabbitMQ tables of the page before stay, each marked with the run
+ * it comes from, rather than vanish from the page.
+ */
+function carriedRabbitSections(previous: string): string[] {
+  const measured = /^Measured (.+?) with /m.exec(previous)?.[1] ?? "an earlier run";
+  return previous
+    .split(/^(?=## )/m)
+    .filter((part) => part.startsWith("## RabbitMQ, "))
+    .map((part) => `${part.trim()}\n- Carried over from the run of ${measured}: this run left RabbitMQ out.`);
+}
+
 /** Runs another package's benchmark as it is and keeps what it prints. */
 function runClientBench(workspace: string, script = "bench"): Promise<ClientBench> {
   const command = `npm run ${script} -w ${workspace}`;
@@ -156,9 +168,17 @@ async function main(): Promise<void> {
     });
   }
   let cluster: ClusterCheck | undefined;
+  const unavailable: string[] = [];
   if (withCluster && natsConsumerCounts.length > 0 && existsSync(NATS_PEER_EXPORTER)) {
     console.log("\nNATS JetStream, 3-node cluster, one R3 consumer");
-    cluster = await checkNatsCluster({ children, onCleanUp, log });
+    try {
+      cluster = await checkNatsCluster({ children, onCleanUp, log });
+    } catch (error) {
+      // The tables above stand on their own: say what failed rather than lose them.
+      const reason = error instanceof Error ? error.message : String(error);
+      console.error(`  the cluster check failed: ${reason}`);
+      unavailable.push(`the 3-node cluster check failed in this run: ${reason.split("\n")[0]}`);
+    }
   }
   if (existsSync(NATS_PEER_EXPORTER) && natsConsumerCounts.length > 0) {
     found.natsPeer = `${natsPeerVersion()} (github.com/nats-io/prometheus-nats-exporter, from its source tarball)`;
@@ -172,6 +192,9 @@ async function main(): Promise<void> {
   }
   // Read now, not at the start: make bench-exporter may have written its block meanwhile.
   const previous = existsSync(REPORT) ? readFileSync(REPORT, "utf8") : undefined;
+  if (rabbitQueueCounts.length === 0 && previous) {
+    found.kbudde = /^\| kbudde\/rabbitmq_exporter \| (.+) \|$/m.exec(previous)?.[1] ?? found.kbudde;
+  }
   const report = renderReport({
     date,
     command: COMMAND,
@@ -180,10 +203,12 @@ async function main(): Promise<void> {
     sections,
     clientBenches,
     unavailable: existsSync(NATS_PEER_EXPORTER)
-      ? []
+      ? unavailable
       : [
+          ...unavailable,
           "nats-io/prometheus-nats-exporter: not built (`scripts/loadtest-tools.sh peers` builds it from its source tarball).",
         ],
+    carriedSections: rabbitQueueCounts.length === 0 && previous ? carriedRabbitSections(previous) : [],
     cluster,
     exporterBlock: previous === undefined ? undefined : readBlock(previous, EXPORTER_BLOCK),
     carriedClientSection:

@@ -62,6 +62,8 @@ export function renderReport(options: {
   clientBenches: ClientBench[];
   unavailable: string[];
   cluster?: ClusterCheck;
+  /** Sections of the page before, for a broker this run left out, rendered as they were. */
+  carriedSections?: string[];
   /** The worker and producer section of the page before, kept when their benchmarks are not run. */
   carriedClientSection?: string;
   /** The block `make bench-exporter` wrote into the page before, carried over as it is. */
@@ -73,6 +75,7 @@ export function renderReport(options: {
     "",
     `Measured ${options.date} with \`${options.command}\` (all figures of this page but the block that`,
     "`make bench-exporter` writes" +
+      ((options.carriedSections?.length ?? 0) > 0 ? ", the RabbitMQ tables," : "") +
       (options.clientBenches.length === 0 && options.carriedClientSection
         ? " and the worker and producer section, carried over from an earlier run,"
         : "") +
@@ -117,6 +120,8 @@ export function renderReport(options: {
     "  read the same set.",
     "",
   ];
+  // Sections of an earlier run kept for a broker this run left out (already rendered).
+  for (const carried of options.carriedSections ?? []) parts.push(carried, "");
   for (const section of options.sections) {
     parts.push(`## ${section.title}`, "", table(section), "");
     for (const note of section.notes) parts.push(`- ${note}`);
