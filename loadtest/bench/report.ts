@@ -197,10 +197,10 @@ function clusterSection(check: ClusterCheck): string[] {
   if (peer) {
     lines.push(
       `- prometheus-nats-exporter reports every replica a server holds, so the consumer has ${peer.series} series; ` +
-        `a \`sum\` over them ${peer.sumOk ? "happens to give" : "does not give"} the leader's numbers, and a \`max\` ` +
-        `${peer.maxOk ? "gives them here, while the followers are caught up" : "does not give them either"}. ` +
-        "A follower's figures are its own copy of the consumer's state and may lag the leader's, so the query " +
-        "that reads the leader's numbers keeps only the leader's series (and takes the `max` per consumer, " +
+        `a \`sum\` over them ${peer.sumOk ? "gives" : "does not give"} the leader's numbers, and a \`max\` ` +
+        `${peer.maxOk ? "gives them here" : "does not give them"}: each follower reports its own copy of the ` +
+        "consumer's state (the table shows what), which is not the leader's. The query that reads the leader's " +
+        "numbers keeps only the leader's series (and takes the `max` per consumer, " +
         "since an HA pair of Prometheus servers, or a leader change, can briefly show two):",
       "",
       "  ```promql",
