@@ -20,6 +20,14 @@ export function readBlock(text: string, name: string): string | undefined {
   return text.slice(start + begin(name).length, stop).replace(/^\n+|\n+$/g, "");
 }
 
+/** `text` without the block (its markers included); the block is rendered in a place of its own. */
+export function withoutBlock(text: string, name: string): string {
+  const start = text.indexOf(begin(name));
+  const stop = text.indexOf(end(name));
+  if (start < 0 || stop < start) return text;
+  return `${text.slice(0, start).trimEnd()}\n${text.slice(stop + end(name).length)}`;
+}
+
 /** The block with its markers, for a page being rendered. */
 export function renderBlock(name: string, content: string): string {
   return `${begin(name)}\n\n${content.trim()}\n\n${end(name)}`;

@@ -20,7 +20,7 @@ import { RabbitAdmin } from "@queuescale/test-support/rabbitmq/broker-admin";
 import { MANAGEMENT_URL } from "@queuescale/test-support/rabbitmq/scenario";
 import { ROOT } from "../../scripts/stack/index.js";
 import { k6Binary } from "../k6.js";
-import { EXPORTER_BLOCK, readBlock } from "./doc-blocks.js";
+import { EXPORTER_BLOCK, readBlock, withoutBlock } from "./doc-blocks.js";
 import { KBUDDE_EXPORTER, NATS_PEER_EXPORTER, natsPeerVersion } from "./exporters.js";
 import { Children } from "./measure.js";
 import { benchNats } from "./nats.js";
@@ -213,7 +213,7 @@ async function main(): Promise<void> {
     exporterBlock: previous === undefined ? undefined : readBlock(previous, EXPORTER_BLOCK),
     carriedClientSection:
       previous?.includes(CLIENT_SECTION_TITLE) === true
-        ? previous.slice(previous.indexOf(CLIENT_SECTION_TITLE))
+        ? withoutBlock(previous.slice(previous.indexOf(CLIENT_SECTION_TITLE)), EXPORTER_BLOCK)
         : undefined,
   });
   writeFileSync(REPORT, report);
