@@ -52,7 +52,7 @@ demo: build brokers ## the main job end to end on this machine (BROKER=rabbitmq|
 
 bench: bench-exporter bench-worker bench-upload bench-peers bench-drain ## every benchmark; prints figures
 
-bench-exporter: build brokers ## exporter poll time vs the brokers' own endpoints, /metrics latency, RSS; external scaler latency for 1,000 ScaledObjects
+bench-exporter: build brokers ## size sweep (RabbitMQ 1k/10k/50k queues, JetStream 1k/10k consumers; BENCH_RABBITMQ_QUEUES, BENCH_NATS_CONSUMERS): poll vs broker endpoint, CPU, RSS, body, scrapes as Prometheus makes them; writes its block of docs/benchmarks.md and a chart; external scaler latency for 1,000 ScaledObjects
 	npm run bench -w @queuescale/exporter
 
 bench-worker: build brokers ## worker no-op throughput vs bare client loops; producer confirmed ingest rate
@@ -62,7 +62,7 @@ bench-worker: build brokers ## worker no-op throughput vs bare client loops; pro
 bench-upload: build brokers ## a generated 1,000,000-row CSV (~90 MB) through POST …/upload and publish --file on both brokers: rows/s, time to last confirm, producer peak RSS
 	npm run bench:upload -w @queuescale/producer
 
-bench-peers: build brokers ## this exporter vs kbudde/rabbitmq_exporter and the brokers' own endpoints; writes docs/benchmarks.md
+bench-peers: build brokers ## this exporter vs kbudde/rabbitmq_exporter, nats-io/prometheus-nats-exporter (from ../shared/peers or NATS_EXPORTER_TARBALL) and the brokers' own endpoints, and a 3-node cluster check; writes docs/benchmarks.md
 	scripts/loadtest-tools.sh peers
 	npx tsx loadtest/bench/peers.ts
 

@@ -1,5 +1,5 @@
 import { promisify } from "node:util";
-import { gzip as gzipCallback } from "node:zlib";
+import { constants as zlibConstants, gzip as gzipCallback } from "node:zlib";
 import { collectDefaultMetrics } from "prom-client";
 import type { Logger } from "pino";
 import { renderDepthFamilies } from "./metrics/depth.js";
@@ -147,7 +147,10 @@ export class DepthCollector {
     const exposition = this.render(format).then((text): Exposition => {
       const body = Buffer.from(text, "utf8");
       let compressed: Promise<Buffer> | undefined;
-      return { body, gzipped: () => (compressed ??= gzip(body)) };
+      // The fastest level: a scrape that follows a fresh poll compresses the whole body again, and
+      // for 10,000 consumers (5.6 MiB) the default level 6 spends 48 ms of CPU where level 1
+      // spends 16, to send a body a fifth smaller (187 against 230 KiB).
+      return { body, gzipped: () => (compressed ??= gzip(body, { level: zlibConstants.Z_BEST_SPEED })) };
     });
     this.expositions.set(format, { version: this.version, renderedAtMs: nowMs, exposition });
     // A failed render must not be served again.

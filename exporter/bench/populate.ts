@@ -52,32 +52,42 @@ export async function populateBenchStreams(
   const jsm = await jetstreamManager(nc);
   const js = jetstream(nc);
   let withBacklog = 0;
-  try {
-    for (let s = 0; s < BENCH_STREAMS; s++) {
-      const stream = `bench-${s}`;
-      await jsm.streams.add({ name: stream, subjects: [`${stream}.>`] });
-      // In batches, to keep the server's API queue short.
-      for (let first = 0; first < consumersPerStream; first += 25) {
-        await Promise.all(
-          Array.from({ length: Math.min(25, consumersPerStream - first) }, (_unused, offset) =>
-            jsm.consumers.add(stream, {
-              durable_name: `worker-${first + offset}`,
-              ack_policy: AckPolicy.Explicit,
-              ack_wait: 3_600 * 1e9,
-              filter_subject: `${stream}.c${first + offset}`,
-            }),
-          ),
-        );
-      }
-      for (let c = 0; c < consumersPerStream; c += BACKLOG_EVERY) {
-        withBacklog++;
-        await Promise.all(Array.from({ length: MESSAGES_PER_BACKLOG }, () => js.publish(`${stream}.c${c}`, "job")));
-        // Deliver a few without acknowledging, so the age look-up starts past the ack floor.
-        const consumer = await js.consumers.get(stream, `worker-${c}`);
-        const batch = await consumer.fetch({ max_messages: UNACKED_PER_BACKLOG, expires: 2000 });
-        for await (const message of batch) void message;
-      }
+  // The streams are set up side by side; within one, consumers are added in batches, to keep the
+  // server's API queue short.
+  const populateStream = async (s: number) => {
+    const stream = `bench-${s}`;
+    await jsm.streams.add({ name: stream, subjects: [`${stream}.>`] });
+    for (let first = 0; first < consumersPerStream; first += 25) {
+      await Promise.all(
+        Array.from({ length: Math.min(25, consumersPerStream - first) }, (_unused, offset) =>
+          jsm.consumers.add(stream, {
+            durable_name: `worker-${first + offset}`,
+            ack_policy: AckPolicy.Explicit,
+            ack_wait: 3_600 * 1e9,
+            filter_subject: `${stream}.c${first + offset}`,
+          }),
+        ),
+      );
     }
+    const backlogged = Array.from(
+      { length: Math.ceil(consumersPerStream / BACKLOG_EVERY) },
+      (_u, i) => i * BACKLOG_EVERY,
+    );
+    for (let first = 0; first < backlogged.length; first += 10) {
+      await Promise.all(
+        backlogged.slice(first, first + 10).map(async (c) => {
+          withBacklog++;
+          await Promise.all(Array.from({ length: MESSAGES_PER_BACKLOG }, () => js.publish(`${stream}.c${c}`, "job")));
+          // Deliver a few without acknowledging, so the age look-up starts past the ack floor.
+          const consumer = await js.consumers.get(stream, `worker-${c}`);
+          const batch = await consumer.fetch({ max_messages: UNACKED_PER_BACKLOG, expires: 2000 });
+          for await (const message of batch) void message;
+        }),
+      );
+    }
+  };
+  try {
+    await Promise.all(Array.from({ length: BENCH_STREAMS }, (_unused, s) => populateStream(s)));
   } finally {
     await nc.close();
   }

@@ -1,8 +1,9 @@
 /**
  * The exporters under comparison, each started as its own process on a free loopback port: ours
- * (exporter/dist/main.js) and kbudde/rabbitmq_exporter (built by scripts/loadtest-tools.sh).
+ * (exporter/dist/main.js), kbudde/rabbitmq_exporter and nats-io/prometheus-nats-exporter (both
+ * built by scripts/loadtest-tools.sh).
  */
-import type { ChildProcess } from "node:child_process";
+import { execFileSync, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { exactPattern, freePort, waitFor, type DepthSource } from "@queuescale/core";
@@ -13,6 +14,21 @@ import { cpuSeconds } from "./proc.js";
 
 export const OUR_EXPORTER = join(ROOT, "exporter", "dist", "main.js");
 export const KBUDDE_EXPORTER = join(ROOT, ".tools", "bin", "rabbitmq_exporter");
+export const NATS_PEER_EXPORTER = join(ROOT, ".tools", "bin", "prometheus-nats-exporter");
+/**
+ * The nats-server the NATS rows run: the pinned build in .tools/bin (the version the dev overlay
+ * runs), else the one on PATH.
+ */
+export const BENCH_NATS_SERVER = existsSync(join(ROOT, ".tools", "bin", "nats-server"))
+  ? join(ROOT, ".tools", "bin", "nats-server")
+  : "nats-server";
+
+/** What prometheus-nats-exporter says its version is (`-version`), or "not built". */
+export function natsPeerVersion(): string {
+  if (!existsSync(NATS_PEER_EXPORTER)) return "not built";
+  const printed = execFileSync(NATS_PEER_EXPORTER, ["-version"], { encoding: "utf8" });
+  return /version\s+(\S+)/.exec(printed)?.[1] ?? "unknown";
+}
 
 export interface RunningExporter {
   child: ChildProcess;
@@ -153,4 +169,31 @@ export async function measureOurSource(options: {
   } finally {
     await children.stop(exporter.child);
   }
+}
+
+/**
+ * nats-io/prometheus-nats-exporter with `-jsz=consumers`: on each scrape it reads
+ * `/jsz?consumers=true&config=true&raft=true` from every server it is given and renders one series
+ * per consumer replica it finds there. Resolves once a scrape shows `expectedSeries` consumer series.
+ */
+export async function startNatsPeerExporter(
+  children: Children,
+  monitorUrls: readonly string[],
+  expectedSeries: number,
+): Promise<RunningExporter> {
+  if (!existsSync(NATS_PEER_EXPORTER)) throw new Error("run scripts/loadtest-tools.sh peers first");
+  const port = await freePort();
+  const child = children.spawn(
+    NATS_PEER_EXPORTER,
+    ["-jsz=consumers", "-addr", "127.0.0.1", "-port", String(port), ...monitorUrls],
+    { PATH: process.env.PATH ?? "" },
+  );
+  child.stdout!.resume();
+  child.stderr!.resume();
+  const metricsUrl = `http://127.0.0.1:${port}/metrics`;
+  await waitFor(
+    async () => (await countSeries(metricsUrl, "jetstream_consumer_num_pending")) >= expectedSeries || undefined,
+    { what: `prometheus-nats-exporter to show ${expectedSeries} consumer series`, timeoutMs: 180_000, intervalMs: 250 },
+  );
+  return { child, pid: child.pid!, metricsUrl };
 }

@@ -6,8 +6,10 @@
  *   RabbitMQ with PEERS_RABBITMQ_QUEUES (default 1000,10000) queues, NATS with PEERS_NATS_CONSUMERS
  *   (default 1000) consumers ("0" leaves a broker out); PEERS_CALLS_SMALL / PEERS_CALLS_LARGE calls per row (30 / 10; large
  *   is 10,000 queues and up); PEERS_CLIENT_BENCHES=0 leaves out the worker and producer benchmarks
- *   (the producer's ingest and bulk-upload ones);
- *   PEERS_REPORT writes the page elsewhere than docs/benchmarks.md.
+ *   (the producer's ingest and bulk-upload ones) and keeps their section of the page as it was;
+ *   PEERS_NATS_CLUSTER=0 leaves out the 3-node cluster check (what each exporter reports for a
+ *   replicated consumer); PEERS_REPORT writes the page elsewhere than docs/benchmarks.md. The block
+ *   `make bench-exporter` wrote into the page is carried over.
  *
  * Every vhost, queue, server and process it makes is removed at the end, on failure and on Ctrl-C.
  */
@@ -18,12 +20,14 @@ import { RabbitAdmin } from "@queuescale/test-support/rabbitmq/broker-admin";
 import { MANAGEMENT_URL } from "@queuescale/test-support/rabbitmq/scenario";
 import { ROOT } from "../../scripts/stack/index.js";
 import { k6Binary } from "../k6.js";
-import { KBUDDE_EXPORTER } from "./exporters.js";
+import { EXPORTER_BLOCK, readBlock, withoutBlock } from "./doc-blocks.js";
+import { KBUDDE_EXPORTER, NATS_PEER_EXPORTER, natsPeerVersion } from "./exporters.js";
 import { Children } from "./measure.js";
 import { benchNats } from "./nats.js";
+import { checkNatsCluster, type ClusterCheck } from "./nats-cluster.js";
 import { machineFacts } from "./proc.js";
 import { benchRabbitmq } from "./rabbitmq.js";
-import { renderReport, type ClientBench, type Section, type Versions } from "./report.js";
+import { CLIENT_SECTION_TITLE, renderReport, type ClientBench, type Section, type Versions } from "./report.js";
 
 const LARGE = 10_000;
 /** A comma-separated list of counts; "0" leaves that broker out. */
@@ -39,6 +43,7 @@ const natsConsumerCounts = numbers(process.env.PEERS_NATS_CONSUMERS, [1_000]);
 const callsFor = (count: number) =>
   count >= LARGE ? Number(process.env.PEERS_CALLS_LARGE ?? 10) : Number(process.env.PEERS_CALLS_SMALL ?? 30);
 const withClientBenches = process.env.PEERS_CLIENT_BENCHES !== "0";
+const withCluster = process.env.PEERS_NATS_CLUSTER !== "0";
 const REPORT = process.env.PEERS_REPORT || join(ROOT, "docs", "benchmarks.md");
 const COMMAND = "make bench-peers";
 
@@ -83,8 +88,21 @@ async function versions(): Promise<Versions> {
     node: process.version,
     exporter: `${exporterPackage.version} (this tree)`,
     kbudde: existsSync(KBUDDE_EXPORTER) ? "not measured" : "not built",
+    natsPeer: "not measured",
     k6: goModuleVersion(k6Binary(ROOT)),
   };
+}
+
+/**
+ * PEERS_RABBITMQ_QUEUES=0: the RabbitMQ tables of the page before stay, each marked with the run
+ * it comes from, rather than vanish from the page.
+ */
+function carriedRabbitSections(previous: string): string[] {
+  const measured = /^Measured (.+?) with /m.exec(previous)?.[1] ?? "an earlier run";
+  return previous
+    .split(/^(?=## )/m)
+    .filter((part) => part.startsWith("## RabbitMQ, "))
+    .map((part) => `${part.trim()}\n- Carried over from the run of ${measured}: this run left RabbitMQ out.`);
 }
 
 /** Runs another package's benchmark as it is and keeps what it prints. */
@@ -141,8 +159,29 @@ async function main(): Promise<void> {
       title: `NATS JetStream, ${run.consumers.toLocaleString("en")} consumers`,
       reference: run.rows[0]!,
       rows: run.rows,
-      notes: ["A throwaway nats-server (loopback, file store in a temporary directory) holds only these consumers."],
+      notes: [
+        "A throwaway nats-server (loopback, file store in a temporary directory) holds only these consumers.",
+        "prometheus-nats-exporter's depth figures are its `jetstream_consumer_num_pending` series; it also " +
+          "renders the consumer's other fields (ack pending, redelivered, sequences…) and its stream and server " +
+          "labels on each.",
+      ],
     });
+  }
+  let cluster: ClusterCheck | undefined;
+  const unavailable: string[] = [];
+  if (withCluster && natsConsumerCounts.length > 0 && existsSync(NATS_PEER_EXPORTER)) {
+    console.log("\nNATS JetStream, 3-node cluster, one R3 consumer");
+    try {
+      cluster = await checkNatsCluster({ children, onCleanUp, log });
+    } catch (error) {
+      // The tables above stand on their own: say what failed rather than lose them.
+      const reason = error instanceof Error ? error.message : String(error);
+      console.error(`  the cluster check failed: ${reason}`);
+      unavailable.push(`the 3-node cluster check failed in this run: ${reason.split("\n")[0]}`);
+    }
+  }
+  if (existsSync(NATS_PEER_EXPORTER) && natsConsumerCounts.length > 0) {
+    found.natsPeer = `${natsPeerVersion()} (github.com/nats-io/prometheus-nats-exporter, from its source tarball)`;
   }
 
   const clientBenches: ClientBench[] = [];
@@ -151,6 +190,11 @@ async function main(): Promise<void> {
     clientBenches.push(await runClientBench("@queuescale/producer"));
     clientBenches.push(await runClientBench("@queuescale/producer", "bench:upload"));
   }
+  // Read now, not at the start: make bench-exporter may have written its block meanwhile.
+  const previous = existsSync(REPORT) ? readFileSync(REPORT, "utf8") : undefined;
+  if (rabbitQueueCounts.length === 0 && previous) {
+    found.kbudde = /^\| kbudde\/rabbitmq_exporter \| (.+) \|$/m.exec(previous)?.[1] ?? found.kbudde;
+  }
   const report = renderReport({
     date,
     command: COMMAND,
@@ -158,11 +202,19 @@ async function main(): Promise<void> {
     versions: found,
     sections,
     clientBenches,
-    unavailable: [
-      "nats-io/prometheus-nats-exporter: the Go module proxy reachable from this project's machines refuses " +
-        "every version of it (403), so it cannot be built here; the NATS table compares with the server's own " +
-        "`/jsz?consumers=true`, the endpoint that exporter's `-jsz=consumers` mode reads on each scrape.",
-    ],
+    unavailable: existsSync(NATS_PEER_EXPORTER)
+      ? unavailable
+      : [
+          ...unavailable,
+          "nats-io/prometheus-nats-exporter: not built (`scripts/loadtest-tools.sh peers` builds it from its source tarball).",
+        ],
+    carriedSections: rabbitQueueCounts.length === 0 && previous ? carriedRabbitSections(previous) : [],
+    cluster,
+    exporterBlock: previous === undefined ? undefined : readBlock(previous, EXPORTER_BLOCK),
+    carriedClientSection:
+      previous?.includes(CLIENT_SECTION_TITLE) === true
+        ? withoutBlock(previous.slice(previous.indexOf(CLIENT_SECTION_TITLE)), EXPORTER_BLOCK)
+        : undefined,
   });
   writeFileSync(REPORT, report);
   console.log(`\n${report}\nwritten to ${REPORT}`);

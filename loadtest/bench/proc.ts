@@ -18,6 +18,30 @@ export function cpuSeconds(pid: number): number {
   return (utime + stime) / CLOCK_TICKS;
 }
 
+/**
+ * CPU seconds the process's threads have run, from /proc/PID/task/TID/schedstat (nanoseconds, so
+ * a single scrape of a few milliseconds can be seen, which clock ticks of 10 ms cannot). A thread
+ * that has exited since is not counted: use it around short stretches of work.
+ */
+export function threadCpuSeconds(pid: number): number {
+  let nanos = 0;
+  for (const task of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      nanos += Number(readFileSync(`/proc/${pid}/task/${task}/schedstat`, "utf8").split(" ")[0]);
+    } catch {
+      // The thread ended between the listing and the read.
+    }
+  }
+  return nanos / 1e9;
+}
+
+/** Peak resident memory in bytes, from /proc/PID/status (VmHWM). */
+export function peakRssBytes(pid: number): number {
+  const match = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  if (!match) throw new Error(`no VmHWM for process ${pid}`);
+  return Number(match[1]) * 1024;
+}
+
 /** Resident memory in bytes, from /proc/PID/status (VmRSS). */
 export function rssBytes(pid: number): number {
   const match = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"));

@@ -212,6 +212,7 @@ export interface NatsTestCluster {
 export async function startNatsCluster(
   size = 3,
   name = `qs-${process.pid}-${Date.now().toString(36)}`,
+  options: Pick<NatsServerOptions, "binary"> = {},
 ): Promise<NatsTestCluster> {
   const routePorts = await Promise.all(Array.from({ length: size }, () => freePort()));
   const routes = routePorts.map((port) => `nats://127.0.0.1:${port}`);
@@ -220,6 +221,7 @@ export async function startNatsCluster(
       spawnServer({
         serverName: `${name}-${index}`,
         cluster: { name, listen: routes[index]!, routes },
+        binary: options.binary,
       }),
     ),
   );

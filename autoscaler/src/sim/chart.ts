@@ -79,8 +79,13 @@ function chartSpec(points: ChartPoint[], options: ChartOptions): TopLevelSpec {
 }
 
 /** Renders the chart headless with Vega (SVG) and resvg (PNG). */
-export async function renderChart(points: ChartPoint[], options: ChartOptions, format: "svg" | "png") {
-  const view = new vega.View(vega.parse(compile(chartSpec(points, options)).spec), { renderer: "none" });
+export function renderChart(points: ChartPoint[], options: ChartOptions, format: "svg" | "png") {
+  return renderVegaLite(chartSpec(points, options), format);
+}
+
+/** Renders any Vega-Lite spec headless, as the charts above are: the benchmarks draw theirs with it. */
+export async function renderVegaLite(spec: TopLevelSpec, format: "svg" | "png"): Promise<Buffer> {
+  const view = new vega.View(vega.parse(compile(spec).spec), { renderer: "none" });
   const svg = await view.toSVG();
   view.finalize();
   if (format === "svg") return Buffer.from(svg, "utf8");

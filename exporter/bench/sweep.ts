@@ -1,0 +1,344 @@
+/**
+ * `make bench-exporter` (`npm run bench -w @queuescale/exporter`, after a build, with the local
+ * brokers of `make brokers`): how the exporter's cost grows with the number of queues. Prints
+ * figures and writes them, with a chart, into its block of docs/benchmarks.md; asserts nothing
+ * about speed.
+ *
+ * Per size, in one run: the broker's own endpoint next to a poll of our source (median time, the
+ * poll's CPU in this process, the broker's CPU), then our exporter as its own process polling every
+ * 5 s under a Prometheus-like scrape load (scrape-load.ts): its resident memory, the /metrics body,
+ * and the time to serve one scrape (first and last byte, its CPU).
+ *
+ *   BENCH_RABBITMQ_QUEUES  sizes for RabbitMQ, prometheus source (default 1000,10000,50000; "0": none)
+ *   BENCH_NATS_CONSUMERS   sizes for JetStream, jetstream and jsz sources (default 1000,10000; "0": none)
+ *   BENCH_CALLS            endpoint calls and polls per size (default 10)
+ *   BENCH_LOAD_SECONDS     how long each exporter process is scraped (default 60)
+ *   BENCH_REPORT           the page to write the block into (default docs/benchmarks.md; "-": print only)
+ *
+ * RabbitMQ queues live in a vhost of the benchmark's own, JetStream consumers on a throwaway
+ * nats-server per size; both are removed after each size, on failure and on Ctrl-C.
+ */
+import { writeFileSync } from "node:fs";
+import { loadavg } from "node:os";
+import { dirname, join, relative } from "node:path";
+import {
+  NameFilter,
+  createLogger,
+  natsAdapter,
+  rabbitmqAdapter,
+  readSettings,
+  type DepthSource,
+} from "@queuescale/core";
+import { startNatsServer } from "@queuescale/test-support/nats-server";
+import { RabbitAdmin } from "@queuescale/test-support/rabbitmq/broker-admin";
+import { AMQP_BASE, MANAGEMENT_URL, PROMETHEUS_URL } from "@queuescale/test-support/rabbitmq/scenario";
+import { uniqueName } from "@queuescale/test-support/names";
+import { renderVegaLite } from "../../autoscaler/src/sim/chart.js";
+import { EXPORTER_BLOCK, writeBlock } from "../../loadtest/bench/doc-blocks.js";
+import { BENCH_NATS_SERVER, startOurExporter } from "../../loadtest/bench/exporters.js";
+import { Children, fetchBody, measureCalls, ownCpuSeconds, type Measurement } from "../../loadtest/bench/measure.js";
+import { beamPid, cpuSeconds, findPids, machineFacts, peakRssBytes, rssBytes } from "../../loadtest/bench/proc.js";
+import { ROOT } from "../../scripts/stack/index.js";
+import { BENCH_STREAMS, createBenchQueues, populateBenchStreams } from "./populate.js";
+import { PLAIN_HEADERS, prometheusLikeLoad, timedGet, type LoadFigures } from "./scrape-load.js";
+import { sweepChart, sweepMarkdown, type SweepResult, type SweepRow } from "./sweep-report.js";
+
+const sizes = (raw: string | undefined, fallback: number[]) =>
+  raw === undefined || raw.trim() === ""
+    ? fallback
+    : raw
+        .split(",")
+        .map((value) => Number(value.trim()))
+        .filter((count) => count > 0);
+const RABBIT_SIZES = sizes(process.env.BENCH_RABBITMQ_QUEUES, [1_000, 10_000, 50_000]);
+const NATS_SIZES = sizes(process.env.BENCH_NATS_CONSUMERS, [1_000, 10_000]);
+const CALLS = Number(process.env.BENCH_CALLS ?? 10);
+const LOAD_SECONDS = Number(process.env.BENCH_LOAD_SECONDS ?? 60);
+const REPORT = process.env.BENCH_REPORT ?? join(ROOT, "docs", "benchmarks.md");
+const CHART = "benchmarks-sweep.svg";
+/** The exporter's default; each Prometheus scrape (every 15 s) then follows a fresh poll. */
+const POLL_INTERVAL_SECONDS = "5";
+
+const children = new Children();
+const cleanUps: (() => Promise<void>)[] = [];
+let cleaned: Promise<void> | undefined;
+function cleanUp(): Promise<void> {
+  cleaned ??= (async () => {
+    await children.stopAll();
+    for (const work of cleanUps.splice(0).reverse()) {
+      await work().catch((error: unknown) => console.error(`clean-up failed: ${String(error)}`));
+    }
+  })();
+  return cleaned;
+}
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.once(signal, () => {
+    console.error(`\n${signal}: removing what the benchmark made`);
+    void cleanUp().then(() => process.exit(130));
+  });
+}
+
+/** Runs `work` once, now or at clean-up, whichever comes first. */
+function once(work: () => Promise<void>): () => Promise<void> {
+  let done: Promise<void> | undefined;
+  const run = () => (done ??= work());
+  cleanUps.push(run);
+  return run;
+}
+
+const logger = createLogger("bench", "warn");
+const mib = (bytes: number) => bytes / 1024 / 1024;
+
+/** Our exporter as its own process, polling every 5 s, under the scrape load; then its memory. */
+async function exporterUnderLoad(
+  env: Record<string, string>,
+  expected: number,
+  labels: Record<string, string>,
+): Promise<Pick<SweepRow, "rssMiB" | "peakRssMiB" | "bodyBytes" | "gzipBytes" | "load">> {
+  const exporter = await startOurExporter(
+    children,
+    { ...env, POLL_INTERVAL_SECONDS, POLL_TIMEOUT_SECONDS: "60" },
+    expected,
+    labels,
+  );
+  try {
+    const body = await timedGet(exporter.metricsUrl, PLAIN_HEADERS);
+    const load: LoadFigures = await prometheusLikeLoad(exporter.metricsUrl, exporter.pid, LOAD_SECONDS);
+    return {
+      rssMiB: mib(rssBytes(exporter.pid)),
+      peakRssMiB: mib(peakRssBytes(exporter.pid)),
+      bodyBytes: body.bytes,
+      gzipBytes: load.prometheus.bytes,
+      load,
+    };
+  } finally {
+    await children.stop(exporter.child);
+  }
+}
+
+function pollRow(measurement: Measurement, endpoint: Measurement) {
+  return {
+    endpointMs: endpoint.medianMs,
+    endpointP99Ms: endpoint.p99Ms,
+    endpointBrokerCpuMs: endpoint.brokerCpuMs,
+    pollMs: measurement.medianMs,
+    pollP99Ms: measurement.p99Ms,
+    pollCpuMs: measurement.processCpuMs ?? NaN,
+    pollBrokerCpuMs: measurement.brokerCpuMs,
+  };
+}
+
+/**
+ * Deletes the vhost and its queues. At 50,000 queues on a busy broker the DELETE can outlast the
+ * HTTP client's 300 s wait for an answer; the broker goes on deleting, so a failed request is
+ * followed by looking until the vhost is gone (and asking again), for up to 20 minutes.
+ */
+async function deleteVhostPatiently(admin: RabbitAdmin, vhost: string): Promise<void> {
+  const deadline = Date.now() + 20 * 60_000;
+  for (;;) {
+    try {
+      await admin.deleteVhost(vhost);
+      return;
+    } catch (error) {
+      const gone = await admin
+        .request("GET", `/vhosts/${encodeURIComponent(vhost)}`)
+        .then(() => false)
+        .catch((lookup: unknown) => /404/.test(String(lookup)));
+      if (gone) return;
+      if (Date.now() > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 10_000));
+    }
+  }
+}
+
+async function rabbitSize(queues: number, log: (line: string) => void): Promise<SweepRow[]> {
+  const admin = new RabbitAdmin(MANAGEMENT_URL);
+  const vhost = uniqueName("queuescale-sweep");
+  const deleteVhost = once(() => deleteVhostPatiently(admin, vhost));
+  const beam = beamPid();
+  const brokerCpu = () => cpuSeconds(beam);
+  try {
+    await admin.createVhost(vhost);
+    const started = performance.now();
+    const messages = await createBenchQueues(`${AMQP_BASE}/${encodeURIComponent(vhost)}`, queues);
+    log(`  ${queues} queues (${messages} messages) in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+    // Queue statistics reach the plugins on the broker's statistics interval (5 s by default).
+    await new Promise((resolve) => setTimeout(resolve, 6_000));
+    const query = new URLSearchParams([
+      ["family", "queue_coarse_metrics"],
+      ["family", "queue_consumer_count"],
+      ["vhost", vhost],
+    ]);
+    const endpoint = await measureCalls({
+      target: "RabbitMQ",
+      call: "/metrics/detailed",
+      calls: CALLS,
+      work: () => fetchBody(`${PROMETHEUS_URL}/metrics/detailed?${query}`),
+      brokerCpu,
+    });
+    const env = { RABBITMQ_SOURCE: "prometheus", RABBITMQ_VHOSTS: vhost, RABBITMQ_PROMETHEUS_URL: PROMETHEUS_URL };
+    const sources = rabbitmqAdapter.depth.createSources(readSettings(rabbitmqAdapter.settings, { env }), {
+      filter: NameFilter.all(),
+      logger,
+    });
+    let readings = 0;
+    let poll: Measurement;
+    try {
+      poll = await measureCalls({
+        target: "prometheus source",
+        call: "poll",
+        calls: CALLS,
+        work: async () => {
+          const snapshots = await Promise.all(sources.map((source) => source.poll(AbortSignal.timeout(120_000))));
+          readings = snapshots.reduce((total, snapshot) => total + snapshot.readings.length, 0);
+        },
+        processCpu: ownCpuSeconds,
+        brokerCpu,
+      });
+    } finally {
+      await Promise.all(sources.map((source) => source.close()));
+    }
+    log(
+      `    /metrics/detailed ${endpoint.medianMs.toFixed(1)} ms, poll ${poll.medianMs.toFixed(1)} ms (${readings} read)`,
+    );
+    const served = await exporterUnderLoad(env, queues, { vhost });
+    log(
+      `    exporter: RSS ${served.rssMiB.toFixed(0)} MiB, scrape p50 ${served.load.prometheus.lastByte.p50.toFixed(1)} ms`,
+    );
+    return [
+      {
+        broker: "RabbitMQ",
+        size: queues,
+        source: "prometheus",
+        endpoint: "/metrics/detailed",
+        readings,
+        ...pollRow(poll, endpoint),
+        ...served,
+      },
+    ];
+  } finally {
+    await deleteVhost();
+  }
+}
+
+async function natsSize(consumers: number, log: (line: string) => void): Promise<SweepRow[]> {
+  const server = await startNatsServer({ binary: BENCH_NATS_SERVER, startTimeoutMs: 30_000 });
+  const stop = once(() => server.stop());
+  try {
+    const [pid] = findPids([server.serverName]);
+    if (pid === undefined) throw new Error(`cannot find the process of nats-server ${server.serverName}`);
+    const brokerCpu = () => cpuSeconds(pid);
+    const started = performance.now();
+    const population = await populateBenchStreams(server.url, Math.ceil(consumers / BENCH_STREAMS));
+    log(
+      `  ${population.consumers} consumers (${population.withBacklog} with a backlog) in ` +
+        `${((performance.now() - started) / 1000).toFixed(1)} s`,
+    );
+    const endpoint = await measureCalls({
+      target: "nats-server",
+      call: "/jsz?consumers=true",
+      calls: CALLS,
+      work: () => fetchBody(`${server.monitorUrl}/jsz?consumers=true`),
+      brokerCpu,
+    });
+    const rows: SweepRow[] = [];
+    for (const [kind, env] of [
+      ["jetstream", { NATS_URL: server.url }],
+      ["jsz", { NATS_MONITOR_URL: server.monitorUrl }],
+    ] as const) {
+      const source: DepthSource = natsAdapter.depth.createSources(readSettings(natsAdapter.settings, { env }), {
+        filter: NameFilter.all(),
+        logger,
+      })[0]!;
+      let readings = 0;
+      let poll: Measurement;
+      try {
+        poll = await measureCalls({
+          target: `${kind} source`,
+          call: "poll",
+          calls: CALLS,
+          work: async () => {
+            readings = (await source.poll(AbortSignal.timeout(120_000))).readings.length;
+          },
+          processCpu: ownCpuSeconds,
+          brokerCpu,
+        });
+      } finally {
+        await source.close();
+      }
+      log(
+        `    /jsz ${endpoint.medianMs.toFixed(1)} ms, ${kind} poll ${poll.medianMs.toFixed(1)} ms (${readings} read)`,
+      );
+      const served = await exporterUnderLoad(env, population.consumers, {});
+      log(
+        `    exporter: RSS ${served.rssMiB.toFixed(0)} MiB, scrape p50 ${served.load.prometheus.lastByte.p50.toFixed(1)} ms`,
+      );
+      rows.push({
+        broker: "JetStream",
+        size: population.consumers,
+        source: kind,
+        endpoint: "/jsz?consumers=true",
+        readings,
+        ...pollRow(poll, endpoint),
+        ...served,
+      });
+    }
+    return rows;
+  } finally {
+    await stop();
+  }
+}
+
+async function main(): Promise<void> {
+  const machine = machineFacts();
+  const result: SweepResult = {
+    date: new Date().toISOString().slice(0, 16).replace("T", " ") + " UTC",
+    machine,
+    loadStart: loadavg().map((value) => value.toFixed(1)),
+    loadEnd: [],
+    calls: CALLS,
+    loadSeconds: LOAD_SECONDS,
+    rows: [],
+    stopped: [],
+  };
+  const log = (line: string) => console.log(line);
+  console.log(
+    `exporter size sweep on ${machine.cpuModel}, ${machine.cores} cores; load average ${result.loadStart.join(" ")}; ` +
+      `RabbitMQ ${RABBIT_SIZES.join(", ") || "none"}, JetStream ${NATS_SIZES.join(", ") || "none"}`,
+  );
+  const plan: { broker: string; size: number; run: () => Promise<SweepRow[]> }[] = [
+    ...NATS_SIZES.map((size) => ({ broker: "JetStream", size, run: () => natsSize(size, log) })),
+    ...RABBIT_SIZES.map((size) => ({ broker: "RabbitMQ", size, run: () => rabbitSize(size, log) })),
+  ];
+  for (const step of plan) {
+    console.log(`\n${step.broker}, ${step.size.toLocaleString("en")}`);
+    try {
+      result.rows.push(...(await step.run()));
+    } catch (error) {
+      // A size the broker cannot hold here is a finding, not the end of the sweep.
+      const reason = error instanceof Error ? error.message : String(error);
+      console.error(`  stopped: ${reason}`);
+      result.stopped.push({ broker: step.broker, size: step.size, reason: reason.split("\n")[0]! });
+    }
+  }
+  result.loadEnd = loadavg().map((value) => value.toFixed(1));
+  const chartRef = REPORT === "-" ? CHART : relative(dirname(REPORT), join(dirname(REPORT), CHART));
+  const markdown = sweepMarkdown(result, chartRef);
+  console.log(`\n${markdown}`);
+  if (REPORT !== "-" && result.rows.length > 0) {
+    writeFileSync(join(dirname(REPORT), CHART), await renderVegaLite(sweepChart(result), "svg"));
+    writeBlock(REPORT, EXPORTER_BLOCK, markdown);
+    console.log(`written to ${REPORT} and ${join(dirname(REPORT), CHART)}`);
+  }
+}
+
+main()
+  .then(
+    () => cleanUp().then(() => 0),
+    async (error: unknown) => {
+      console.error(`size sweep failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+      await cleanUp();
+      return 1;
+    },
+  )
+  .then((code) => process.exit(code));
