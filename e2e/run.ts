@@ -7,9 +7,11 @@
  * the exporter pods' numbers: quickly up, not at all during a broker outage, slowly down. Exits
  * non-zero when an expectation is not met. Must run as root (it creates a bridge and runs containerd).
  *
- * Usage: npx tsx e2e/run.ts [--broker rabbitmq|nats]... [--keep] [--tag dev]
- *   --keep  leave the temporary directory (certificates, logs, etcd data) for a look afterwards
- *   --tag   the tag of the images `make images` built (TAG)
+ * Usage: npx tsx e2e/run.ts [--broker rabbitmq|nats]... [--scenario all|drain-time] [--keep] [--tag dev]
+ *   --scenario  all (default): the broker scenarios, then drain-time scaling (e2e/drain-time.ts);
+ *               drain-time: only the latter, after the overlays are up
+ *   --keep      leave the temporary directory (certificates, logs, etcd data) for a look afterwards
+ *   --tag       the tag of the images `make images` built (TAG)
  */
 import { access, mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -28,7 +30,8 @@ import { createPki } from "./lib/pki.js";
 import { ProcessGroup } from "./lib/processes.js";
 import { Prometheus } from "./lib/prometheus.js";
 import { Checks } from "./lib/timeline.js";
-import { BrokerScenario } from "./scenario.js";
+import { DrainTimeScenario } from "./drain-time.js";
+import { BrokerScenario, type ScenarioEnvironment } from "./scenario.js";
 
 const MODULES: Record<string, BrokerModule> = { rabbitmq, nats };
 
@@ -59,8 +62,13 @@ async function main(): Promise<number> {
       broker: { type: "string", multiple: true },
       keep: { type: "boolean", default: false },
       tag: { type: "string", default: "dev" },
+      scenario: { type: "string", default: "all" },
     },
   });
+  if (values.scenario !== "all" && values.scenario !== "drain-time") {
+    process.stderr.write(`e2e: unknown --scenario ${values.scenario} (all or drain-time)\n`);
+    return 2;
+  }
   const brokers = values.broker ?? Object.keys(MODULES);
   const unknown = brokers.filter((broker) => !(broker in MODULES));
   if (unknown.length > 0) {
@@ -78,6 +86,8 @@ async function main(): Promise<number> {
   const processes = new ProcessGroup(dir);
   const checks = new Checks();
   const scenarios: BrokerScenario[] = [];
+  const drainTimes: DrainTimeScenario[] = [];
+  let scenarioEnv: ScenarioEnvironment;
   let api: ApiClient | undefined;
   let node: RealNode | undefined;
   let tornDown = false;
@@ -145,13 +155,10 @@ async function main(): Promise<number> {
     const prometheus = await phase("prometheus (kubernetes_sd_configs)", () =>
       Prometheus.start(join(dir, "prometheus"), processes, cluster.kubeconfig),
     );
+    scenarioEnv = { dir, processes, cluster, api, prometheus, node: realNode, checks };
     for (const broker of brokers) {
       const module = MODULES[broker];
-      if (module) {
-        scenarios.push(
-          new BrokerScenario(module, { dir, processes, cluster, api, prometheus, node: realNode, checks }),
-        );
-      }
+      if (module) scenarios.push(new BrokerScenario(module, scenarioEnv));
     }
     await phase("broker fixtures, overlays applied, every pod Ready, exporter pods scraped", async () => {
       await Promise.all(scenarios.map((scenario) => scenario.prepare()));
@@ -170,7 +177,12 @@ async function main(): Promise<number> {
     );
     await phase(`scenarios (${scenarios.map((s) => s.name).join(", ")}, side by side)`, async () => {
       const outcomes = await Promise.allSettled(
-        scenarios.map((scenario) => scenario.run().then(() => scenario.closedLoop())),
+        scenarios.map(async (scenario) => {
+          if (values.scenario === "all") await scenario.run().then(() => scenario.closedLoop());
+          const drainTime = new DrainTimeScenario(scenario, scenarioEnv);
+          drainTimes.push(drainTime);
+          await drainTime.run();
+        }),
       );
       outcomes.forEach((outcome, index) => {
         if (outcome.status === "rejected") {
@@ -194,12 +206,12 @@ async function main(): Promise<number> {
   }
 
   const crashed = processes.crashed();
-  for (const scenario of scenarios) process.stdout.write(`\n${scenario.timeline.render()}\n`);
+  for (const scenario of [...scenarios, ...drainTimes]) process.stdout.write(`\n${scenario.timeline.render()}\n`);
   const comparisons = scenarios.map((scenario) => scenario.comparison).filter(Boolean);
   if (comparisons.length > 0) process.stdout.write(`\nSimulator against reality\n${comparisons.join("\n\n")}\n`);
   process.stdout.write("\nFigures\n");
   for (const [name, secondsTaken] of phases) process.stdout.write(`  ${name}: ${secondsTaken.toFixed(1)} s\n`);
-  for (const scenario of scenarios) {
+  for (const scenario of [...scenarios, ...drainTimes]) {
     for (const [figure, value] of Object.entries(scenario.figures)) {
       process.stdout.write(`  ${scenario.name} ${figure}: ${value}${figure.endsWith("Seconds") ? " s" : ""}\n`);
     }

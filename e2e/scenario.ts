@@ -571,6 +571,11 @@ export class BrokerScenario {
     };
   }
 
+  /** What prepare() set up (the overlay, the broker fixture), for scenarios that build on it. */
+  prepared(): { overlay: RenderedOverlay; fixture: BrokerFixture } {
+    return this.ready();
+  }
+
   private ready(): { overlay: RenderedOverlay; fixture: BrokerFixture; proxy: TcpProxy } {
     if (!this.overlay || !this.fixture || !this.proxy) throw new Error(`${this.name}: prepare() has not run`);
     return { overlay: this.overlay, fixture: this.fixture, proxy: this.proxy };
@@ -626,7 +631,12 @@ function peak(samples: readonly Sample[]): number {
 }
 
 /** host:port of the first Ready pod of a Deployment (the host reaches pod IPs on the bridge). */
-async function podAddress(cluster: ControlPlane, namespace: string, name: string, port: number): Promise<string> {
+export async function podAddress(
+  cluster: ControlPlane,
+  namespace: string,
+  name: string,
+  port: number,
+): Promise<string> {
   const list = await cluster.kubectl.json<{ items: { status?: { podIP?: string } }[] }>([
     "get",
     "pods",

@@ -28,9 +28,14 @@ export function testOverlayDir(broker: string): string {
  * Renders the broker's test overlay with this run's queue names on top: a kustomization in the
  * run's directory (kustomize refuses absolute resource paths, so it names the overlay relatively)
  * that merges the fixture's settings into the generated ConfigMaps and points the HPA's metric
- * selector at the fixture's queue.
+ * selector at the fixture's queue; then the given project components (e.g. k8s/components/drain-time).
  */
-export async function renderOverlay(dir: string, fixture: BrokerFixture, kubectl: Kubectl): Promise<RenderedOverlay> {
+export async function renderOverlay(
+  dir: string,
+  fixture: BrokerFixture,
+  kubectl: Kubectl,
+  options: { components?: readonly string[] } = {},
+): Promise<RenderedOverlay> {
   await mkdir(dir, { recursive: true });
   const base = testOverlayDir(fixture.broker);
   const baseManifests = await build(kubectl, base);
@@ -59,7 +64,28 @@ export async function renderOverlay(dir: string, fixture: BrokerFixture, kubectl
       },
     ],
   };
-  await writeFile(join(dir, "kustomization.yaml"), stringify(kustomization));
+  const components = options.components ?? [];
+  if (components.length === 0) {
+    await writeFile(join(dir, "kustomization.yaml"), stringify(kustomization));
+  } else {
+    // Kustomize applies a kustomization's components before its own patches: the fixture's
+    // selector goes one level down, so that components (repository paths) see the HPA as a user's
+    // overlay would, its queue already named.
+    const fixtureDir = join(dir, "fixture");
+    await mkdir(fixtureDir, { recursive: true });
+    await writeFile(
+      join(fixtureDir, "kustomization.yaml"),
+      stringify({ ...kustomization, resources: [relative(fixtureDir, base)] }),
+    );
+    const outer = {
+      apiVersion: "kustomize.config.k8s.io/v1beta1",
+      kind: "Kustomization",
+      namespace,
+      resources: ["fixture"],
+      components: components.map((component) => relative(dir, join(REPO_ROOT, component))),
+    };
+    await writeFile(join(dir, "kustomization.yaml"), stringify(outer));
+  }
   const yaml = await kubectl.run(["kustomize", dir]);
   return { namespace, yaml, manifests: parseManifests(yaml) };
 }

@@ -7,6 +7,8 @@ import { freePort, httpOk, waitFor } from "./wait.js";
 
 /** The scrape jobs a Prometheus without the Operator uses: what the run loads. */
 export const SCRAPE_CONFIGS = join(REPO_ROOT, "monitoring", "prometheus", "scrape-configs.yaml");
+/** The recording and alerting rules the project ships. */
+export const RULES = join(REPO_ROOT, "monitoring", "rules", "queuescale.rules.yaml");
 
 interface ScrapeConfig {
   job_name: string;
@@ -46,6 +48,9 @@ export class Prometheus {
     const scrapeIntervalSeconds = Math.max(...jobs.map((job) => Number.parseInt(job.scrape_interval ?? "60", 10)));
     const config = {
       global: { evaluation_interval: `${scrapeIntervalSeconds}s` },
+      // The shipped recording rules, as a cluster's Prometheus loads them from the PrometheusRule:
+      // the drain-time scenario's metric is one of them.
+      rule_files: [RULES],
       scrape_configs: jobs,
     };
     await writeFile(join(dir, "prometheus.yml"), stringify(config));

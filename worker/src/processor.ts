@@ -153,9 +153,8 @@ export class MessageProcessor {
     } else {
       const started = performance.now();
       // The wait a latency target is about: the first start. Retries wait on purpose (backoff).
-      if (message.attempt === 1 && message.publishedAtMs !== undefined) {
-        this.metrics.waited((Date.now() - message.publishedAtMs) / 1000);
-      }
+      const publishedAtMs = message.attempt === 1 ? message.publishedAtMs : undefined;
+      if (publishedAtMs !== undefined) this.metrics.waited((Date.now() - publishedAtMs) / 1000);
       try {
         await this.runHandler(message);
         decision = { outcome: "ack" };

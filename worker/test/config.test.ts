@@ -49,6 +49,18 @@ describe("queuescale-worker settings", () => {
       [],
       "HANDLER_TIMEOUT_SECONDS",
     ],
+    [
+      "DRAIN_TARGET_SECONDS below 1",
+      { ...RABBITMQ, HANDLER: EXAMPLE_HANDLER, DRAIN_TARGET_SECONDS: "0.5" },
+      [],
+      "DRAIN_TARGET_SECONDS",
+    ],
+    [
+      "DRAIN_TARGET_SECONDS not a number",
+      { ...RABBITMQ, HANDLER: EXAMPLE_HANDLER },
+      ["--drain-target-seconds", "a minute"],
+      "DRAIN_TARGET_SECONDS",
+    ],
     ["DECLARE not a boolean", { ...RABBITMQ, HANDLER: EXAMPLE_HANDLER, DECLARE: "sometimes" }, [], "DECLARE"],
     [
       "a bad LISTEN_ADDRESS",
