@@ -11,6 +11,7 @@ BROKER ?= rabbitmq
 .PHONY: help install build test unit lint format demo sim bench bench-exporter bench-worker bench-upload bench-peers loadtest e2e tools manifests images brokers clean
 TAG ?= dev
 SCENARIO ?= burst
+ENGINE ?= adapter
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 18
@@ -68,10 +69,10 @@ bench-peers: build brokers ## this exporter vs kbudde/rabbitmq_exporter and the 
 loadtest: build brokers tools ## k6 against the producer on the local stack (SCENARIO=burst|ramp|soak, BROKER=rabbitmq|nats)
 	SCENARIO=$(SCENARIO) BROKER=$(BROKER) npx tsx loadtest/run.ts
 
-e2e: build brokers ## real pods: images on a real node (kubelet, containerd), the real HPA and adapter (root; ~8 min warm, first tool build half an hour to an hour)
+e2e: build brokers ## real pods: images on a real node (kubelet, containerd), the real HPA and adapter, or KEDA with ENGINE=keda (root; ~8 min warm, first tool build half an hour to an hour)
 	scripts/e2e-tools.sh
 	TAG=$(TAG) scripts/images.sh
-	npx tsx e2e/run.ts --tag $(TAG)
+	npx tsx e2e/run.ts --tag $(TAG) --engine $(ENGINE)
 
 sim: build ## a 5,000-message burst through the sample HPA vs an instant oracle (queuescale-sim)
 	npx queuescale-sim burst --hpa autoscaler/test/fixtures/hpa.yaml --burst 5000@10

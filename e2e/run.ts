@@ -2,14 +2,16 @@
  * `make e2e`: a real Kubernetes control plane on loopback (etcd, kube-apiserver, kube-controller-
  * manager, kube-scheduler) and a real node (kubelet, containerd, runc, a CNI bridge of the run's
  * own) running the images `make images` built; Prometheus with Kubernetes service discovery and
- * Prometheus Adapter installed from its Helm chart with the project's values. For each broker
- * overlay, every pod must become Ready, and the HPA controller must scale the worker Deployment on
- * the exporter pods' numbers: quickly up, not at all during a broker outage, slowly down. Exits
- * non-zero when an expectation is not met. Must run as root (it creates a bridge and runs containerd).
+ * Prometheus Adapter installed from its Helm chart with the project's values, or (--engine keda)
+ * KEDA with the broker's ScaledObject component in its place. For each broker overlay, every pod
+ * must become Ready, and the HPA controller must scale the worker Deployment on the exporter pods'
+ * numbers: quickly up, not at all during a broker outage, slowly down. Exits non-zero when an
+ * expectation is not met. Must run as root (it creates a bridge and runs containerd).
  *
- * Usage: npx tsx e2e/run.ts [--broker rabbitmq|nats]... [--keep] [--tag dev]
- *   --keep  leave the temporary directory (certificates, logs, etcd data) for a look afterwards
- *   --tag   the tag of the images `make images` built (TAG)
+ * Usage: npx tsx e2e/run.ts [--broker rabbitmq|nats]... [--engine adapter|keda] [--keep] [--tag dev]
+ *   --engine  who serves external.metrics.k8s.io and makes the HPA (ENGINE; adapter by default)
+ *   --keep    leave the temporary directory (certificates, logs, etcd data) for a look afterwards
+ *   --tag     the tag of the images `make images` built (TAG)
  */
 import { access, mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -22,7 +24,9 @@ import { ADAPTER_CHART, ADAPTER_SERVICE_DNS, renderAdapterChart, startAdapter } 
 import { ApiClient } from "./lib/api.js";
 import { startControlPlane } from "./lib/cluster.js";
 import { buildTestImages, checkImages, COMPONENTS, imageName, saveImages, workerHandlerImage } from "./lib/images.js";
+import { KEDA_CONFIG, KEDA_SERVICE_DNS, startKeda } from "./lib/keda.js";
 import { PAUSE_IMAGE, RealNode } from "./lib/node.js";
+import { ENGINES, type Engine } from "./lib/overlay.js";
 import { missingTools, NODE_COMMANDS } from "./lib/paths.js";
 import { createPki } from "./lib/pki.js";
 import { ProcessGroup } from "./lib/processes.js";
@@ -39,10 +43,12 @@ function log(message: string): void {
 async function preflight(): Promise<string | undefined> {
   const missing = await missingTools();
   if (missing.length > 0) return `missing ${missing.join(", ")} in .tools/bin: run scripts/e2e-tools.sh`;
-  try {
-    await access(ADAPTER_CHART);
-  } catch {
-    return `missing ${ADAPTER_CHART}: run scripts/e2e-tools.sh`;
+  for (const path of [ADAPTER_CHART, KEDA_CONFIG]) {
+    try {
+      await access(path);
+    } catch {
+      return `missing ${path}: run scripts/e2e-tools.sh`;
+    }
   }
   const path = (process.env.PATH ?? "").split(":");
   for (const command of NODE_COMMANDS) {
@@ -57,6 +63,7 @@ async function main(): Promise<number> {
   const { values } = parseArgs({
     options: {
       broker: { type: "string", multiple: true },
+      engine: { type: "string", default: "adapter" },
       keep: { type: "boolean", default: false },
       tag: { type: "string", default: "dev" },
     },
@@ -67,6 +74,11 @@ async function main(): Promise<number> {
     process.stderr.write(`e2e: unknown --broker ${unknown.join(", ")} (rabbitmq or nats)\n`);
     return 2;
   }
+  if (!(ENGINES as readonly string[]).includes(values.engine)) {
+    process.stderr.write(`e2e: unknown --engine ${values.engine} (${ENGINES.join(" or ")})\n`);
+    return 2;
+  }
+  const engine = values.engine as Engine;
   const problem = await preflight();
   if (problem) {
     process.stderr.write(`e2e: ${problem}\n`);
@@ -118,7 +130,7 @@ async function main(): Promise<number> {
   };
   try {
     const pki = await phase("certificates", () =>
-      createPki(join(dir, "pki"), { adapterServiceDns: ADAPTER_SERVICE_DNS }),
+      createPki(join(dir, "pki"), { adapterServiceDns: ADAPTER_SERVICE_DNS, kedaServiceDns: KEDA_SERVICE_DNS }),
     );
     const archive = join(dir, "images.tar");
     await phase("image checks, test images, image archive", async () => {
@@ -145,11 +157,17 @@ async function main(): Promise<number> {
     const prometheus = await phase("prometheus (kubernetes_sd_configs)", () =>
       Prometheus.start(join(dir, "prometheus"), processes, cluster.kubeconfig),
     );
+    if (engine === "keda") {
+      // Before the overlays: their ScaledObjects need KEDA's CRDs.
+      await phase("KEDA (CRDs, RBAC, operator, metrics API server as v1beta1.external.metrics.k8s.io)", () =>
+        startKeda(join(dir, "keda"), processes, pki, cluster),
+      );
+    }
     for (const broker of brokers) {
       const module = MODULES[broker];
       if (module) {
         scenarios.push(
-          new BrokerScenario(module, { dir, processes, cluster, api, prometheus, node: realNode, checks }),
+          new BrokerScenario(module, { dir, processes, cluster, api, prometheus, node: realNode, checks, engine }),
         );
       }
     }
@@ -157,20 +175,25 @@ async function main(): Promise<number> {
       await Promise.all(scenarios.map((scenario) => scenario.prepare()));
       for (const scenario of scenarios) await scenario.waitForSeries();
     });
-    const rendered = await phase("helm template prometheus-adapter", () => renderAdapterChart(dir));
-    checks.record(
-      "adapter",
-      "the chart with values.yaml renders the rules of config.yaml",
-      rendered.sameRulesAsConfigYaml,
-      rendered.sameRulesAsConfigYaml ? "identical rules" : `differ: compare ${rendered.configPath}`,
-    );
-    // After the series exist: the adapter learns which metrics there are when it lists series.
-    await phase("prometheus-adapter registered as v1beta1.external.metrics.k8s.io", () =>
-      startAdapter(processes, pki, cluster, prometheus.url, rendered),
-    );
+    if (engine === "adapter") {
+      const rendered = await phase("helm template prometheus-adapter", () => renderAdapterChart(dir));
+      checks.record(
+        "adapter",
+        "the chart with values.yaml renders the rules of config.yaml",
+        rendered.sameRulesAsConfigYaml,
+        rendered.sameRulesAsConfigYaml ? "identical rules" : `differ: compare ${rendered.configPath}`,
+      );
+      // After the series exist: the adapter learns which metrics there are when it lists series.
+      await phase("prometheus-adapter registered as v1beta1.external.metrics.k8s.io", () =>
+        startAdapter(processes, pki, cluster, prometheus.url, rendered),
+      );
+    }
     await phase(`scenarios (${scenarios.map((s) => s.name).join(", ")}, side by side)`, async () => {
       const outcomes = await Promise.allSettled(
-        scenarios.map((scenario) => scenario.run().then(() => scenario.closedLoop())),
+        // The closed loop recreates the project's HPA; under KEDA the ScaledObject owns it.
+        scenarios.map((scenario) =>
+          scenario.run().then(() => (engine === "adapter" ? scenario.closedLoop() : undefined)),
+        ),
       );
       outcomes.forEach((outcome, index) => {
         if (outcome.status === "rejected") {
@@ -206,7 +229,8 @@ async function main(): Promise<number> {
   }
   if (checks.failed > 0 || failure || crashed.length > 0) {
     for (const name of crashed) checks.record("run", `${name} keeps running`, false, "exited during the run");
-    await printLogTails(processes, [...crashed, "kube-controller-manager", "prometheus-adapter", "kubelet"]);
+    const provider = engine === "keda" ? ["keda-operator", "keda-metrics-apiserver"] : ["prometheus-adapter"];
+    await printLogTails(processes, [...crashed, "kube-controller-manager", ...provider, "kubelet"]);
   }
   process.stdout.write(`\n${checks.render()}\n`);
   await teardown();

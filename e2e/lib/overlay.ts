@@ -1,6 +1,7 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { join, relative } from "node:path";
-import { parseAllDocuments, stringify } from "yaml";
+import { readFile } from "node:fs/promises";
+import { parse, parseAllDocuments, stringify } from "yaml";
 import type { BrokerFixture } from "../brokers/types.js";
 import { REPO_ROOT } from "./paths.js";
 import type { Kubectl } from "./kubectl.js";
@@ -19,6 +20,24 @@ export interface RenderedOverlay {
   readonly manifests: Manifest[];
 }
 
+/**
+ * Who serves `external.metrics.k8s.io` and makes the HPA: Prometheus Adapter with the overlay's own
+ * HPA, or KEDA with the broker's ScaledObject component (k8s/components/keda/<broker>).
+ */
+export type Engine = "adapter" | "keda";
+export const ENGINES: readonly Engine[] = ["adapter", "keda"];
+
+/** k8s/components/keda/<broker>: the ScaledObject that replaces the overlay's HPA under KEDA. */
+export function kedaComponentDir(broker: string): string {
+  return join(REPO_ROOT, "k8s", "components", "keda", broker);
+}
+
+export interface RenderOptions {
+  readonly engine: Engine;
+  /** Where the KEDA operator (on the host) reaches Prometheus. */
+  readonly prometheusUrl: string;
+}
+
 /** e2e/overlays/<broker>: the project's overlay plus the test-only changes (e2e/overlays/real-node). */
 export function testOverlayDir(broker: string): string {
   return join(REPO_ROOT, "e2e", "overlays", broker);
@@ -30,7 +49,12 @@ export function testOverlayDir(broker: string): string {
  * that merges the fixture's settings into the generated ConfigMaps and points the HPA's metric
  * selector at the fixture's queue.
  */
-export async function renderOverlay(dir: string, fixture: BrokerFixture, kubectl: Kubectl): Promise<RenderedOverlay> {
+export async function renderOverlay(
+  dir: string,
+  fixture: BrokerFixture,
+  kubectl: Kubectl,
+  options: RenderOptions,
+): Promise<RenderedOverlay> {
   await mkdir(dir, { recursive: true });
   const base = testOverlayDir(fixture.broker);
   const baseManifests = await build(kubectl, base);
@@ -41,12 +65,21 @@ export async function renderOverlay(dir: string, fixture: BrokerFixture, kubectl
     kind: "Kustomization",
     namespace,
     resources: [relative(dir, base)],
+    ...(options.engine === "keda"
+      ? {
+          components: [
+            relative(dir, kedaComponentDir(fixture.broker)),
+            relative(dir, join(REPO_ROOT, "e2e", "overlays", "keda-real-node")),
+          ],
+        }
+      : {}),
     configMapGenerator: Object.entries(fixture.settings).map(([name, literals]) => ({
       name,
       behavior: "merge",
       literals: Object.entries(literals).map(([key, value]) => `${key}=${value}`),
     })),
     patches: [
+      ...(options.engine === "keda" ? [await scaledObjectPatch(fixture, namespace, options.prometheusUrl)] : []),
       {
         target: { kind: "HorizontalPodAutoscaler", name: "queuescale-worker" },
         patch: JSON.stringify([
@@ -62,6 +95,31 @@ export async function renderOverlay(dir: string, fixture: BrokerFixture, kubectl
   await writeFile(join(dir, "kustomization.yaml"), stringify(kustomization));
   const yaml = await kubectl.run(["kustomize", dir]);
   return { namespace, yaml, manifests: parseManifests(yaml) };
+}
+
+/**
+ * Points the component's Prometheus trigger at the run's Prometheus and queue. Only the query's
+ * matchers change (`{namespace=…, broker=…, …}`): its `max by (…)` and metric stay the component's.
+ */
+async function scaledObjectPatch(fixture: BrokerFixture, namespace: string, prometheusUrl: string) {
+  const path = join(kedaComponentDir(fixture.broker), "scaledobject.yaml");
+  const scaledObject = parse(await readFile(path, "utf8")) as {
+    spec: { triggers: { type: string; metadata: { query: string } }[] };
+  };
+  const trigger = scaledObject.spec.triggers[0];
+  if (trigger?.type !== "prometheus")
+    throw new Error(`${relative(REPO_ROOT, path)}: the first trigger is not prometheus`);
+  const matchers = Object.entries({ namespace, ...fixture.selector })
+    .map(([label, value]) => `${label}=${JSON.stringify(value)}`)
+    .join(", ");
+  const query = trigger.metadata.query.replace(/\{[^}]*\}/, `{${matchers}}`);
+  return {
+    target: { kind: "ScaledObject", name: "queuescale-worker" },
+    patch: JSON.stringify([
+      { op: "replace", path: "/spec/triggers/0/metadata/query", value: query },
+      { op: "replace", path: "/spec/triggers/0/metadata/serverAddress", value: prometheusUrl },
+    ]),
+  };
 }
 
 async function build(kubectl: Kubectl, dir: string): Promise<Manifest[]> {

@@ -31,11 +31,11 @@ import {
 
 const OVERLAYS = readdirSync(join(REPO_ROOT, "k8s/overlays")).sort();
 /**
- * Components that go together; keda replaces the HPA and is checked on its own, and every overlay
+ * Components that go together; keda (one per broker) replaces the HPA and is checked on its own, and every overlay
  * already includes network-policy.
  */
 const COMPONENTS = readdirSync(join(REPO_ROOT, "k8s/components"))
-  .filter((name) => name !== "keda" && name !== "network-policy")
+  .filter((name) => !name.startsWith("keda") && name !== "network-policy")
   .sort()
   .map((name) => `k8s/components/${name}`);
 /** Which broker each overlay's HPA scales on. */
@@ -442,40 +442,45 @@ describe("kustomize overlays", () => {
     }
   });
 
-  it("rabbitmq with the keda component: a ScaledObject on the same queue replaces the HPA, validated", async () => {
-    const dir = composedKustomization("k8s/overlays/rabbitmq", ["k8s/components/keda"], "queuescale");
-    try {
-      const { objects } = await kustomize(dir);
-      expect(objects.filter((object) => object.kind === "HorizontalPodAutoscaler")).toEqual([]);
-      const scaled = findObject(objects, "ScaledObject", "queuescale-worker");
-      const hpa = findObject(
-        (await kustomize("k8s/overlays/rabbitmq")).objects,
-        "HorizontalPodAutoscaler",
-        "queuescale-worker",
-      );
-      expect(scaled.spec.scaleTargetRef).toEqual(hpa.spec.scaleTargetRef);
-      expect(scaled.spec.minReplicaCount).toBe(hpa.spec.minReplicas);
-      expect(scaled.spec.maxReplicaCount).toBe(hpa.spec.maxReplicas);
-      expect(scaled.spec.advanced.horizontalPodAutoscalerConfig.behavior).toEqual(hpa.spec.behavior);
-      const [trigger] = scaled.spec.triggers;
-      expect(trigger).toMatchObject({ type: "prometheus", metricType: "AverageValue" });
-      expect(trigger.metadata.threshold).toBe(hpa.spec.metrics[0].external.target.averageValue);
-      // The query selects the queue the HPA would have: same labels, same values, in the namespace.
-      const query = trigger.metadata.query as string;
-      // Grouped by the queue identity of every broker (the absent labels of the others change nothing).
-      expect(
-        query.startsWith(`max by (${["namespace", ...depthLabels()].join(", ")}) (${DEPTH_METRICS.depth.name}{`),
-      ).toBe(true);
-      const matchers = Object.fromEntries([...query.matchAll(/(\w+)="([^"]*)"/g)].map((match) => [match[1], match[2]]));
-      expect(matchers).toEqual({
-        namespace: "queuescale",
-        ...hpa.spec.metrics[0].external.metric.selector.matchLabels,
-      });
-      await validate("rabbitmq-keda", objects);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
+  for (const overlay of ["rabbitmq", "nats"]) {
+    it(`${overlay} with its keda component: a ScaledObject on the same queue replaces the HPA, validated`, async () => {
+      const dir = composedKustomization(`k8s/overlays/${overlay}`, [`k8s/components/keda/${overlay}`], "queuescale");
+      try {
+        const { objects } = await kustomize(dir);
+        expect(objects.filter((object) => object.kind === "HorizontalPodAutoscaler")).toEqual([]);
+        const scaled = findObject(objects, "ScaledObject", "queuescale-worker");
+        const hpa = findObject(
+          (await kustomize(`k8s/overlays/${overlay}`)).objects,
+          "HorizontalPodAutoscaler",
+          "queuescale-worker",
+        );
+        expect(scaled.spec.scaleTargetRef).toEqual(hpa.spec.scaleTargetRef);
+        expect(scaled.spec.minReplicaCount).toBe(hpa.spec.minReplicas);
+        expect(scaled.spec.maxReplicaCount).toBe(hpa.spec.maxReplicas);
+        expect(scaled.spec.advanced.horizontalPodAutoscalerConfig.behavior).toEqual(hpa.spec.behavior);
+        const [trigger] = scaled.spec.triggers;
+        expect(trigger).toMatchObject({ type: "prometheus", metricType: "AverageValue" });
+        expect(trigger.metadata.threshold).toBe(hpa.spec.metrics[0].external.target.averageValue);
+        // The query selects the queue the HPA would have: same labels, same values, in the namespace.
+        const query = trigger.metadata.query as string;
+        // Grouped by the queue identity of every broker (the absent labels of the others change nothing).
+        expect(
+          query.startsWith(`max by (${["namespace", ...depthLabels()].join(", ")}) (${DEPTH_METRICS.depth.name}{`),
+        ).toBe(true);
+        const matchers = Object.fromEntries(
+          [...query.matchAll(/(\w+)="([^"]*)"/g)].map((match) => [match[1], match[2]]),
+        );
+        expect(matchers).toEqual({
+          namespace: "queuescale",
+          ...hpa.spec.metrics[0].external.metric.selector.matchLabels,
+        });
+        expect(matchers.broker).toBe(OVERLAY_BROKER[overlay]);
+        await validate(`${overlay}-keda`, objects);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  }
 
   for (const overlay of ["rabbitmq", "nats"]) {
     it(`${overlay} with every component renders and validates (Prometheus Operator CRDs included)`, async () => {

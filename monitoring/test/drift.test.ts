@@ -1,10 +1,10 @@
 import { readFileSync } from "node:fs";
-import { DEPTH_METRICS, EXPORTER_METRICS, depthLabels } from "@queuescale/core";
+import { BROKER_ADAPTERS, DEPTH_METRICS, EXPORTER_METRICS, depthLabels } from "@queuescale/core";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { WORKER_METRICS as WORKER_PACKAGE_METRICS } from "../../worker/src/metrics.js";
 import { buildDashboard } from "../src/dashboard.js";
-import { MONITORING_DIR, PATHS } from "../src/generated.js";
+import { MONITORING_DIR, PATHS, kedaScaledObjectPath } from "../src/generated.js";
 import { adapterConfig, fillMetricsQuery, seriesName } from "./support/adapter.js";
 import { metricNames } from "./support/promql.js";
 
@@ -55,10 +55,12 @@ function adapterExpressions(): string[] {
 }
 
 function kedaExpressions(): string[] {
-  const scaledObject = parse(readFileSync(`${MONITORING_DIR}../k8s/components/keda/scaledobject.yaml`, "utf8")) as {
-    spec: { triggers: Array<{ metadata: { query: string } }> };
-  };
-  return scaledObject.spec.triggers.map((trigger) => trigger.metadata.query);
+  return BROKER_ADAPTERS.flatMap((adapter) => {
+    const scaledObject = parse(readFileSync(`${MONITORING_DIR}${kedaScaledObjectPath(adapter.name)}`, "utf8")) as {
+      spec: { triggers: Array<{ metadata: { query: string } }> };
+    };
+    return scaledObject.spec.triggers.map((trigger) => trigger.metadata.query);
+  });
 }
 
 /** Every family a query may name: the contract, the worker's own, kube-state-metrics, our recordings. */
