@@ -220,6 +220,7 @@ async function main(): Promise<number> {
   for (const scenario of scenarios) process.stdout.write(`\n${scenario.timeline.render()}\n`);
   const comparisons = scenarios.map((scenario) => scenario.comparison).filter(Boolean);
   if (comparisons.length > 0) process.stdout.write(`\nSimulator against reality\n${comparisons.join("\n\n")}\n`);
+  if (scenarios.length > 0) process.stdout.write(`\n${reactionTimes(engine, scenarios)}\n`);
   process.stdout.write("\nFigures\n");
   for (const [name, secondsTaken] of phases) process.stdout.write(`  ${name}: ${secondsTaken.toFixed(1)} s\n`);
   for (const scenario of scenarios) {
@@ -237,6 +238,32 @@ async function main(): Promise<number> {
   process.stdout.write(`\nwall time ${((Date.now() - startedAt) / 1000).toFixed(0)} s\n`);
   process.stdout.write(`e2e: ${checks.passed} passed, ${checks.failed} failed\n`);
   return checks.failed === 0 ? 0 : 1;
+}
+
+/**
+ * Publish → first scale-up of each path this run measured, side by side: the HPA's first step above
+ * one replica (the adapter's, or KEDA's with the Prometheus trigger) and, with KEDA, the external
+ * scaler's activation from 0 and its HPA's first step above one.
+ */
+function reactionTimes(engine: Engine, scenarios: readonly BrokerScenario[]): string {
+  const cell = (value: number | undefined) => (value === undefined ? "-" : `${value} s`).padStart(14);
+  const lines = [
+    "Publish → first scale-up (seconds)",
+    `${"".padEnd(10)}${(engine === "adapter" ? "adapter" : "KEDA+Prom").padStart(14)}${
+      engine === "keda" ? `${"external 0→1".padStart(14)}${"external 1→n".padStart(14)}${"back to 0".padStart(14)}` : ""
+    }`,
+  ];
+  for (const scenario of scenarios) {
+    const external = scenario.externalFigures;
+    lines.push(
+      `${scenario.name.padEnd(10)}${cell(scenario.figures.publishToFirstScaleUpSeconds)}${
+        engine === "keda"
+          ? `${cell(external?.publishToActivationSeconds)}${cell(external?.publishToFirstHpaStepSeconds)}${cell(external?.purgeToZeroSeconds)}`
+          : ""
+      }`,
+    );
+  }
+  return lines.join("\n");
 }
 
 async function printLogTails(processes: ProcessGroup, names: readonly string[]): Promise<void> {

@@ -4,6 +4,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { isDeepStrictEqual } from "node:util";
 import { TcpProxy } from "@queuescale/test-support/tcp-proxy";
 import type { BrokerFixture, BrokerModule } from "./brokers/types.js";
+import { runExternalScaler, type ExternalScalerFigures } from "./external-scaler.js";
 import type { ApiClient } from "./lib/api.js";
 import { HPA_SYNC_PERIOD_SECONDS, type ControlPlane } from "./lib/cluster.js";
 import { scaleDownLimit, scaleUpLimit, type HpaSpec, type ReplicaChange } from "./lib/hpa-policy.js";
@@ -177,6 +178,7 @@ export class BrokerScenario {
     const scaleDown = hpa.behavior?.scaleDown ?? {};
     const window = scaleDown.stabilizationWindowSeconds ?? 300;
     const backlog = Math.round(target * BACKLOG_IN_TARGETS);
+    this.backlog = backlog;
     const expected = Math.min(hpa.maxReplicas, Math.max(minReplicas, Math.ceil(backlog / target)));
 
     const observer = new Observer(this.env.api, namespace, observed, this.timeline, SAMPLE_SECONDS * 1000);
@@ -349,6 +351,34 @@ export class BrokerScenario {
       `replicas over the next ${3 * HPA_SYNC_PERIOD_SECONDS} s: ${[...new Set(after.map((s) => s.deploymentReplicas))].join(", ")}, ready ${after.at(-1)?.readyReplicas ?? 0}`,
     );
   }
+
+  /** KEDA mode, external scaler: the scale-to-zero timeline (external-scaler.ts). */
+  externalFigures: ExternalScalerFigures | undefined;
+
+  /**
+   * KEDA mode, after run(): the same queue scaled by KEDA through the exporter's external scaler
+   * (k8s/components/keda-external) instead of the Prometheus trigger, down to 0 and back.
+   */
+  async externalScaler(): Promise<void> {
+    const { overlay, fixture } = this.ready();
+    // Its HPA will carry the same name: one observer at a time.
+    await this.observer?.stop();
+    this.externalFigures = await runExternalScaler({
+      name: this.name,
+      dir: join(this.env.dir, this.name),
+      namespace: overlay.namespace,
+      fixture,
+      cluster: this.env.cluster,
+      api: this.env.api,
+      prometheus: this.env.prometheus,
+      timeline: this.timeline,
+      backlog: this.backlog ?? 0,
+      check: (name, ok, detail) => this.check(name, ok, detail),
+    });
+  }
+
+  /** The backlog run() published. */
+  private backlog: number | undefined;
 
   /** KEDA mode: the ScaledObject's conditions seen while the broker could not be read, in order. */
   kedaDuringCut: string[] | undefined;

@@ -34,6 +34,11 @@ export function kedaComponentDir(broker: string): string {
 
 export interface RenderOptions {
   readonly engine: Engine;
+  /**
+   * KEDA mode's trigger: `prometheus` (k8s/components/keda/<broker>, the default) or `external`
+   * (k8s/components/keda-external: the exporter as KEDA's external scaler).
+   */
+  readonly trigger?: "prometheus" | "external";
   /** Where the KEDA operator (on the host) reaches Prometheus. */
   readonly prometheusUrl: string;
 }
@@ -58,6 +63,7 @@ export async function renderOverlay(
   await mkdir(dir, { recursive: true });
   const base = testOverlayDir(fixture.broker);
   const baseManifests = await build(kubectl, base);
+  const external = options.trigger === "external";
   const namespace = baseManifests.find((manifest) => manifest.kind === "Namespace")?.metadata.name;
   if (!namespace) throw new Error(`${relative(REPO_ROOT, base)} renders no Namespace`);
   const kustomization = {
@@ -68,7 +74,7 @@ export async function renderOverlay(
     ...(options.engine === "keda"
       ? {
           components: [
-            relative(dir, kedaComponentDir(fixture.broker)),
+            relative(dir, external ? EXTERNAL_COMPONENT : kedaComponentDir(fixture.broker)),
             relative(dir, join(REPO_ROOT, "e2e", "overlays", "keda-real-node")),
           ],
         }
@@ -79,7 +85,11 @@ export async function renderOverlay(
       literals: Object.entries(literals).map(([key, value]) => `${key}=${value}`),
     })),
     patches: [
-      ...(options.engine === "keda" ? [await scaledObjectPatch(fixture, namespace, options.prometheusUrl)] : []),
+      ...(options.engine !== "keda"
+        ? []
+        : external
+          ? [externalScaledObjectPatch(fixture)]
+          : [await scaledObjectPatch(fixture, namespace, options.prometheusUrl)]),
       {
         target: { kind: "HorizontalPodAutoscaler", name: "queuescale-worker" },
         patch: JSON.stringify([
@@ -121,6 +131,33 @@ async function scaledObjectPatch(fixture: BrokerFixture, namespace: string, prom
     ]),
   };
 }
+
+/** k8s/components/keda-external: the exporter as KEDA's external scaler, for either overlay. */
+export const EXTERNAL_COMPONENT = join(REPO_ROOT, "k8s", "components", "keda-external");
+
+/**
+ * The external-push trigger names the run's queue (the component copies the overlay's HPA selector,
+ * which the run's own patch changes only later). Test-only: the worker may go to 0
+ * (`minReplicaCount: 0`) and back to 0 after 30 s without work instead of KEDA's default 300 s
+ * `cooldownPeriod`. The trigger's scalerAddress is set once the exporter pods run (scale-to-zero.ts).
+ */
+function externalScaledObjectPatch(fixture: BrokerFixture) {
+  return {
+    target: { kind: "ScaledObject", name: "queuescale-worker" },
+    patch: JSON.stringify([
+      ...Object.entries(fixture.selector).map(([key, value]) => ({
+        op: "add",
+        path: `/spec/triggers/0/metadata/${key}`,
+        value,
+      })),
+      { op: "replace", path: "/spec/minReplicaCount", value: 0 },
+      { op: "add", path: "/spec/cooldownPeriod", value: EXTERNAL_COOLDOWN_SECONDS },
+    ]),
+  };
+}
+
+/** The external-scaler phase's cooldownPeriod (KEDA's default is 300 s). */
+export const EXTERNAL_COOLDOWN_SECONDS = 30;
 
 async function build(kubectl: Kubectl, dir: string): Promise<Manifest[]> {
   return parseManifests(await kubectl.run(["kustomize", dir]));
