@@ -70,7 +70,9 @@ ENV NODE_ENV=production
 USER 65532:65532
 
 FROM runtime AS exporter
-EXPOSE 9422
+# KEDA's external scaler service definition, loaded at start when SCALER_LISTEN_ADDRESS is set.
+COPY exporter/proto exporter/proto
+EXPOSE 9422 9424
 ENTRYPOINT ["/nodejs/bin/node", "exporter/dist/main.js"]
 CMD []
 

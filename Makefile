@@ -52,7 +52,7 @@ demo: build brokers ## the main job end to end on this machine (BROKER=rabbitmq|
 
 bench: bench-exporter bench-worker bench-upload bench-peers ## every benchmark; prints figures
 
-bench-exporter: build brokers ## exporter poll time vs the brokers' own endpoints, /metrics latency, RSS
+bench-exporter: build brokers ## exporter poll time vs the brokers' own endpoints, /metrics latency, RSS; external scaler latency for 1,000 ScaledObjects
 	npm run bench -w @queuescale/exporter
 
 bench-worker: build brokers ## worker no-op throughput vs bare client loops; producer confirmed ingest rate

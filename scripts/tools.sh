@@ -75,6 +75,23 @@ crds_from_module prometheus-operator "github.com/prometheus-operator/prometheus-
 # ScaledObject (k8s/components/keda)
 crds_from_module keda "github.com/kedacore/keda/v2@$KEDA_VERSION" config/crd/bases 'keda.sh_*.yaml'
 
+# KEDA's external scaler service definition, which exporter/test/scaler-proto.test.ts compares with
+# the exporter's copy (exporter/proto/externalscaler.proto).
+proto_from_module() { # name module@version path-in-module
+  local dir="$TOOLS_DIR/proto/$1-${2##*@}"
+  if [ ! -f "$dir/.complete" ]; then
+    echo "tools: fetching $2 $3"
+    local module_dir
+    module_dir="$(GOFLAGS=-mod=mod go mod download -json "$2" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')"
+    rm -rf "$dir" && mkdir -p "$dir"
+    cp "$module_dir/$3" "$dir/"
+    chmod u+w "$dir"/*
+    touch "$dir/.complete"
+  fi
+  ln -sfn "$dir" "$TOOLS_DIR/proto/$1"
+}
+proto_from_module keda "github.com/kedacore/keda/v2@$KEDA_VERSION" pkg/scalers/externalscaler/externalscaler.proto
+
 # k6 for the load-test smoke run.
 scripts/loadtest-tools.sh k6
 

@@ -3,7 +3,8 @@ import { gzip as gzipCallback } from "node:zlib";
 import { collectDefaultMetrics } from "prom-client";
 import type { Logger } from "pino";
 import { renderDepthFamilies } from "./metrics/depth.js";
-import { mergeReadings } from "./sources/merge.js";
+import { identityKey, mergeReadings } from "./sources/merge.js";
+import { describeError } from "./sources/errors.js";
 import { createRegistry, joinExpositions, renderRegistry, type ExpositionFormat } from "./metrics/exposition.js";
 import { SourceHealthMetrics } from "./metrics/health.js";
 import { SourcePoller, type PollerTiming } from "./poller.js";
@@ -37,6 +38,8 @@ export class DepthCollector {
   private readonly pollers: SourcePoller[];
   private version = 0;
   private rendered: { version: number; text: string } | undefined;
+  private indexed: { version: number; byIdentity: Map<string, QueueReading> } | undefined;
+  private readonly pollListeners = new Set<() => void>();
   private readonly expositions = new Map<
     ExpositionFormat,
     { version: number; renderedAtMs: number; exposition: Promise<Exposition> }
@@ -48,7 +51,20 @@ export class DepthCollector {
     private readonly logger: Logger,
   ) {
     collectDefaultMetrics({ register: this.registry });
-    this.pollers = sources.map((source) => new SourcePoller(source, timing, this.health, logger, () => this.version++));
+    this.pollers = sources.map(
+      (source) =>
+        new SourcePoller(source, timing, this.health, logger, () => {
+          this.version++;
+          for (const listener of this.pollListeners) {
+            try {
+              listener();
+            } catch (error) {
+              // A listener's bug must not stop the polling.
+              logger.error({ error: describeError(error) }, "poll listener failed");
+            }
+          }
+        }),
+    );
   }
 
   start(): void {
@@ -67,6 +83,34 @@ export class DepthCollector {
   /** Current readings of every source whose last poll succeeded. */
   readings(): QueueReading[] {
     return mergeReadings(this.pollers.flatMap((poller) => (poller.snapshot ? [poller.snapshot.readings] : [])));
+  }
+
+  /**
+   * The current reading of one queue/consumer, from the last snapshots, or undefined when no
+   * source that is up reports it. Indexed once per poll, so many callers between two polls (a
+   * thousand ScaledObjects asking the external scaler) cost one merge.
+   */
+  find(broker: string, labels: Readonly<Record<string, string>>): QueueReading | undefined {
+    if (this.indexed?.version !== this.version) {
+      const byIdentity = new Map(this.readings().map((reading) => [identityKey(reading), reading]));
+      this.indexed = { version: this.version, byIdentity };
+    }
+    return this.indexed.byIdentity.get(identityKey({ broker, labels }));
+  }
+
+  /** The broker and whether the last poll succeeded, per source. */
+  sourceStates(): { broker: string; source: string; up: boolean }[] {
+    return this.pollers.map((poller) => ({
+      broker: poller.source.broker,
+      source: poller.source.name,
+      up: poller.snapshot !== undefined,
+    }));
+  }
+
+  /** Calls `listener` after every poll of any source, successful or not; returns the unsubscribe. */
+  onPoll(listener: () => void): () => void {
+    this.pollListeners.add(listener);
+    return () => this.pollListeners.delete(listener);
   }
 
   /**

@@ -190,19 +190,44 @@ export function countSetting(defaultCount: number, range: Range) {
     .default(defaultCount);
 }
 
+const HOST_PORT_MESSAGE = "must be host:port, e.g. 0.0.0.0:9422";
+
+/** `host:port`, `:port` or `[v6]:port` → host and port; undefined when it is none of those. */
+function parseHostPort(value: string): { host: string; port: number } | undefined {
+  const match = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(value);
+  const port = match ? Number(match[3]) : NaN;
+  if (!match || port > 65535) return undefined;
+  return { host: match[1] ?? (match[2] || "0.0.0.0"), port };
+}
+
 /** `host:port`, `:port` or `[v6]:port`, as an HTTP server listens. */
 export function listenAddressSetting(defaultAddress: string) {
   return z
     .string()
     .default(defaultAddress)
     .transform((value, context) => {
-      const match = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(value);
-      const port = match ? Number(match[3]) : NaN;
-      if (!match || port > 65535) {
-        context.addIssue({ code: "custom", message: "must be host:port, e.g. 0.0.0.0:9422" });
+      const address = parseHostPort(value);
+      if (!address) {
+        context.addIssue({ code: "custom", message: HOST_PORT_MESSAGE });
         return z.NEVER;
       }
-      return { host: match[1] ?? (match[2] || "0.0.0.0"), port };
+      return address;
+    });
+}
+
+/** Like listenAddressSetting, without a default: unset leaves the listener off. */
+export function optionalListenAddressSetting() {
+  return z
+    .string()
+    .optional()
+    .transform((value, context) => {
+      if (value === undefined) return undefined;
+      const address = parseHostPort(value);
+      if (!address) {
+        context.addIssue({ code: "custom", message: HOST_PORT_MESSAGE });
+        return z.NEVER;
+      }
+      return address;
     });
 }
 

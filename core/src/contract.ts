@@ -130,8 +130,25 @@ export const POLL_ERROR_REASONS = [
 ] as const;
 export type PollErrorReason = (typeof POLL_ERROR_REASONS)[number];
 
+/** The exporter's KEDA external scaler service (SCALER_LISTEN_ADDRESS), registered when it is on. */
+export const SCALER_METRICS = {
+  requests: {
+    name: "queuescale_scaler_requests_total",
+    type: "counter",
+    help: "Calls of the external scaler gRPC service, by method and gRPC status code name (a stream counts when it ends).",
+    labels: ["method", "code"],
+  },
+  openStreams: {
+    name: "queuescale_scaler_open_streams",
+    type: "gauge",
+    help: "StreamIsActive streams open now (KEDA keeps one per ScaledObject with an external-push trigger).",
+    labels: [],
+  },
+} as const satisfies Record<string, MetricSpec>;
+
 /** Every metric family the exporter publishes (besides prom-client's process metrics). */
 export const EXPORTER_METRICS: readonly MetricSpec[] = [
   ...Object.values(DEPTH_METRICS),
   ...Object.values(SOURCE_METRICS),
+  ...Object.values(SCALER_METRICS),
 ];

@@ -16,9 +16,13 @@ import {
   type ReadSettingsOptions,
 } from "@queuescale/core";
 import { depthAdapters, exporterSettingsOf, type CommonSettings } from "./settings.js";
+import { startScaler, type RunningScaler } from "./scaler/server.js";
+import { scalerConfig } from "./scaler/settings.js";
 
 export interface RunningExporter {
   readonly port: number;
+  /** The external scaler's gRPC port, when SCALER_LISTEN_ADDRESS is set. */
+  readonly scalerPort: number | undefined;
   readonly collector: DepthCollector;
   readonly logger: Logger;
   stop(): Promise<void>;
@@ -47,10 +51,11 @@ export function buildSources(
   if (configured.length === 0) {
     throw new ConfigError("broker address", `set at least one of ${addressSettings(readers).join(", ")}`);
   }
+  const scaler = scalerConfig(settings);
   const sources: DepthSource[] = configured.flatMap((adapter) =>
     adapter.depth.createSources(settings, { filter, logger: log, maxResponseBytes: settings.MAX_RESPONSE_BYTES }),
   );
-  return { settings, sources, logger: log };
+  return { settings, sources, scaler, adapters: readers, logger: log };
 }
 
 /** Starts polling and serving. A broker that is down at start is not an error: it is retried. */
@@ -59,7 +64,13 @@ export async function startExporter(
   logger?: Logger,
   adapters: readonly BrokerAdapter[] = BROKER_ADAPTERS,
 ): Promise<RunningExporter> {
-  const { settings, sources, logger: log } = buildSources(options, logger, adapters);
+  const {
+    settings,
+    sources,
+    scaler: scalerSettings,
+    adapters: read,
+    logger: log,
+  } = buildSources(options, logger, adapters);
   const intervalMs = settings.POLL_INTERVAL_SECONDS * 1000;
   const collector = new DepthCollector(sources, { intervalMs, timeoutMs: settings.POLL_TIMEOUT_SECONDS * 1000 }, log);
   const app = finishApp(
@@ -68,11 +79,15 @@ export async function startExporter(
       readiness: () => collector.readiness(),
     }),
   );
-  let server: Server;
+  let server: Server | undefined;
   let port: number;
+  let scaler: RunningScaler | undefined;
   try {
     ({ server, port } = await listen(app, settings.LISTEN_ADDRESS));
+    // The scaler answers from the same collector: no broker call per RPC.
+    if (scalerSettings) scaler = await startScaler(scalerSettings, collector, read, log);
   } catch (error) {
+    if (server) await closeServer(server);
     await Promise.all(sources.map((source) => source.close()));
     throw error;
   }
@@ -80,6 +95,7 @@ export async function startExporter(
   log.info(
     {
       listen: `${settings.LISTEN_ADDRESS.host}:${port}`,
+      scaler: scaler && `${scalerSettings!.host}:${scaler.port}${scaler.tls ? " (TLS)" : ""}`,
       sources: sources.map((source) => `${source.broker}/${source.name}`),
       pollIntervalSeconds: settings.POLL_INTERVAL_SECONDS,
     },
@@ -87,10 +103,11 @@ export async function startExporter(
   );
   return {
     port,
+    scalerPort: scaler?.port,
     collector,
     logger: log,
     async stop() {
-      await closeServer(server);
+      await Promise.all([closeServer(server), scaler?.stop()]);
       await collector.stop();
     },
   };

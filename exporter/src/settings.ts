@@ -10,6 +10,7 @@ import {
   secondsSetting,
 } from "@queuescale/core";
 import type { z, ZodType } from "zod";
+import { scalerSettings } from "./scaler/settings.js";
 
 /** Settings every exporter has, whichever brokers it reads. */
 export const commonSettings = {
@@ -36,6 +37,7 @@ export const commonSettings = {
     "host:port for /metrics, /healthz, /readyz. Default 0.0.0.0:9422.",
   ),
   LOG_LEVEL: logLevelSetting().describe("fatal, error, warn, info, debug, trace or silent. Default info."),
+  ...scalerSettings,
 };
 
 /** The adapters the exporter reads: those that can read depths. */

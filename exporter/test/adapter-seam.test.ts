@@ -3,6 +3,7 @@ import { parse } from "yaml";
 import { BROKER_ADAPTERS, RESERVED_LABELS, createLogger, depthLabels, readSettings } from "@queuescale/core";
 import { memoryAdapter, memoryDepths } from "@queuescale/test-support/memory-broker";
 import { eventually, uniqueName } from "@queuescale/test-support/names";
+import { ScalerClient } from "@queuescale/test-support/scaler-client";
 import { findSamples, scrape } from "@queuescale/test-support/scrape";
 import { PATHS, generatedFiles } from "../../monitoring/src/generated.js";
 import { startExporter, type RunningExporter } from "../src/exporter.js";
@@ -43,6 +44,39 @@ describe("a broker adapter added to the list, with no program code changed", () 
     });
     const up = findSamples(await scrape(baseUrl), "queuescale_source_up", { broker: "memory", source: "memory" });
     expect(up.map((sample) => sample.value)).toEqual([1]);
+  });
+
+  it("is served by the external scaler under its name and identity labels", async () => {
+    const topic = uniqueName("topic");
+    memoryDepths.set(topic, 5);
+    const exporter = await startExporter(
+      {
+        env: {
+          MEMORY_TOPICS: topic,
+          LISTEN_ADDRESS: "127.0.0.1:0",
+          SCALER_LISTEN_ADDRESS: "127.0.0.1:0",
+          POLL_INTERVAL_SECONDS: "0.1",
+          LOG_LEVEL: "silent",
+        },
+      },
+      logger,
+      ADAPTERS,
+    );
+    running.push(exporter);
+    const client = new ScalerClient(`127.0.0.1:${exporter.scalerPort}`);
+    try {
+      const trigger = { broker: "memory", topic, value: "2" };
+      const values = await eventually(() => client.getMetrics(trigger).catch(() => undefined));
+      expect(values.map((value) => value.metricValueFloat)).toEqual([5]);
+      expect((await client.getMetricSpec(trigger))[0]!.metricName).toBe(`queuescale-memory-${topic}`);
+      // The brokers the scaler accepts are the adapter list's, the new one included.
+      const error = await client.getMetrics({ broker: "kafka", topic, value: "2" }).catch((caught: unknown) => caught);
+      expect((error as { details: string }).details).toContain("one of rabbitmq, nats, memory");
+      const missing = await client.getMetrics({ broker: "memory", value: "2" }).catch((caught: unknown) => caught);
+      expect((missing as { details: string }).details).toContain("scalerMetadata.topic");
+    } finally {
+      client.close();
+    }
   });
 
   it("brings its settings to the exporter's, validated like every other setting", () => {

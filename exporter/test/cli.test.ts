@@ -81,6 +81,7 @@ describe("queuescale-exporter command", () => {
   });
 
   const PROMETHEUS = { RABBITMQ_PROMETHEUS_URL: "http://127.0.0.1:15692" };
+  const SCALER = { SCALER_LISTEN_ADDRESS: "127.0.0.1:0" };
   const badSettings: [string, string[], Record<string, string>][] = [
     ["POLL_INTERVAL_SECONDS", [], { ...PROMETHEUS, POLL_INTERVAL_SECONDS: "soon" }],
     ["RABBITMQ_SOURCE", ["--rabbitmq-source", "sometimes"], PROMETHEUS],
@@ -93,6 +94,36 @@ describe("queuescale-exporter command", () => {
     ["QUEUE_INCLUDE", [], { ...PROMETHEUS, QUEUE_INCLUDE: "^(a)\\1$" }],
     ["QUEUE_EXCLUDE", ["--queue-exclude", "^(?!orders)"], PROMETHEUS],
     ["MAX_RESPONSE_BYTES", [], { ...PROMETHEUS, MAX_RESPONSE_BYTES: "1000" }],
+    ["SCALER_LISTEN_ADDRESS", [], { ...PROMETHEUS, SCALER_LISTEN_ADDRESS: "9424" }],
+    ["SCALER_LISTEN_ADDRESS", ["--scaler-listen-address", "0.0.0.0:99999"], PROMETHEUS],
+    ["SCALER_TLS_CERT_FILE", [], { ...PROMETHEUS, SCALER_TLS_CERT_FILE: "/etc/ssl/certs/ca-certificates.crt" }],
+    [
+      "SCALER_TLS_KEY_FILE",
+      [],
+      { ...PROMETHEUS, ...SCALER, SCALER_TLS_CERT_FILE: "/etc/ssl/certs/ca-certificates.crt" },
+    ],
+    ["SCALER_TLS_CERT_FILE", [], { ...PROMETHEUS, ...SCALER, SCALER_TLS_KEY_FILE: "/etc/hostname" }],
+    [
+      "SCALER_TLS_CERT_FILE",
+      [],
+      {
+        ...PROMETHEUS,
+        ...SCALER,
+        SCALER_TLS_CERT_FILE: "/nonexistent/tls.crt",
+        SCALER_TLS_KEY_FILE: "/nonexistent/tls.key",
+      },
+    ],
+    [
+      "SCALER_TLS_KEY_FILE",
+      [],
+      {
+        ...PROMETHEUS,
+        ...SCALER,
+        SCALER_TLS_CERT_FILE: "/etc/ssl/certs/ca-certificates.crt",
+        SCALER_TLS_KEY_FILE: "/etc/hostname",
+      },
+    ],
+    ["SCALER_TLS_CLIENT_CA_FILE", [], { ...PROMETHEUS, ...SCALER, SCALER_TLS_CLIENT_CA_FILE: "/etc/hostname" }],
   ];
 
   it.each(badSettings)("a bad %s exits 2 with one stderr line naming it, no credential", async (setting, args, env) => {

@@ -1,6 +1,7 @@
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import {
+  BROKER_ADAPTERS,
   BROKERS,
   createLogger,
   DEPTH_METRICS,
@@ -14,6 +15,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import { buildSources } from "../../exporter/src/exporter.js";
 import { exporterSettings } from "../../exporter/src/settings.js";
+import { parseScalerMetadata } from "../../exporter/src/scaler/metadata.js";
 import { producerSettings } from "../../producer/src/settings.js";
 import { workerSettings } from "../../worker/src/settings.js";
 import {
@@ -31,8 +33,8 @@ import {
 
 const OVERLAYS = readdirSync(join(REPO_ROOT, "k8s/overlays")).sort();
 /**
- * Components that go together; keda (one per broker) replaces the HPA and is checked on its own, and every overlay
- * already includes network-policy.
+ * Components that go together; keda (one per broker) and keda-external replace the HPA and are
+ * checked on their own, and every overlay already includes network-policy.
  */
 const COMPONENTS = readdirSync(join(REPO_ROOT, "k8s/components"))
   .filter((name) => !name.startsWith("keda") && name !== "network-policy")
@@ -337,8 +339,20 @@ describe("kustomize overlays", () => {
           } else {
             expect(clients, name).toEqual([]);
           }
-          for (const peer of peers.filter((peer) => peer.namespaceSelector !== undefined)) {
-            expect(peer.namespaceSelector!.matchLabels, name).toEqual({ "kubernetes.io/metadata.name": "monitoring" });
+          // From other namespaces: Prometheus, and KEDA's operator to the exporter's scaler port only.
+          for (const rule of ingress) {
+            for (const peer of rule.from!.filter((peer) => peer.namespaceSelector !== undefined)) {
+              const namespace = peer.namespaceSelector!.matchLabels?.["kubernetes.io/metadata.name"];
+              if (namespace === "keda") {
+                expect(name).toBe("queuescale-exporter");
+                expect(peer.podSelector?.matchLabels).toEqual({ app: "keda-operator" });
+                expect(rule.ports).toEqual([{ port: "grpc", protocol: "TCP" }]);
+              } else {
+                expect(peer.namespaceSelector!.matchLabels, name).toEqual({
+                  "kubernetes.io/metadata.name": "monitoring",
+                });
+              }
+            }
           }
         }
         // The label clients carry is a valid Kubernetes label key with a prefix of this project's own.
@@ -352,7 +366,8 @@ describe("kustomize overlays", () => {
           for (const key of Object.keys(workloadEnv(objects, name))) {
             // WORK_* are read by the worker's example handler (overlays/dev), not by the worker.
             if (name === "queuescale-worker" && key.startsWith("WORK_")) continue;
-            expect(known, `${name} ${key}`).toContain(key.replace(/_FILE$/, ""));
+            // A setting, or a setting read from the file named by <SETTING>_FILE.
+            expect(known.includes(key) || known.includes(key.replace(/_FILE$/, "")), `${name} ${key}`).toBe(true);
           }
         }
       });
@@ -476,6 +491,56 @@ describe("kustomize overlays", () => {
         });
         expect(matchers.broker).toBe(OVERLAY_BROKER[overlay]);
         await validate(`${overlay}-keda`, objects);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  }
+
+  for (const overlay of ["rabbitmq", "nats"]) {
+    it(`${overlay} with the keda-external component: an external-push ScaledObject on the HPA's queue, the exporter's grpc port, validated`, async () => {
+      const dir = composedKustomization(`k8s/overlays/${overlay}`, ["k8s/components/keda-external"], "queuescale");
+      try {
+        const { objects } = await kustomize(dir);
+        const hpa = findObject(
+          (await kustomize(`k8s/overlays/${overlay}`)).objects,
+          "HorizontalPodAutoscaler",
+          "queuescale-worker",
+        );
+        expect(objects.filter((object) => object.kind === "HorizontalPodAutoscaler")).toEqual([]);
+        const scaled = findObject(objects, "ScaledObject", "queuescale-worker");
+        expect(scaled.spec.scaleTargetRef).toEqual(hpa.spec.scaleTargetRef);
+        expect(scaled.spec.minReplicaCount).toBe(hpa.spec.minReplicas);
+        expect(scaled.spec.maxReplicaCount).toBe(hpa.spec.maxReplicas);
+        expect(scaled.spec.advanced.horizontalPodAutoscalerConfig.behavior).toEqual(hpa.spec.behavior);
+        const [trigger] = scaled.spec.triggers;
+        expect(trigger).toMatchObject({ type: "external-push", metricType: "AverageValue" });
+        // The queue the HPA selects, by the same labels, and the HPA's target as `value`.
+        const selector = hpa.spec.metrics[0].external.metric.selector.matchLabels as Record<string, string>;
+        expect(selector.broker).toBe(OVERLAY_BROKER[overlay]);
+        const service = findObject(objects, "Service", "queuescale-exporter");
+        const grpc = (service.spec.ports as Array<{ name: string; port: number; targetPort: string }>).find(
+          (port) => port.name === "grpc",
+        );
+        expect(trigger.metadata).toEqual({
+          ...selector,
+          scalerAddress: `queuescale-exporter.queuescale.svc:${grpc!.port}`,
+          value: hpa.spec.metrics[0].external.target.averageValue,
+        });
+        // What the exporter makes of it: the same queue and target.
+        const queue = parseScalerMetadata(trigger.metadata, BROKER_ADAPTERS);
+        const { broker, ...labels } = selector;
+        expect(queue).toEqual({ broker, labels, value: Number(trigger.metadata.value), activationValue: 0 });
+        // The exporter listens where the Service sends it, with a setting it accepts.
+        const container = findObject(objects, "Deployment", "queuescale-exporter").spec.template.spec.containers[0];
+        const port = (container.ports as Array<{ name: string; containerPort: number }>).find(
+          (entry) => entry.name === grpc!.targetPort,
+        );
+        const env = workloadEnv(objects, "queuescale-exporter");
+        // Only the scaler's settings: the broker URLs name Secret files that exist only in the pod.
+        const settings = readSettings({ SCALER_LISTEN_ADDRESS: exporterSettings.SCALER_LISTEN_ADDRESS! }, { env });
+        expect(settings.SCALER_LISTEN_ADDRESS).toEqual({ host: "0.0.0.0", port: port!.containerPort });
+        await validate(`${overlay}-keda-external`, objects);
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }

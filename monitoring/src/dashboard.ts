@@ -257,6 +257,23 @@ export function buildDashboard(adapters: readonly BrokerAdapter[] = BROKER_ADAPT
         },
       ]),
     )
+    .withPanel(
+      panel(
+        "KEDA external scaler",
+        "Calls per second to the exporter's external scaler by method and gRPC status (UNAVAILABLE while a broker cannot be read), and open StreamIsActive streams. Empty when SCALER_LISTEN_ADDRESS is unset.",
+        "short",
+        [
+          {
+            expr: 'sum by (namespace, job, method, code) (rate(queuescale_scaler_requests_total{namespace=~"$namespace"}[$__rate_interval]))',
+            legend: "{{method}} {{code}}",
+          },
+          {
+            expr: 'sum by (namespace, job) (queuescale_scaler_open_streams{namespace=~"$namespace"})',
+            legend: "open streams {{job}}",
+          },
+        ],
+      ),
+    )
     .build();
   // Stable panel ids keep links and the committed JSON from changing between generations.
   (dashboard.panels ?? []).forEach((panel, index) => {

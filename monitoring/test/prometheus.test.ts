@@ -11,6 +11,7 @@ import { parse } from "yaml";
 import { JetStreamScenario } from "@queuescale/test-support/nats/scenario";
 import { MANAGEMENT_URL, RabbitScenario } from "@queuescale/test-support/rabbitmq/scenario";
 import { eventually } from "@queuescale/test-support/names";
+import { ScalerClient } from "@queuescale/test-support/scaler-client";
 import { TcpProxy } from "@queuescale/test-support/tcp-proxy";
 import { startExporter, type RunningExporter } from "../../exporter/src/exporter.js";
 import { buildDashboard } from "../src/dashboard.js";
@@ -38,6 +39,7 @@ let prometheus: PrometheusServer;
 let standIns: StandInTargets;
 const exporters: RunningExporter[] = [];
 const proxies: TcpProxy[] = [];
+let scaler: ScalerClient | undefined;
 
 async function exporter(env: Record<string, string>): Promise<string> {
   const running = await startExporter(
@@ -92,7 +94,13 @@ beforeAll(async () => {
   natsPublished = NATS_FIRST_BATCH;
 
   const rabbitExporter = await exporter({ RABBITMQ_MANAGEMENT_URL: MANAGEMENT_URL, RABBITMQ_VHOSTS: rabbit.vhost });
-  const natsExporter = await exporter({ NATS_URL: "nats://127.0.0.1:4222", QUEUE_INCLUDE: `^${nats.stream}$` });
+  // This one also serves the KEDA external scaler, which KEDA asks while the backlog grows below.
+  const natsExporter = await exporter({
+    NATS_URL: "nats://127.0.0.1:4222",
+    QUEUE_INCLUDE: `^${nats.stream}$`,
+    SCALER_LISTEN_ADDRESS: "127.0.0.1:0",
+  });
+  scaler = new ScalerClient(`127.0.0.1:${exporters.at(-1)!.scalerPort}`);
   // An exporter whose broker goes away: its source reports up 0 and counts poll errors.
   const proxy = new TcpProxy(15672);
   proxies.push(proxy);
@@ -144,10 +152,12 @@ beforeAll(async () => {
     await new Promise((resolve) => setTimeout(resolve, NATS_GROWTH.intervalMs));
     await nats.publish("jobs", NATS_GROWTH.perBatch);
     natsPublished += NATS_GROWTH.perBatch;
+    await scaler.getMetrics({ ...natsSelector(), value: "10" });
   }
 }, 120_000);
 
 afterAll(async () => {
+  scaler?.close();
   await prometheus?.stop();
   await standIns?.stop();
   await Promise.all(exporters.map((running) => running.stop()));

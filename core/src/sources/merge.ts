@@ -1,6 +1,7 @@
 import type { QueueReading } from "./types.js";
 
-function identityKey(reading: QueueReading): string {
+/** One string per queue/consumer identity (broker and labels, in any label order). */
+export function identityKey(reading: Pick<QueueReading, "broker" | "labels">): string {
   const labels = Object.entries(reading.labels).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   return JSON.stringify([reading.broker, labels]);
 }
