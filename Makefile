@@ -13,6 +13,7 @@ SCALING ?= depth
 TAG ?= dev
 SCENARIO ?= burst
 E2E_SCENARIO ?= all
+ENGINE ?= adapter
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 18
@@ -75,10 +76,10 @@ bench-drain: build ## fixed-target HPA vs drain-time HPA vs oracle on a burst, s
 loadtest: build brokers tools ## k6 against the producer on the local stack (SCENARIO=burst|ramp|soak, BROKER=rabbitmq|nats)
 	SCENARIO=$(SCENARIO) BROKER=$(BROKER) npx tsx loadtest/run.ts
 
-e2e: build brokers ## real pods: images on a real node (kubelet, containerd), the real HPA and adapter (root; ~8 min warm, first tool build half an hour to an hour; E2E_SCENARIO=drain-time for that scenario alone)
+e2e: build brokers ## real pods: images on a real node (kubelet, containerd), the real HPA and adapter, or KEDA with ENGINE=keda (root; ~8 min warm, first tool build half an hour to an hour; E2E_SCENARIO=drain-time for that scenario alone)
 	scripts/e2e-tools.sh
 	TAG=$(TAG) scripts/images.sh
-	npx tsx e2e/run.ts --tag $(TAG) --scenario $(E2E_SCENARIO)
+	npx tsx e2e/run.ts --tag $(TAG) --engine $(ENGINE) --scenario $(E2E_SCENARIO)
 
 sim: build ## a 5,000-message burst through the sample HPA vs an instant oracle (queuescale-sim)
 	npx queuescale-sim burst --hpa autoscaler/test/fixtures/hpa.yaml --burst 5000@10

@@ -2,14 +2,16 @@
  * `make e2e`: a real Kubernetes control plane on loopback (etcd, kube-apiserver, kube-controller-
  * manager, kube-scheduler) and a real node (kubelet, containerd, runc, a CNI bridge of the run's
  * own) running the images `make images` built; Prometheus with Kubernetes service discovery and
- * Prometheus Adapter installed from its Helm chart with the project's values. For each broker
- * overlay, every pod must become Ready, and the HPA controller must scale the worker Deployment on
- * the exporter pods' numbers: quickly up, not at all during a broker outage, slowly down. Exits
- * non-zero when an expectation is not met. Must run as root (it creates a bridge and runs containerd).
+ * Prometheus Adapter installed from its Helm chart with the project's values, or (--engine keda)
+ * KEDA with the broker's ScaledObject component in its place. For each broker overlay, every pod
+ * must become Ready, and the HPA controller must scale the worker Deployment on the exporter pods'
+ * numbers: quickly up, not at all during a broker outage, slowly down. Exits non-zero when an
+ * expectation is not met. Must run as root (it creates a bridge and runs containerd).
  *
- * Usage: npx tsx e2e/run.ts [--broker rabbitmq|nats]... [--scenario all|drain-time] [--keep] [--tag dev]
+ * Usage: npx tsx e2e/run.ts [--broker rabbitmq|nats]... [--engine adapter|keda] [--scenario all|drain-time] [--keep] [--tag dev]
+ *   --engine    who serves external.metrics.k8s.io and makes the HPA (ENGINE; adapter by default)
  *   --scenario  all (default): the broker scenarios, then drain-time scaling (e2e/drain-time.ts);
- *               drain-time: only the latter, after the overlays are up
+ *               drain-time: only the latter, after the overlays are up (adapter engine only)
  *   --keep      leave the temporary directory (certificates, logs, etcd data) for a look afterwards
  *   --tag       the tag of the images `make images` built (TAG)
  */
@@ -24,7 +26,9 @@ import { ADAPTER_CHART, ADAPTER_SERVICE_DNS, renderAdapterChart, startAdapter } 
 import { ApiClient } from "./lib/api.js";
 import { startControlPlane } from "./lib/cluster.js";
 import { buildTestImages, checkImages, COMPONENTS, imageName, saveImages, workerHandlerImage } from "./lib/images.js";
+import { KEDA_CONFIG, KEDA_SERVICE_DNS, startKeda } from "./lib/keda.js";
 import { PAUSE_IMAGE, RealNode } from "./lib/node.js";
+import { ENGINES, type Engine } from "./lib/overlay.js";
 import { missingTools, NODE_COMMANDS } from "./lib/paths.js";
 import { createPki } from "./lib/pki.js";
 import { ProcessGroup } from "./lib/processes.js";
@@ -42,10 +46,12 @@ function log(message: string): void {
 async function preflight(): Promise<string | undefined> {
   const missing = await missingTools();
   if (missing.length > 0) return `missing ${missing.join(", ")} in .tools/bin: run scripts/e2e-tools.sh`;
-  try {
-    await access(ADAPTER_CHART);
-  } catch {
-    return `missing ${ADAPTER_CHART}: run scripts/e2e-tools.sh`;
+  for (const path of [ADAPTER_CHART, KEDA_CONFIG]) {
+    try {
+      await access(path);
+    } catch {
+      return `missing ${path}: run scripts/e2e-tools.sh`;
+    }
   }
   const path = (process.env.PATH ?? "").split(":");
   for (const command of NODE_COMMANDS) {
@@ -60,6 +66,7 @@ async function main(): Promise<number> {
   const { values } = parseArgs({
     options: {
       broker: { type: "string", multiple: true },
+      engine: { type: "string", default: "adapter" },
       keep: { type: "boolean", default: false },
       tag: { type: "string", default: "dev" },
       scenario: { type: "string", default: "all" },
@@ -73,6 +80,15 @@ async function main(): Promise<number> {
   const unknown = brokers.filter((broker) => !(broker in MODULES));
   if (unknown.length > 0) {
     process.stderr.write(`e2e: unknown --broker ${unknown.join(", ")} (one of ${Object.keys(MODULES).join(", ")})\n`);
+    return 2;
+  }
+  if (!(ENGINES as readonly string[]).includes(values.engine)) {
+    process.stderr.write(`e2e: unknown --engine ${values.engine} (${ENGINES.join(" or ")})\n`);
+    return 2;
+  }
+  const engine = values.engine as Engine;
+  if (engine !== "adapter" && values.scenario !== "all") {
+    process.stderr.write(`e2e: --scenario ${values.scenario} runs with --engine adapter only\n`);
     return 2;
   }
   const problem = await preflight();
@@ -128,7 +144,7 @@ async function main(): Promise<number> {
   };
   try {
     const pki = await phase("certificates", () =>
-      createPki(join(dir, "pki"), { adapterServiceDns: ADAPTER_SERVICE_DNS }),
+      createPki(join(dir, "pki"), { adapterServiceDns: ADAPTER_SERVICE_DNS, kedaServiceDns: KEDA_SERVICE_DNS }),
     );
     const archive = join(dir, "images.tar");
     await phase("image checks, test images, image archive", async () => {
@@ -155,7 +171,13 @@ async function main(): Promise<number> {
     const prometheus = await phase("prometheus (kubernetes_sd_configs)", () =>
       Prometheus.start(join(dir, "prometheus"), processes, cluster.kubeconfig),
     );
-    scenarioEnv = { dir, processes, cluster, api, prometheus, node: realNode, checks };
+    if (engine === "keda") {
+      // Before the overlays: their ScaledObjects need KEDA's CRDs.
+      await phase("KEDA (CRDs, RBAC, operator, metrics API server as v1beta1.external.metrics.k8s.io)", () =>
+        startKeda(join(dir, "keda"), processes, pki, cluster),
+      );
+    }
+    scenarioEnv = { dir, processes, cluster, api, prometheus, node: realNode, checks, engine };
     for (const broker of brokers) {
       const module = MODULES[broker];
       if (module) scenarios.push(new BrokerScenario(module, scenarioEnv));
@@ -164,21 +186,28 @@ async function main(): Promise<number> {
       await Promise.all(scenarios.map((scenario) => scenario.prepare()));
       for (const scenario of scenarios) await scenario.waitForSeries();
     });
-    const rendered = await phase("helm template prometheus-adapter", () => renderAdapterChart(dir));
-    checks.record(
-      "adapter",
-      "the chart with values.yaml renders the rules of config.yaml",
-      rendered.sameRulesAsConfigYaml,
-      rendered.sameRulesAsConfigYaml ? "identical rules" : `differ: compare ${rendered.configPath}`,
-    );
-    // After the series exist: the adapter learns which metrics there are when it lists series.
-    await phase("prometheus-adapter registered as v1beta1.external.metrics.k8s.io", () =>
-      startAdapter(processes, pki, cluster, prometheus.url, rendered),
-    );
+    if (engine === "adapter") {
+      const rendered = await phase("helm template prometheus-adapter", () => renderAdapterChart(dir));
+      checks.record(
+        "adapter",
+        "the chart with values.yaml renders the rules of config.yaml",
+        rendered.sameRulesAsConfigYaml,
+        rendered.sameRulesAsConfigYaml ? "identical rules" : `differ: compare ${rendered.configPath}`,
+      );
+      // After the series exist: the adapter learns which metrics there are when it lists series.
+      await phase("prometheus-adapter registered as v1beta1.external.metrics.k8s.io", () =>
+        startAdapter(processes, pki, cluster, prometheus.url, rendered),
+      );
+    }
     await phase(`scenarios (${scenarios.map((s) => s.name).join(", ")}, side by side)`, async () => {
       const outcomes = await Promise.allSettled(
         scenarios.map(async (scenario) => {
-          if (values.scenario === "all") await scenario.run().then(() => scenario.closedLoop());
+          // The closed loop and drain-time recreate the project's HPA; under KEDA the ScaledObject owns it.
+          if (values.scenario === "all") {
+            await scenario.run();
+            if (engine === "adapter") await scenario.closedLoop();
+          }
+          if (engine !== "adapter") return;
           const drainTime = new DrainTimeScenario(scenario, scenarioEnv);
           drainTimes.push(drainTime);
           await drainTime.run();
@@ -209,6 +238,7 @@ async function main(): Promise<number> {
   for (const scenario of [...scenarios, ...drainTimes]) process.stdout.write(`\n${scenario.timeline.render()}\n`);
   const comparisons = scenarios.map((scenario) => scenario.comparison).filter(Boolean);
   if (comparisons.length > 0) process.stdout.write(`\nSimulator against reality\n${comparisons.join("\n\n")}\n`);
+  if (scenarios.length > 0) process.stdout.write(`\n${reactionTimes(engine, scenarios)}\n`);
   process.stdout.write("\nFigures\n");
   for (const [name, secondsTaken] of phases) process.stdout.write(`  ${name}: ${secondsTaken.toFixed(1)} s\n`);
   for (const scenario of [...scenarios, ...drainTimes]) {
@@ -218,13 +248,40 @@ async function main(): Promise<number> {
   }
   if (checks.failed > 0 || failure || crashed.length > 0) {
     for (const name of crashed) checks.record("run", `${name} keeps running`, false, "exited during the run");
-    await printLogTails(processes, [...crashed, "kube-controller-manager", "prometheus-adapter", "kubelet"]);
+    const provider = engine === "keda" ? ["keda-operator", "keda-metrics-apiserver"] : ["prometheus-adapter"];
+    await printLogTails(processes, [...crashed, "kube-controller-manager", ...provider, "kubelet"]);
   }
   process.stdout.write(`\n${checks.render()}\n`);
   await teardown();
   process.stdout.write(`\nwall time ${((Date.now() - startedAt) / 1000).toFixed(0)} s\n`);
   process.stdout.write(`e2e: ${checks.passed} passed, ${checks.failed} failed\n`);
   return checks.failed === 0 ? 0 : 1;
+}
+
+/**
+ * Publish → first scale-up of each path this run measured, side by side: the HPA's first step above
+ * one replica (the adapter's, or KEDA's with the Prometheus trigger) and, with KEDA, the external
+ * scaler's activation from 0 and its HPA's first step above one.
+ */
+function reactionTimes(engine: Engine, scenarios: readonly BrokerScenario[]): string {
+  const cell = (value: number | undefined) => (value === undefined ? "-" : `${value} s`).padStart(14);
+  const lines = [
+    "Publish → first scale-up (seconds)",
+    `${"".padEnd(10)}${(engine === "adapter" ? "adapter" : "KEDA+Prom").padStart(14)}${
+      engine === "keda" ? `${"external 0→1".padStart(14)}${"external 1→n".padStart(14)}${"back to 0".padStart(14)}` : ""
+    }`,
+  ];
+  for (const scenario of scenarios) {
+    const external = scenario.externalFigures;
+    lines.push(
+      `${scenario.name.padEnd(10)}${cell(scenario.figures.publishToFirstScaleUpSeconds)}${
+        engine === "keda"
+          ? `${cell(external?.publishToActivationSeconds)}${cell(external?.publishToFirstHpaStepSeconds)}${cell(external?.purgeToZeroSeconds)}`
+          : ""
+      }`,
+    );
+  }
+  return lines.join("\n");
 }
 
 async function printLogTails(processes: ProcessGroup, names: readonly string[]): Promise<void> {

@@ -1,15 +1,25 @@
 import { chmod, mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { isDeepStrictEqual } from "node:util";
 import { TcpProxy } from "@queuescale/test-support/tcp-proxy";
 import type { BrokerFixture, BrokerModule } from "./brokers/types.js";
+import { runExternalScaler, type ExternalScalerFigures } from "./external-scaler.js";
 import type { ApiClient } from "./lib/api.js";
 import { HPA_SYNC_PERIOD_SECONDS, type ControlPlane } from "./lib/cluster.js";
 import { scaleDownLimit, scaleUpLimit, type HpaSpec, type ReplicaChange } from "./lib/hpa-policy.js";
-import { describe, externalMetricPath, METRIC_NAME, Observer, type Sample } from "./lib/observer.js";
+import {
+  adapterTarget,
+  describe,
+  externalMetricPath,
+  METRIC_NAME,
+  Observer,
+  type ObserverTarget,
+  type Sample,
+} from "./lib/observer.js";
 import { publishThroughProducer, readProcessed, replicaSeconds, simulateBurst, textChart } from "./lib/loop.js";
 import type { RealNode } from "./lib/node.js";
-import { findManifest, renderOverlay, type RenderedOverlay } from "./lib/overlay.js";
+import { findManifest, renderOverlay, type Engine, type RenderedOverlay } from "./lib/overlay.js";
 import type { ProcessGroup } from "./lib/processes.js";
 import type { Prometheus } from "./lib/prometheus.js";
 import { Timeline, type Checks } from "./lib/timeline.js";
@@ -39,6 +49,7 @@ export interface ScenarioEnvironment {
   readonly prometheus: Prometheus;
   readonly node: RealNode;
   readonly checks: Checks;
+  readonly engine: Engine;
 }
 
 /** Figures the run reports per broker. */
@@ -100,7 +111,10 @@ export class BrokerScenario {
     await mkdir(dir, { recursive: true });
     this.fixture = await this.module.create();
     this.timeline.add("step", `created ${this.fixture.description}`);
-    this.overlay = await renderOverlay(join(dir, "overlay"), this.fixture, cluster.kubectl);
+    this.overlay = await renderOverlay(join(dir, "overlay"), this.fixture, cluster.kubectl, {
+      engine: this.env.engine,
+      prometheusUrl: this.env.prometheus.url,
+    });
     // The brokers listen on loopback, which is the host's own: the pods reach them through relays
     // on the bridge's gateway address. The exporters' relay is theirs alone, so it can be cut.
     this.proxy = new TcpProxy(this.fixture.exporterUpstreamPort, "127.0.0.1", node.network.gateway);
@@ -157,16 +171,17 @@ export class BrokerScenario {
     const { overlay, fixture, proxy } = this.ready();
     const { kubectl } = this.env.cluster;
     const namespace = overlay.namespace;
-    const hpa = findManifest(overlay, "HorizontalPodAutoscaler", "queuescale-worker").spec as HpaSpec;
+    const { spec: hpa, target: observed } = await this.scalingTarget();
     const target = Number(hpa.metrics[0]?.external?.target?.averageValue);
     const minReplicas = hpa.minReplicas ?? 1;
     const scaleUp = hpa.behavior?.scaleUp ?? {};
     const scaleDown = hpa.behavior?.scaleDown ?? {};
     const window = scaleDown.stabilizationWindowSeconds ?? 300;
     const backlog = Math.round(target * BACKLOG_IN_TARGETS);
+    this.backlog = backlog;
     const expected = Math.min(hpa.maxReplicas, Math.max(minReplicas, Math.ceil(backlog / target)));
 
-    const observer = new Observer(this.env.api, namespace, fixture.selector, this.timeline, SAMPLE_SECONDS * 1000);
+    const observer = new Observer(this.env.api, namespace, observed, this.timeline, SAMPLE_SECONDS * 1000);
     this.observer = observer;
     observer.start();
 
@@ -187,7 +202,7 @@ export class BrokerScenario {
       since: publishedAt,
     });
     this.figures.publishToMetricSeconds = seconds(seen.at - publishedAt);
-    const raw = JSON.parse(await kubectl.run(["get", "--raw", externalMetricPath(namespace, fixture.selector)])) as {
+    const raw = JSON.parse(await kubectl.run(["get", "--raw", observed.metricPath])) as {
       items: { value: string; metricLabels?: Record<string, string> }[];
     };
     this.check(
@@ -286,6 +301,17 @@ export class BrokerScenario {
       lowest === expected && outage.some((s) => s.metric === undefined),
       `lowest desired/deployment replicas ${lowest} over ${seconds(back.at - cutAt)} s with the metric absent for ${seconds(restoreAt - gone.at)} s`,
     );
+    if (observed.scaledObject) {
+      // No fallback is configured, so KEDA must not make up a replica count: its ScaledObject may
+      // report the failing trigger, but never Fallback True.
+      const states = [...new Set(outage.map((s) => s.scaledObject ?? "-"))];
+      this.kedaDuringCut = states;
+      this.check(
+        "KEDA reports the failing trigger and uses no fallback count",
+        outage.every((s) => !(s.scaledObject ?? "").includes("Fallback True")),
+        `ScaledObject during the cut: ${states.join(" → ")}`,
+      );
+    }
 
     // 4. Drain: the queue empties; the workers stay for the stabilization window, then step down
     // by what the scale-down policy allows.
@@ -324,6 +350,106 @@ export class BrokerScenario {
       stayed,
       `replicas over the next ${3 * HPA_SYNC_PERIOD_SECONDS} s: ${[...new Set(after.map((s) => s.deploymentReplicas))].join(", ")}, ready ${after.at(-1)?.readyReplicas ?? 0}`,
     );
+  }
+
+  /** KEDA mode, external scaler: the scale-to-zero timeline (external-scaler.ts). */
+  externalFigures: ExternalScalerFigures | undefined;
+
+  /**
+   * KEDA mode, after run(): the same queue scaled by KEDA through the exporter's external scaler
+   * (k8s/components/keda-external) instead of the Prometheus trigger, down to 0 and back.
+   */
+  async externalScaler(): Promise<void> {
+    const { overlay, fixture } = this.ready();
+    // Its HPA will carry the same name: one observer at a time.
+    await this.observer?.stop();
+    this.externalFigures = await runExternalScaler({
+      name: this.name,
+      dir: join(this.env.dir, this.name),
+      namespace: overlay.namespace,
+      fixture,
+      cluster: this.env.cluster,
+      api: this.env.api,
+      prometheus: this.env.prometheus,
+      timeline: this.timeline,
+      backlog: this.backlog ?? 0,
+      check: (name, ok, detail) => this.check(name, ok, detail),
+    });
+  }
+
+  /** The backlog run() published. */
+  private backlog: number | undefined;
+
+  /** KEDA mode: the ScaledObject's conditions seen while the broker could not be read, in order. */
+  kedaDuringCut: string[] | undefined;
+
+  /**
+   * The HPA the scenario checks and how to watch it. With the adapter, the overlay's own HPA. With
+   * KEDA, the HPA KEDA made from the ScaledObject, read back from the cluster, after checking that
+   * it says what the ScaledObject says: an External metric with an AverageValue target of the
+   * threshold, the same min/max and behavior.
+   */
+  private async scalingTarget(): Promise<{ spec: HpaSpec; target: ObserverTarget }> {
+    const { overlay, fixture } = this.ready();
+    const namespace = overlay.namespace;
+    if (this.env.engine === "adapter") {
+      const manifest = findManifest(overlay, "HorizontalPodAutoscaler", "queuescale-worker");
+      return {
+        spec: (manifest as unknown as { spec: HpaSpec }).spec,
+        target: adapterTarget(namespace, fixture.selector),
+      };
+    }
+    const { kubectl } = this.env.cluster;
+    const scaledObject = findManifest(overlay, "ScaledObject", "queuescale-worker") as unknown as {
+      spec: {
+        minReplicaCount?: number;
+        maxReplicaCount?: number;
+        advanced?: { horizontalPodAutoscalerConfig?: { behavior?: HpaSpec["behavior"] } };
+        triggers: { metricType?: string; metadata: { threshold: string } }[];
+      };
+    };
+    const hpaName = await waitFor(
+      async () => {
+        const live = await kubectl.json<{ status?: { hpaName?: string } }>([
+          "get",
+          "scaledobject",
+          "queuescale-worker",
+          "-n",
+          namespace,
+        ]);
+        return live.status?.hpaName;
+      },
+      { timeoutMs: 60_000, intervalMs: 1_000, what: "KEDA to make the ScaledObject's HPA" },
+    );
+    const hpa = await kubectl.json<{
+      spec: HpaSpec & {
+        metrics: { external?: { metric: { name: string; selector?: { matchLabels?: Record<string, string> } } } }[];
+      };
+    }>(["get", "hpa", hpaName, "-n", namespace]);
+    const metric = hpa.spec.metrics[0]?.external?.metric;
+    const so = scaledObject.spec;
+    const trigger = so.triggers[0];
+    const target = hpa.spec.metrics[0]?.external?.target;
+    this.check(
+      "KEDA's HPA says what the ScaledObject says",
+      metric !== undefined &&
+        target?.type === "AverageValue" &&
+        Number(target.averageValue) === Number(trigger?.metadata.threshold) &&
+        hpa.spec.minReplicas === (so.minReplicaCount ?? 0) &&
+        hpa.spec.maxReplicas === so.maxReplicaCount &&
+        isDeepStrictEqual(hpa.spec.behavior, so.advanced?.horizontalPodAutoscalerConfig?.behavior),
+      `HPA ${hpaName}: External ${metric?.name} ${JSON.stringify(metric?.selector?.matchLabels)}, ` +
+        `${target?.type} ${target?.averageValue}, replicas ${hpa.spec.minReplicas}–${hpa.spec.maxReplicas}`,
+    );
+    if (!metric) throw new ScenarioFailed(`${this.name}: KEDA's HPA has no External metric`);
+    return {
+      spec: hpa.spec,
+      target: {
+        hpaName,
+        metricPath: externalMetricPath(namespace, metric.selector?.matchLabels ?? {}, metric.name),
+        scaledObject: "queuescale-worker",
+      },
+    };
   }
 
   /**

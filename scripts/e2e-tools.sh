@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the tools `make e2e` runs into .tools/bin (git-ignored, kept between runs), all from the Go
 # module proxy at pinned versions: etcd, kube-apiserver, kube-controller-manager, kube-scheduler and
-# kubelet, prometheus-adapter, Prometheus (with Kubernetes service discovery) and helm. A tool is
+# kubelet, prometheus-adapter, Prometheus (with Kubernetes service discovery), helm, and the KEDA
+# operator and metrics API server (with KEDA's CRDs, RBAC and APIService from the same module). A tool is
 # rebuilt only when its pinned version changes. The node's Debian packages (containerd, runc, CNI
 # plugins, buildah/podman) come from scripts/image-tools.sh; kubectl is expected on PATH.
 set -euo pipefail
@@ -18,6 +19,7 @@ PROMETHEUS_MODULE_VERSION=v0.316.0 # also pinned in tools/prometheus/go.mod: Pro
 PROMETHEUS_VERSION=3.16.0
 HELM_VERSION=v3.22.0 # also pinned in tools/helm/go.mod
 PROMETHEUS_ADAPTER_CHART_VERSION=5.3.0 # app v0.12.0, as above
+KEDA_VERSION=v2.21.0 # also pinned in tools/keda/go.mod (and in scripts/tools.sh for the CRDs the manifest tests validate against)
 
 # The builds share two cores with everything else running on the machine.
 GO=(nice -n 10 env GOFLAGS=-buildvcs=false go)
@@ -83,6 +85,30 @@ if fresh helm "$HELM_VERSION"; then
     -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION" \
     -o "$TOOLS_BIN/helm" helm.sh/helm/v3/cmd/helm)
   stamp helm "$HELM_VERSION"
+fi
+
+# `make e2e ENGINE=keda`: KEDA's operator and its metrics API server (the external.metrics.k8s.io
+# provider), and the manifests the run applies from the same module version: CRDs, RBAC, the
+# metrics server's APIService and service accounts, copied out of the module cache.
+keda_ldflags="-s -w -X github.com/kedacore/keda/v2/version.Version=${KEDA_VERSION#v}"
+for bin in operator adapter; do
+  if fresh "keda-$bin" "$KEDA_VERSION"; then
+    echo "e2e-tools: building keda-$bin $KEDA_VERSION"
+    (cd tools/keda && timed "keda-$bin" "${GO[@]}" build -trimpath -ldflags "$keda_ldflags" \
+      -o "$TOOLS_BIN/keda-$bin" "github.com/kedacore/keda/v2/cmd/$bin")
+    stamp "keda-$bin" "$KEDA_VERSION"
+  fi
+done
+keda_config="$ROOT/.tools/keda/$KEDA_VERSION/config"
+if [ ! -d "$keda_config" ]; then
+  keda_module="$(cd tools/keda && go list -m -f '{{.Dir}}' github.com/kedacore/keda/v2)"
+  mkdir -p "$keda_config.partial"
+  for part in crd/bases rbac metrics-server service_account; do
+    mkdir -p "$keda_config.partial/$part"
+    cp "$keda_module/config/$part"/*.yaml "$keda_config.partial/$part/"
+  done
+  chmod -R u+w "$keda_config.partial"
+  mv "$keda_config.partial" "$keda_config"
 fi
 
 # The prometheus-community chart users install Prometheus Adapter with; the run renders it with

@@ -18,6 +18,25 @@ export interface Sample {
   readonly scalingActive: string | undefined;
   readonly deploymentReplicas: number | undefined;
   readonly readyReplicas: number | undefined;
+  /** KEDA mode: the ScaledObject's conditions (`Ready True, Active True, Fallback False`). */
+  readonly scaledObject: string | undefined;
+}
+
+/**
+ * What the observer reads: the HPA by name and the external metric it scales on. With Prometheus
+ * Adapter that is the project's HPA and `queuescale_queue_depth` by the queue's labels; with KEDA,
+ * the HPA KEDA made and the metric name and selector KEDA gave it (`s0-prometheus`,
+ * `scaledobject.keda.sh/name=…`), plus the ScaledObject itself.
+ */
+export interface ObserverTarget {
+  readonly hpaName: string;
+  readonly metricPath: string;
+  readonly scaledObject?: string;
+}
+
+/** The adapter mode's target: the overlay's HPA and the depth metric by the queue's labels. */
+export function adapterTarget(namespace: string, selector: Record<string, string>): ObserverTarget {
+  return { hpaName: "queuescale-worker", metricPath: externalMetricPath(namespace, selector) };
 }
 
 interface ExternalMetricList {
@@ -45,11 +64,15 @@ interface Deployment {
 }
 
 /** The external metrics API path kubectl get --raw reads for this selector. */
-export function externalMetricPath(namespace: string, selector: Record<string, string>): string {
+export function externalMetricPath(
+  namespace: string,
+  selector: Record<string, string>,
+  metricName: string = METRIC_NAME,
+): string {
   const labelSelector = Object.entries(selector)
     .map(([key, value]) => `${key}=${value}`)
     .join(",");
-  return `/apis/external.metrics.k8s.io/v1beta1/namespaces/${namespace}/${METRIC_NAME}?labelSelector=${encodeURIComponent(labelSelector)}`;
+  return `/apis/external.metrics.k8s.io/v1beta1/namespaces/${namespace}/${metricName}?labelSelector=${encodeURIComponent(labelSelector)}`;
 }
 
 /**
@@ -64,7 +87,7 @@ export class Observer {
   constructor(
     private readonly api: ApiClient,
     private readonly namespace: string,
-    private readonly selector: Record<string, string>,
+    private readonly target: ObserverTarget,
     private readonly timeline: Timeline,
     private readonly intervalMs = 1_000,
   ) {}
@@ -122,18 +145,25 @@ export class Observer {
     let metric: number | undefined;
     let metricProblem: string | undefined;
     try {
-      const list = await this.api.get<ExternalMetricList>(externalMetricPath(this.namespace, this.selector));
+      const list = await this.api.get<ExternalMetricList>(this.target.metricPath);
       if (list.items.length === 0) metricProblem = "no series";
       else metric = list.items.reduce((total, item) => total + parseQuantity(item.value), 0);
     } catch (error) {
       metricProblem = error instanceof ApiError ? `HTTP ${error.status}` : String(error);
     }
     const hpa = await this.api
-      .get<Hpa>(`/apis/autoscaling/v2/namespaces/${this.namespace}/horizontalpodautoscalers/queuescale-worker`)
+      .get<Hpa>(`/apis/autoscaling/v2/namespaces/${this.namespace}/horizontalpodautoscalers/${this.target.hpaName}`)
       .catch(() => undefined);
     const deployment = await this.api
       .get<Deployment>(`/apis/apps/v1/namespaces/${this.namespace}/deployments/queuescale-worker`)
       .catch(() => undefined);
+    const scaledObject = this.target.scaledObject
+      ? await this.api
+          .get<{ status?: { conditions?: Condition[] } }>(
+            `/apis/keda.sh/v1alpha1/namespaces/${this.namespace}/scaledobjects/${this.target.scaledObject}`,
+          )
+          .catch(() => undefined)
+      : undefined;
     const active = hpa?.status?.conditions?.find((condition) => condition.type === "ScalingActive");
     const average = hpa?.status?.currentMetrics?.[0]?.external?.current?.averageValue;
     return {
@@ -146,6 +176,9 @@ export class Observer {
       scalingActive: active ? `${active.status}${active.reason ? ` (${active.reason})` : ""}` : undefined,
       deploymentReplicas: deployment?.spec?.replicas,
       readyReplicas: deployment?.status?.readyReplicas,
+      scaledObject: scaledObject?.status?.conditions
+        ?.map((c) => `${c.type} ${c.status}${c.reason && c.status !== "True" ? ` (${c.reason})` : ""}`)
+        .join(", "),
     };
   }
 
@@ -166,6 +199,9 @@ export class Observer {
         `desiredReplicas ${sample.desiredReplicas ?? "-"}, ScalingActive ${sample.scalingActive ?? "-"}`,
         sample.at,
       );
+    }
+    if (sample.scaledObject !== undefined && previous?.scaledObject !== sample.scaledObject) {
+      this.timeline.add("keda", `ScaledObject ${sample.scaledObject}`, sample.at);
     }
     if (
       !previous ||

@@ -18,6 +18,9 @@ export const CONTROL_PLANE_TOOLS = [
   // Prometheus 3 with Kubernetes service discovery, named so it never shadows Debian's prometheus.
   "prometheus3",
   "helm",
+  // `ENGINE=keda`: KEDA's operator and its metrics API server (the module's cmd/operator, cmd/adapter).
+  "keda-operator",
+  "keda-adapter",
 ] as const;
 
 /** What the node runs, from Debian packages (scripts/image-tools.sh installs them). */

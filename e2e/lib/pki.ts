@@ -25,6 +25,14 @@ export interface Pki {
   /** Client certificate in system:masters, used by every component and by kubectl. */
   readonly admin: KeyPair;
   readonly adapter: KeyPair;
+  /**
+   * KEDA's one certificate, as its own rotation makes one: the operator's gRPC metrics service
+   * serves it, the metrics API server presents it to the operator (mutual TLS) and serves the
+   * external metrics API with it.
+   */
+  readonly keda: KeyPair;
+  /** A client certificate for KEDA's service account (keda/keda-operator), so KEDA's own RBAC applies. */
+  readonly kedaIdentity: KeyPair;
   /** Signs and verifies service account tokens. */
   readonly serviceAccountKey: string;
   readonly serviceAccountPub: string;
@@ -33,6 +41,8 @@ export interface Pki {
 export interface PkiNames {
   /** DNS name the aggregator checks on the adapter's serving certificate: `<service>.<namespace>.svc`. */
   adapterServiceDns: string;
+  /** The same for KEDA's metrics API server, and the operator's gRPC service name. */
+  kedaServiceDns: readonly string[];
 }
 
 /** Throwaway CAs and certificates for one run, valid for a day, made with the openssl CLI. */
@@ -70,13 +80,13 @@ export async function createPki(dir: string, names: PkiNames): Promise<Pki> {
     name: string,
     ca: KeyPair,
     subject: string,
-    usage: "server" | "client",
+    usage: "server" | "client" | "server and client",
     altNames: readonly string[] = [],
   ): Promise<KeyPair> {
     const extensions = [
       "basicConstraints=critical,CA:FALSE",
       "keyUsage=critical,digitalSignature,keyEncipherment",
-      `extendedKeyUsage=${usage === "server" ? "serverAuth" : "clientAuth"}`,
+      `extendedKeyUsage=${{ server: "serverAuth", client: "clientAuth", "server and client": "serverAuth,clientAuth" }[usage]}`,
       ...(altNames.length > 0 ? [`subjectAltName=${altNames.join(",")}`] : []),
     ];
     await writeFile(path(`${name}.ext`), `${extensions.join("\n")}\n`);
@@ -135,6 +145,17 @@ export async function createPki(dir: string, names: PkiNames): Promise<Pki> {
     "DNS:localhost",
     "IP:127.0.0.1",
   ]);
+  const keda = await issue("keda", ca, "/CN=keda", "server and client", [
+    ...names.kedaServiceDns.map((dns) => `DNS:${dns}`),
+    "DNS:localhost",
+    "IP:127.0.0.1",
+  ]);
+  const kedaIdentity = await issue(
+    "keda-identity",
+    ca,
+    "/O=system:serviceaccounts/O=system:serviceaccounts:keda/CN=system:serviceaccount:keda:keda-operator",
+    "client",
+  );
   await openssl(["genrsa", "-out", "service-account.key", "2048"], dir);
   await openssl(["rsa", "-in", "service-account.key", "-pubout", "-out", "service-account.pub"], dir);
   return {
@@ -145,6 +166,8 @@ export async function createPki(dir: string, names: PkiNames): Promise<Pki> {
     apiserver,
     admin,
     adapter,
+    keda,
+    kedaIdentity,
     serviceAccountKey: path("service-account.key"),
     serviceAccountPub: path("service-account.pub"),
   };

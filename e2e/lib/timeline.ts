@@ -1,7 +1,7 @@
 /** What happened when, for one scenario; printed at the end of the run. */
 export interface TimelineEvent {
   readonly at: number;
-  readonly source: "step" | "metric" | "hpa" | "deployment" | "check";
+  readonly source: "step" | "metric" | "hpa" | "keda" | "deployment" | "check";
   readonly text: string;
 }
 

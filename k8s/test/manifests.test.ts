@@ -34,8 +34,8 @@ import { adapterConfig } from "../../monitoring/test/support/adapter.js";
 
 const OVERLAYS = readdirSync(join(REPO_ROOT, "k8s/overlays")).sort();
 /**
- * Components that go together; keda and keda-external replace the HPA and are checked on their own,
- * and every overlay already includes network-policy.
+ * Components that go together; keda (one per broker) and keda-external replace the HPA and are
+ * checked on their own, and every overlay already includes network-policy.
  */
 const COMPONENTS = readdirSync(join(REPO_ROOT, "k8s/components"))
   .filter((name) => !name.startsWith("keda") && name !== "network-policy")
@@ -460,40 +460,45 @@ describe("kustomize overlays", () => {
     }
   });
 
-  it("rabbitmq with the keda component: a ScaledObject on the same queue replaces the HPA, validated", async () => {
-    const dir = composedKustomization("k8s/overlays/rabbitmq", ["k8s/components/keda"], "queuescale");
-    try {
-      const { objects } = await kustomize(dir);
-      expect(objects.filter((object) => object.kind === "HorizontalPodAutoscaler")).toEqual([]);
-      const scaled = findObject(objects, "ScaledObject", "queuescale-worker");
-      const hpa = findObject(
-        (await kustomize("k8s/overlays/rabbitmq")).objects,
-        "HorizontalPodAutoscaler",
-        "queuescale-worker",
-      );
-      expect(scaled.spec.scaleTargetRef).toEqual(hpa.spec.scaleTargetRef);
-      expect(scaled.spec.minReplicaCount).toBe(hpa.spec.minReplicas);
-      expect(scaled.spec.maxReplicaCount).toBe(hpa.spec.maxReplicas);
-      expect(scaled.spec.advanced.horizontalPodAutoscalerConfig.behavior).toEqual(hpa.spec.behavior);
-      const [trigger] = scaled.spec.triggers;
-      expect(trigger).toMatchObject({ type: "prometheus", metricType: "AverageValue" });
-      expect(trigger.metadata.threshold).toBe(hpa.spec.metrics[0].external.target.averageValue);
-      // The query selects the queue the HPA would have: same labels, same values, in the namespace.
-      const query = trigger.metadata.query as string;
-      // Grouped by the queue identity of every broker (the absent labels of the others change nothing).
-      expect(
-        query.startsWith(`max by (${["namespace", ...depthLabels()].join(", ")}) (${DEPTH_METRICS.depth.name}{`),
-      ).toBe(true);
-      const matchers = Object.fromEntries([...query.matchAll(/(\w+)="([^"]*)"/g)].map((match) => [match[1], match[2]]));
-      expect(matchers).toEqual({
-        namespace: "queuescale",
-        ...hpa.spec.metrics[0].external.metric.selector.matchLabels,
-      });
-      await validate("rabbitmq-keda", objects);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
+  for (const overlay of ["rabbitmq", "nats"]) {
+    it(`${overlay} with its keda component: a ScaledObject on the same queue replaces the HPA, validated`, async () => {
+      const dir = composedKustomization(`k8s/overlays/${overlay}`, [`k8s/components/keda/${overlay}`], "queuescale");
+      try {
+        const { objects } = await kustomize(dir);
+        expect(objects.filter((object) => object.kind === "HorizontalPodAutoscaler")).toEqual([]);
+        const scaled = findObject(objects, "ScaledObject", "queuescale-worker");
+        const hpa = findObject(
+          (await kustomize(`k8s/overlays/${overlay}`)).objects,
+          "HorizontalPodAutoscaler",
+          "queuescale-worker",
+        );
+        expect(scaled.spec.scaleTargetRef).toEqual(hpa.spec.scaleTargetRef);
+        expect(scaled.spec.minReplicaCount).toBe(hpa.spec.minReplicas);
+        expect(scaled.spec.maxReplicaCount).toBe(hpa.spec.maxReplicas);
+        expect(scaled.spec.advanced.horizontalPodAutoscalerConfig.behavior).toEqual(hpa.spec.behavior);
+        const [trigger] = scaled.spec.triggers;
+        expect(trigger).toMatchObject({ type: "prometheus", metricType: "AverageValue" });
+        expect(trigger.metadata.threshold).toBe(hpa.spec.metrics[0].external.target.averageValue);
+        // The query selects the queue the HPA would have: same labels, same values, in the namespace.
+        const query = trigger.metadata.query as string;
+        // Grouped by the queue identity of every broker (the absent labels of the others change nothing).
+        expect(
+          query.startsWith(`max by (${["namespace", ...depthLabels()].join(", ")}) (${DEPTH_METRICS.depth.name}{`),
+        ).toBe(true);
+        const matchers = Object.fromEntries(
+          [...query.matchAll(/(\w+)="([^"]*)"/g)].map((match) => [match[1], match[2]]),
+        );
+        expect(matchers).toEqual({
+          namespace: "queuescale",
+          ...hpa.spec.metrics[0].external.metric.selector.matchLabels,
+        });
+        expect(matchers.broker).toBe(OVERLAY_BROKER[overlay]);
+        await validate(`${overlay}-keda`, objects);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  }
 
   for (const overlay of ["rabbitmq", "nats"]) {
     it(`${overlay} with the keda-external component: an external-push ScaledObject on the HPA's queue, the exporter's grpc port, validated`, async () => {
@@ -582,33 +587,39 @@ describe("kustomize overlays", () => {
     });
   }
 
-  it("rabbitmq with keda then drain-time: the drain-time trigger first on the same queue, depth second as the floor", async () => {
-    const dir = composedKustomization(
-      "k8s/overlays/rabbitmq",
-      ["k8s/components/keda", "k8s/components/drain-time"],
-      "queuescale",
-    );
-    try {
-      const { objects } = await kustomize(dir);
-      expect(objects.filter((object) => object.kind === "HorizontalPodAutoscaler")).toEqual([]);
-      const [required, depth, ...rest] = findObject(objects, "ScaledObject", "queuescale-worker").spec.triggers;
-      expect(rest).toEqual([]);
-      expect(required).toMatchObject({ type: "prometheus", metricType: "AverageValue" });
-      expect(required.metadata).toMatchObject({ threshold: "1", ignoreNullValues: "false" });
-      expect(depth.metadata.threshold).toBe("1000");
-      const matchersOf = (query: string) =>
-        Object.fromEntries([...query.matchAll(/(\w+)="([^"]*)"/g)].map((match) => [match[1], match[2]]));
-      const identity = ["namespace", ...depthLabels()].join(", ");
-      expect(required.metadata.query).toBe(
-        `max by (${identity}) (queuescale:queue_required_replicas{${depth.metadata.query.split("{")[1]}`,
+  for (const overlay of ["rabbitmq", "nats"]) {
+    it(`${overlay} with keda, drain-time and drain-time/keda: the drain-time trigger first on the same queue, depth second as the floor`, async () => {
+      const dir = composedKustomization(
+        `k8s/overlays/${overlay}`,
+        [
+          `k8s/components/keda/${OVERLAY_BROKER[overlay]}`,
+          "k8s/components/drain-time",
+          "k8s/components/drain-time/keda",
+        ],
+        "queuescale",
       );
-      expect(matchersOf(required.metadata.query)).toEqual(matchersOf(depth.metadata.query));
-      expect(workloadEnv(objects, "queuescale-worker").DRAIN_TARGET_SECONDS).toBe("60");
-      await validate("rabbitmq-keda-drain-time", objects);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
+      try {
+        const { objects } = await kustomize(dir);
+        expect(objects.filter((object) => object.kind === "HorizontalPodAutoscaler")).toEqual([]);
+        const [required, depth, ...rest] = findObject(objects, "ScaledObject", "queuescale-worker").spec.triggers;
+        expect(rest).toEqual([]);
+        expect(required).toMatchObject({ type: "prometheus", metricType: "AverageValue" });
+        expect(required.metadata).toMatchObject({ threshold: "1", ignoreNullValues: "false" });
+        expect(depth.metadata.threshold).toBe("1000");
+        const matchersOf = (query: string) =>
+          Object.fromEntries([...query.matchAll(/(\w+)="([^"]*)"/g)].map((match) => [match[1], match[2]]));
+        const identity = ["namespace", ...depthLabels()].join(", ");
+        expect(required.metadata.query).toBe(
+          `max by (${identity}) (queuescale:queue_required_replicas{${depth.metadata.query.split("{")[1]}`,
+        );
+        expect(matchersOf(required.metadata.query)).toEqual(matchersOf(depth.metadata.query));
+        expect(workloadEnv(objects, "queuescale-worker").DRAIN_TARGET_SECONDS).toBe("60");
+        await validate(`${overlay}-keda-drain-time`, objects);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  }
 
   for (const overlay of ["rabbitmq", "nats"]) {
     it(`${overlay} with every component renders and validates (Prometheus Operator CRDs included)`, async () => {

@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import {
+  BROKER_ADAPTERS,
   DEPTH_METRICS,
   EXPORTER_METRICS,
   WORKER_METRICS as CONTRACT_WORKER_METRICS,
@@ -10,7 +11,7 @@ import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { WorkerMetrics } from "../../worker/src/metrics.js";
 import { buildDashboard } from "../src/dashboard.js";
-import { MONITORING_DIR, PATHS } from "../src/generated.js";
+import { MONITORING_DIR, PATHS, kedaScaledObjectPath } from "../src/generated.js";
 import { adapterConfig, fillMetricsQuery, seriesName } from "./support/adapter.js";
 import { metricNames } from "./support/promql.js";
 
@@ -52,16 +53,19 @@ function adapterExpressions(): string[] {
 }
 
 function kedaExpressions(): string[] {
-  const scaledObject = parse(readFileSync(`${MONITORING_DIR}../k8s/components/keda/scaledobject.yaml`, "utf8")) as {
-    spec: { triggers: Array<{ metadata: { query: string } }> };
-  };
+  const scaledObjects = BROKER_ADAPTERS.flatMap((adapter) => {
+    const scaledObject = parse(readFileSync(`${MONITORING_DIR}${kedaScaledObjectPath(adapter.name)}`, "utf8")) as {
+      spec: { triggers: Array<{ metadata: { query: string } }> };
+    };
+    return scaledObject.spec.triggers.map((trigger) => trigger.metadata.query);
+  });
   // The drain-time component's JSON patch adds a trigger of its own.
   const drainTime = parse(readFileSync(`${MONITORING_DIR}${PATHS.kedaDrainTimeTrigger}`, "utf8")) as Array<{
     value?: { metadata?: { query?: string } };
   }>;
   const added = drainTime.flatMap((operation) => operation.value?.metadata?.query ?? []);
   expect(added).toHaveLength(1);
-  return [...scaledObject.spec.triggers.map((trigger) => trigger.metadata.query), ...added];
+  return [...scaledObjects, ...added];
 }
 
 /** Every family a query may name: the contract, the worker's own, kube-state-metrics, our recordings. */

@@ -1,7 +1,14 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { MONITORING_DIR, PATHS, adapterRulesFromValues, generatedFiles } from "../src/generated.js";
+import { BROKER_ADAPTERS } from "@queuescale/core";
+import {
+  MONITORING_DIR,
+  PATHS,
+  adapterRulesFromValues,
+  generatedFiles,
+  kedaScaledObjectPath,
+} from "../src/generated.js";
 import { adapterConfig } from "./support/adapter.js";
 
 describe("generated monitoring files", () => {
@@ -11,8 +18,8 @@ describe("generated monitoring files", () => {
       [
         PATHS.rules,
         PATHS.adapterValues,
-        PATHS.kedaScaledObject,
         PATHS.kedaDrainTimeTrigger,
+        ...BROKER_ADAPTERS.map((adapter) => kedaScaledObjectPath(adapter.name)),
         PATHS.adapterConfig,
         PATHS.dashboardConfigMap,
         PATHS.dashboardJson,

@@ -15,7 +15,7 @@ import { ScalerClient } from "@queuescale/test-support/scaler-client";
 import { TcpProxy } from "@queuescale/test-support/tcp-proxy";
 import { startExporter, type RunningExporter } from "../../exporter/src/exporter.js";
 import { buildDashboard } from "../src/dashboard.js";
-import { MONITORING_DIR, PATHS } from "../src/generated.js";
+import { MONITORING_DIR, PATHS, kedaScaledObjectPath } from "../src/generated.js";
 import { adapterConfig, fillMetricsQuery, type AdapterRule } from "./support/adapter.js";
 import { PrometheusServer, type VectorSample } from "@queuescale/test-support/prometheus-server";
 import { withGrafanaVariables } from "./support/promql.js";
@@ -207,8 +207,8 @@ describe("queries against a real Prometheus scraping the real exporter", () => {
     }
   });
 
-  it("the KEDA component's query, pointed at the test's vhost and namespace, gives exactly the backlog", async () => {
-    const scaledObject = parse(readFileSync(`${MONITORING_DIR}../k8s/components/keda/scaledobject.yaml`, "utf8")) as {
+  it("the RabbitMQ KEDA component's query, pointed at the test's vhost and namespace, gives exactly the backlog", async () => {
+    const scaledObject = parse(readFileSync(`${MONITORING_DIR}${kedaScaledObjectPath("rabbitmq")}`, "utf8")) as {
       spec: { triggers: Array<{ metadata: { query: string } }> };
     };
     const query = scaledObject.spec.triggers[0]!.metadata.query.replace(
