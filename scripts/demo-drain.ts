@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 import { writeChart, type ChartPoint } from "../autoscaler/src/sim/chart.js";
 import { LocalStack, ROOT, processedIds, type StatusState } from "./stack/index.js";
+import { watchInterrupt } from "./stack/run-settings.js";
 
 const BROKER = process.env.BROKER ?? "rabbitmq";
 const TIME_SCALE = Number(process.env.DEMO_TIME_SCALE ?? 10);
@@ -211,13 +212,7 @@ function summary(runs: RunFigures[], targetSeconds: number): void {
 }
 
 export async function drainTimeDemo(): Promise<number> {
-  let interrupted = false;
-  const onSignal = () => {
-    interrupted = true;
-    console.log("\nstopping…");
-  };
-  process.once("SIGINT", onSignal);
-  process.once("SIGTERM", onSignal);
+  const interrupted = watchInterrupt();
   console.log(
     `queuescale demo — BROKER=${BROKER}, SCALING=drain-time, k8s/overlays/${BROKER} (+ k8s/components/drain-time)`,
   );
@@ -234,11 +229,11 @@ export async function drainTimeDemo(): Promise<number> {
     ["depth only", []],
     ["drain time", ["drain-time"]],
   ] as const) {
-    if (interrupted) break;
-    runs.push(await runOnce(label, [...components], () => interrupted));
+    if (interrupted()) break;
+    runs.push(await runOnce(label, [...components], interrupted));
   }
   const target = runs.find((run) => run.drainTargetSeconds !== undefined)?.drainTargetSeconds;
   if (runs.length > 0 && target !== undefined) summary(runs, target);
   console.log("everything stopped and cleaned up");
-  return interrupted ? 130 : 0;
+  return interrupted() ? 130 : 0;
 }

@@ -72,6 +72,17 @@ export function firstArrival(model: Pick<WorkloadModel, "bursts" | "rates">): nu
   return Math.min(...model.bursts.map((b) => b.t), ...model.rates.map((r) => r.from));
 }
 
+/**
+ * The pods after the HPA set `target` replicas: new ones are ready at `readyAt`; on scale-down the
+ * youngest go first (the ReplicaSet controller removes not-yet-ready pods before ready ones).
+ * `pods` holds each pod's ready time.
+ */
+export function resizePods(pods: readonly number[], target: number, readyAt: number): number[] {
+  if (target > pods.length) return [...pods, ...Array.from({ length: target - pods.length }, () => readyAt)];
+  if (target < pods.length) return [...pods].sort((a, b) => a - b).slice(0, target);
+  return [...pods];
+}
+
 export function countFlaps(counts: readonly number[]): number {
   let flaps = 0;
   let direction = 0;
@@ -133,12 +144,7 @@ export function runWithHpa(model: WorkloadModel, spec: HpaSpec, flags: Controlle
           readyPods: pods.filter((readyAt) => readyAt <= t).length,
           metrics: spec.metrics.map(() => (visible === undefined ? null : { value: visible.depth })),
         });
-        const target = decision.desiredReplicas;
-        if (target > pods.length) {
-          pods.push(...Array.from({ length: target - pods.length }, () => t + model.startupSeconds));
-        } else if (target < pods.length) {
-          pods = [...pods].sort((a, b) => a - b).slice(0, target);
-        }
+        pods = resizePods(pods, decision.desiredReplicas, t + model.startupSeconds);
       }
       return { replicas: pods.length, ready: pods.filter((readyAt) => readyAt <= t).length };
     },

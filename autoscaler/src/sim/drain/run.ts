@@ -5,7 +5,7 @@ import {
   type HpaSpec,
   type MetricSource,
 } from "../../engine/index.js";
-import { arrivalsDuring } from "../workload.js";
+import { arrivalsDuring, resizePods } from "../workload.js";
 import { Backlog, weightedQuantile } from "./backlog.js";
 import { REQUIRED_REPLICAS_METRIC, handlerSecondsAt, type DrainModel, type Phases } from "./model.js";
 import { MetricPipeline } from "./pipeline.js";
@@ -133,12 +133,7 @@ export function runHpa(
           return value === null ? null : { value };
         }),
       });
-      const target = decision.desiredReplicas;
-      if (target > pods.length) {
-        pods.push(...Array.from({ length: target - pods.length }, () => t + model.startupSeconds));
-      } else if (target < pods.length) {
-        pods = [...pods].sort((a, b) => a - b).slice(0, target);
-      }
+      pods = resizePods(pods, decision.desiredReplicas, t + model.startupSeconds);
     }
     return { replicas: pods.length, ready: pods.filter((readyAt) => readyAt <= t).length };
   });
