@@ -10,7 +10,7 @@
  * - the Grafana dashboard JSON and its ConfigMap, from dashboard.ts.
  * generate.ts writes them; a test checks that the committed files equal this output.
  */
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { format, resolveConfig } from "prettier";
 import { parse, stringify } from "yaml";
@@ -82,12 +82,14 @@ interface OverlayKustomization {
   patches?: { target?: { kind?: string }; patch?: string }[];
 }
 
+const overlayKustomizationPath = (broker: string) => `${MONITORING_DIR}../k8s/overlays/${broker}/kustomization.yaml`;
+
 /**
  * Reads the queue a broker's overlay scales on from the overlay itself (its HPA selector patch), so
  * that the KEDA component for that overlay selects the same queue without a second copy of its names.
  */
 export function overlayQueue(broker: string): OverlayQueue {
-  const path = `${MONITORING_DIR}../k8s/overlays/${broker}/kustomization.yaml`;
+  const path = overlayKustomizationPath(broker);
   const kustomization = parse(readFileSync(path, "utf8")) as OverlayKustomization;
   for (const entry of kustomization.patches ?? []) {
     if (entry.target?.kind !== "HorizontalPodAutoscaler" || !entry.patch) continue;
@@ -126,13 +128,17 @@ export async function generatedFiles(
     [PATHS.rules, rulesText],
     [PATHS.adapterValues, valuesText],
     [PATHS.kedaDrainTimeTrigger, filledTemplate(TEMPLATES.kedaDrainTimeTrigger, adapters)],
-    ...adapters.map((adapter): [string, string] => [
-      kedaScaledObjectPath(adapter.name),
-      filledTemplate(TEMPLATES.kedaScaledObject, adapters).replaceAll(
-        "__QUEUE_MATCHERS__",
-        queueMatchers(overlayQueue(adapter.name)),
-      ),
-    ]),
+    // A KEDA component per broker overlay: its query selects the overlay's queue. An adapter without
+    // an overlay yet (a depth-only broker being added) has none, and no other file depends on it.
+    ...adapters
+      .filter((adapter) => existsSync(overlayKustomizationPath(adapter.name)))
+      .map((adapter): [string, string] => [
+        kedaScaledObjectPath(adapter.name),
+        filledTemplate(TEMPLATES.kedaScaledObject, adapters).replaceAll(
+          "__QUEUE_MATCHERS__",
+          queueMatchers(overlayQueue(adapter.name)),
+        ),
+      ]),
     [
       PATHS.prometheusRule,
       yamlDocument([`# Source: monitoring/${PATHS.rules}`], {
