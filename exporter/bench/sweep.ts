@@ -21,22 +21,15 @@
 import { writeFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import { dirname, join, relative } from "node:path";
-import {
-  NameFilter,
-  createLogger,
-  natsAdapter,
-  rabbitmqAdapter,
-  readSettings,
-  type DepthSource,
-} from "@queuescale/core";
+import { NameFilter, createLogger, natsAdapter, rabbitmqAdapter, readSettings } from "@queuescale/core";
 import { startNatsServer } from "@queuescale/test-support/nats-server";
 import { RabbitAdmin } from "@queuescale/test-support/rabbitmq/broker-admin";
 import { AMQP_BASE, MANAGEMENT_URL, PROMETHEUS_URL } from "@queuescale/test-support/rabbitmq/scenario";
 import { uniqueName } from "@queuescale/test-support/names";
 import { renderVegaLite } from "../../autoscaler/src/sim/chart.js";
 import { EXPORTER_BLOCK, writeBlock } from "../../loadtest/bench/doc-blocks.js";
-import { BENCH_NATS_SERVER, startOurExporter } from "../../loadtest/bench/exporters.js";
-import { Children, fetchBody, measureCalls, ownCpuSeconds, type Measurement } from "../../loadtest/bench/measure.js";
+import { BENCH_NATS_SERVER, measurePoll, startOurExporter } from "../../loadtest/bench/exporters.js";
+import { Children, cleanUpOnExit, fetchBody, measureCalls, type Measurement } from "../../loadtest/bench/measure.js";
 import { beamPid, cpuSeconds, findPids, machineFacts, peakRssBytes, rssBytes } from "../../loadtest/bench/proc.js";
 import { ROOT } from "../../scripts/stack/index.js";
 import { BENCH_STREAMS, createBenchQueues, populateBenchStreams } from "./populate.js";
@@ -60,29 +53,13 @@ const CHART = "benchmarks-sweep.svg";
 const POLL_INTERVAL_SECONDS = "5";
 
 const children = new Children();
-const cleanUps: (() => Promise<void>)[] = [];
-let cleaned: Promise<void> | undefined;
-function cleanUp(): Promise<void> {
-  cleaned ??= (async () => {
-    await children.stopAll();
-    for (const work of cleanUps.splice(0).reverse()) {
-      await work().catch((error: unknown) => console.error(`clean-up failed: ${String(error)}`));
-    }
-  })();
-  return cleaned;
-}
-for (const signal of ["SIGINT", "SIGTERM"] as const) {
-  process.once(signal, () => {
-    console.error(`\n${signal}: removing what the benchmark made`);
-    void cleanUp().then(() => process.exit(130));
-  });
-}
+const { onCleanUp, cleanUp } = cleanUpOnExit(children);
 
 /** Runs `work` once, now or at clean-up, whichever comes first. */
 function once(work: () => Promise<void>): () => Promise<void> {
   let done: Promise<void> | undefined;
   const run = () => (done ??= work());
-  cleanUps.push(run);
+  onCleanUp(run);
   return run;
 }
 
@@ -181,23 +158,8 @@ async function rabbitSize(queues: number, log: (line: string) => void): Promise<
       filter: NameFilter.all(),
       logger,
     });
-    let readings = 0;
-    let poll: Measurement;
-    try {
-      poll = await measureCalls({
-        target: "prometheus source",
-        call: "poll",
-        calls: CALLS,
-        work: async () => {
-          const snapshots = await Promise.all(sources.map((source) => source.poll(AbortSignal.timeout(120_000))));
-          readings = snapshots.reduce((total, snapshot) => total + snapshot.readings.length, 0);
-        },
-        processCpu: ownCpuSeconds,
-        brokerCpu,
-      });
-    } finally {
-      await Promise.all(sources.map((source) => source.close()));
-    }
+    const poll = await measurePoll({ target: "prometheus source", call: "poll", sources, calls: CALLS, brokerCpu });
+    const readings = poll.depthFigures ?? 0;
     log(
       `    /metrics/detailed ${endpoint.medianMs.toFixed(1)} ms, poll ${poll.medianMs.toFixed(1)} ms (${readings} read)`,
     );
@@ -246,26 +208,12 @@ async function natsSize(consumers: number, log: (line: string) => void): Promise
       ["jetstream", { NATS_URL: server.url }],
       ["jsz", { NATS_MONITOR_URL: server.monitorUrl }],
     ] as const) {
-      const source: DepthSource = natsAdapter.depth.createSources(readSettings(natsAdapter.settings, { env }), {
+      const sources = natsAdapter.depth.createSources(readSettings(natsAdapter.settings, { env }), {
         filter: NameFilter.all(),
         logger,
-      })[0]!;
-      let readings = 0;
-      let poll: Measurement;
-      try {
-        poll = await measureCalls({
-          target: `${kind} source`,
-          call: "poll",
-          calls: CALLS,
-          work: async () => {
-            readings = (await source.poll(AbortSignal.timeout(120_000))).readings.length;
-          },
-          processCpu: ownCpuSeconds,
-          brokerCpu,
-        });
-      } finally {
-        await source.close();
-      }
+      });
+      const poll = await measurePoll({ target: `${kind} source`, call: "poll", sources, calls: CALLS, brokerCpu });
+      const readings = poll.depthFigures ?? 0;
       log(
         `    /jsz ${endpoint.medianMs.toFixed(1)} ms, ${kind} poll ${poll.medianMs.toFixed(1)} ms (${readings} read)`,
       );

@@ -120,6 +120,35 @@ export async function startKbuddeExporter(
 }
 
 /**
+ * Polls `sources` in this process `calls` times (what our exporter's background poller pays per
+ * interval), then closes them; `depthFigures` is how many readings one poll returned.
+ */
+export async function measurePoll(options: {
+  target: string;
+  call: string;
+  sources: readonly DepthSource[];
+  calls: number;
+  brokerCpu: () => number;
+}): Promise<Measurement> {
+  const { sources } = options;
+  let readings = 0;
+  try {
+    const poll = await measureCalls({
+      ...options,
+      work: async () => {
+        const snapshots = await Promise.all(sources.map((source) => source.poll(AbortSignal.timeout(120_000))));
+        readings = snapshots.reduce((total, snapshot) => total + snapshot.readings.length, 0);
+      },
+      processCpu: ownCpuSeconds,
+    });
+    poll.depthFigures = readings;
+    return poll;
+  } finally {
+    await Promise.all(sources.map((source) => source.close()));
+  }
+}
+
+/**
  * The two rows of one of our sources: a poll of `sources` run in this process (what our exporter's
  * background poller pays per interval), then a scrape of our exporter process reading the same
  * source from `exporter.env`, served from its cached snapshot. Closes `sources`.
@@ -134,24 +163,7 @@ export async function measureOurSource(options: {
 }): Promise<Measurement[]> {
   const { kind, sources, exporter: wanted, calls, children, brokerCpu } = options;
   const target = `queuescale exporter, ${kind} source`;
-  let readings = 0;
-  let poll: Measurement;
-  try {
-    poll = await measureCalls({
-      target,
-      call: "poll (background, once per interval)",
-      calls,
-      work: async () => {
-        const snapshots = await Promise.all(sources.map((source) => source.poll(AbortSignal.timeout(120_000))));
-        readings = snapshots.reduce((total, snapshot) => total + snapshot.readings.length, 0);
-      },
-      processCpu: ownCpuSeconds,
-      brokerCpu,
-    });
-  } finally {
-    await Promise.all(sources.map((source) => source.close()));
-  }
-  poll.depthFigures = readings;
+  const poll = await measurePoll({ target, call: "poll (background, once per interval)", sources, calls, brokerCpu });
   const exporter = await startOurExporter(children, wanted.env, wanted.series, wanted.labels);
   try {
     const scrape = await measureCalls({

@@ -112,3 +112,29 @@ export class Children {
 }
 
 export { cpuSeconds };
+
+/**
+ * What a benchmark made, removed once at the end or on SIGINT/SIGTERM (then exit 130): child
+ * processes first, then the registered steps, last registered first.
+ */
+export function cleanUpOnExit(children: Children): {
+  onCleanUp: (work: () => Promise<void>) => void;
+  cleanUp: () => Promise<void>;
+} {
+  const steps: (() => Promise<void>)[] = [];
+  let cleaned: Promise<void> | undefined;
+  const cleanUp = () =>
+    (cleaned ??= (async () => {
+      await children.stopAll();
+      for (const work of steps.splice(0).reverse()) {
+        await work().catch((error: unknown) => console.error(`clean-up failed: ${String(error)}`));
+      }
+    })());
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    process.once(signal, () => {
+      console.error(`\n${signal}: removing what the benchmark made`);
+      void cleanUp().then(() => process.exit(130));
+    });
+  }
+  return { onCleanUp: (work) => steps.push(work), cleanUp };
+}

@@ -22,7 +22,7 @@ import { ROOT } from "../../scripts/stack/index.js";
 import { k6Binary } from "../k6.js";
 import { EXPORTER_BLOCK, readBlock, withoutBlock } from "./doc-blocks.js";
 import { KBUDDE_EXPORTER, NATS_PEER_EXPORTER, natsPeerVersion } from "./exporters.js";
-import { Children } from "./measure.js";
+import { Children, cleanUpOnExit } from "./measure.js";
 import { benchNats } from "./nats.js";
 import { checkNatsCluster, type ClusterCheck } from "./nats-cluster.js";
 import { machineFacts } from "./proc.js";
@@ -48,23 +48,7 @@ const REPORT = process.env.PEERS_REPORT || join(ROOT, "docs", "benchmarks.md");
 const COMMAND = "make bench-peers";
 
 const children = new Children();
-const cleanUps: (() => Promise<void>)[] = [];
-let cleaned: Promise<void> | undefined;
-function cleanUp(): Promise<void> {
-  cleaned ??= (async () => {
-    await children.stopAll();
-    for (const work of cleanUps.reverse()) {
-      await work().catch((error: unknown) => console.error(`clean-up failed: ${String(error)}`));
-    }
-  })();
-  return cleaned;
-}
-for (const signal of ["SIGINT", "SIGTERM"] as const) {
-  process.once(signal, () => {
-    console.error(`\n${signal}: removing what the benchmark made`);
-    void cleanUp().then(() => process.exit(130));
-  });
-}
+const { onCleanUp, cleanUp } = cleanUpOnExit(children);
 
 /** The module version a Go binary was built from (`go version -m`), e.g. v1.0.0. */
 function goModuleVersion(binary: string): string {
@@ -131,7 +115,6 @@ async function main(): Promise<void> {
   const date = new Date().toISOString().slice(0, 16).replace("T", " ") + " UTC";
   console.log(`peer comparison on ${machine.cpuModel}, ${machine.cores} cores; load average ${machine.loadAverage}`);
   const log = (line: string) => console.log(line);
-  const onCleanUp = (work: () => Promise<void>) => cleanUps.push(work);
   const sections: Section[] = [];
   const found = await versions();
 
