@@ -1,6 +1,7 @@
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parseQuantity } from "./lib/api.js";
+import { scaleUpLimit, type HpaSpec } from "./lib/hpa-policy.js";
 import { publishThroughProducer } from "./lib/loop.js";
 import { findManifest, renderOverlay } from "./lib/overlay.js";
 import { Timeline } from "./lib/timeline.js";
@@ -29,7 +30,8 @@ export interface DrainTimeFigures {
   concurrency?: number;
   drainTargetSeconds?: number;
   formulaReplicas?: number;
-  hpaMetricValue?: number;
+  /** The required replicas as the HPA read them (its per-replica average × the replicas it had). */
+  hpaRequiredReplicas?: number;
   desiredReplicas?: number;
   publishToDrainTimeScaleUpSeconds?: number;
   messageWaitP95Seconds?: number;
@@ -37,6 +39,7 @@ export interface DrainTimeFigures {
 
 interface HpaStatus {
   status?: {
+    currentReplicas?: number;
     desiredReplicas?: number;
     currentMetrics?: { type: string; external?: { metric?: { name?: string }; current?: { averageValue?: string } } }[];
   };
@@ -131,14 +134,18 @@ export class DrainTimeScenario {
       { timeoutMs: 300_000, intervalMs: 1_000, what: `the HPA to scale up on ${REQUIRED_METRIC}` },
     );
     this.figures.publishToDrainTimeScaleUpSeconds = Math.round((Date.now() - publishedAt) / 100) / 10;
-    const desired = hpa.status!.desiredReplicas!;
-    const metricValue = parseQuantity(
-      hpa.status!.currentMetrics!.find((metric) => metric.external?.metric?.name === REQUIRED_METRIC)!.external!
-        .current!.averageValue!,
-    );
+    const status = hpa.status!;
+    const desired = status.desiredReplicas!;
+    const replicasAtSync = status.currentReplicas ?? 1;
+    // An AverageValue target reports the metric per current replica: the series' value is that × replicas.
+    const hpaRequired =
+      parseQuantity(
+        status.currentMetrics!.find((metric) => metric.external?.metric?.name === REQUIRED_METRIC)!.external!.current!
+          .averageValue!,
+      ) * replicasAtSync;
 
     // The formula, from the raw series (not the recording rules): the depth's max over reporters,
-    // the workers' handler time and completions over 2 minutes, the backlog's change.
+    // the workers' handler time and completions over the rules' window, the backlog's change.
     const matchers = Object.entries({ namespace, ...fixture.selector })
       .map(([label, value]) => `${label}=${JSON.stringify(value)}`)
       .join(",");
@@ -157,10 +164,11 @@ export class DrainTimeScenario {
     const target = await one(`min(queuescale_worker_drain_target_seconds{${matchers}})`);
     const arrivals = Math.max(0, completions + change);
     const formula = ((backlog / target + arrivals) * handlerSeconds) / concurrency;
-    const expected = Math.min(
-      hpaSpec.maxReplicas,
-      Math.max(hpaSpec.minReplicas ?? 1, Math.ceil(formula), Math.ceil(backlog / floor)),
-    );
+    // What the HPA controller makes of its own reading: the larger of the two metrics' proposals,
+    // within min/max and the scale-up policies from the replicas it had (one step from there).
+    const scaleUp = (hpaSpec as unknown as HpaSpec).behavior?.scaleUp ?? {};
+    const proposal = Math.max(hpaSpec.minReplicas ?? 1, Math.ceil(hpaRequired), Math.ceil(backlog / floor));
+    const expected = Math.min(hpaSpec.maxReplicas, scaleUpLimit(scaleUp, replicasAtSync, [], Date.now()), proposal);
     Object.assign(this.figures, {
       handlerSeconds: round(handlerSeconds, 3),
       backlog,
@@ -168,10 +176,9 @@ export class DrainTimeScenario {
       concurrency,
       drainTargetSeconds: target,
       formulaReplicas: round(formula, 2),
-      hpaMetricValue: round(metricValue, 2),
+      hpaRequiredReplicas: round(hpaRequired, 2),
       desiredReplicas: desired,
     });
-    const detail = `s ${handlerSeconds.toFixed(3)} s, backlog ${backlog}, arrivals ${arrivals.toFixed(2)}/s, c ${concurrency}, T ${target} s: (${backlog} / ${target} + ${arrivals.toFixed(2)}) × ${handlerSeconds.toFixed(3)} / ${concurrency} = ${formula.toFixed(2)} → ${expected}; the HPA read ${metricValue.toFixed(2)} and wants ${desired}`;
     this.check(
       "the HPA scales on the required replicas first, the depth second",
       hpaSpec.metrics.map((metric) => metric.external.metric.name).join() ===
@@ -179,9 +186,19 @@ export class DrainTimeScenario {
       hpaSpec.metrics.map((metric) => metric.external.metric.name).join(", "),
     );
     this.check(
-      "desired replicas match (backlog / T + arrivals) × s / c within 1",
-      Math.abs(desired - expected) <= 1,
-      detail,
+      "the required replicas the HPA read match (backlog / T + arrivals) × s / c from the raw series within 1",
+      Math.abs(hpaRequired - formula) <= 1,
+      `s ${handlerSeconds.toFixed(3)} s, backlog ${backlog}, arrivals ${arrivals.toFixed(2)}/s, c ${concurrency}, ` +
+        `T ${target} s: (${backlog} / ${target} + ${arrivals.toFixed(2)}) × ${handlerSeconds.toFixed(3)} / ` +
+        `${concurrency} = ${formula.toFixed(2)}; the HPA read ${hpaRequired.toFixed(2)} ` +
+        `(${replicasAtSync} replica(s) at that sync)`,
+    );
+    this.check(
+      "desired replicas are the ceiling of that reading, within the floor, min/max and the scale-up policy",
+      desired === expected,
+      `ceil(${hpaRequired.toFixed(2)}) = ${Math.ceil(hpaRequired)}, floor ceil(${backlog} / ${floor}) = ` +
+        `${Math.ceil(backlog / floor)}, one scale-up step from ${replicasAtSync}: at most ` +
+        `${scaleUpLimit(scaleUp, replicasAtSync, [], Date.now())}, max ${hpaSpec.maxReplicas} → ${expected}; the HPA wants ${desired}`,
     );
 
     // What the target is about: the wait of the messages handled so far.
