@@ -1,9 +1,12 @@
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { drainTimeWindows } from "../monitoring/src/drain-time-windows.js";
 import { parseQuantity } from "./lib/api.js";
 import { scaleUpLimit, type HpaSpec } from "./lib/hpa-policy.js";
 import { publishThroughProducer } from "./lib/loop.js";
 import { findManifest, renderOverlay } from "./lib/overlay.js";
+import { RULES } from "./lib/prometheus.js";
 import { Timeline } from "./lib/timeline.js";
 import { waitFor } from "./lib/wait.js";
 import { podAddress, type BrokerScenario, type ScenarioEnvironment } from "./scenario.js";
@@ -145,7 +148,13 @@ export class DrainTimeScenario {
       ) * replicasAtSync;
 
     // The formula, from the raw series (not the recording rules): the depth's max over reporters,
-    // the workers' handler time and completions over the rules' window, the backlog's change.
+    // the workers' handler time and completions, the backlog's change, over the windows of the
+    // rules Prometheus evaluates (the backlog's change one point per evaluation, as the rule's
+    // deriv of the recorded depth sees it: this Prometheus evaluates as often as it scrapes).
+    const windows = drainTimeWindows(await readFile(RULES, "utf8"));
+    const handlerRange = `[${windows.handlerSeconds}s]`;
+    const arrivalsRange = `[${windows.arrivals}s]`;
+    const evaluation = `${this.env.prometheus.scrapeIntervalSeconds}s`;
     const matchers = Object.entries({ namespace, ...fixture.selector })
       .map(([label, value]) => `${label}=${JSON.stringify(value)}`)
       .join(",");
@@ -156,10 +165,10 @@ export class DrainTimeScenario {
     };
     const backlog = await one(`max(queuescale_queue_depth{${matchers}})`);
     const handlerSeconds = await one(
-      `sum(rate(queuescale_worker_processing_seconds_sum{${matchers}}[2m])) / sum(rate(queuescale_worker_processing_seconds_count{${matchers}}[2m]))`,
+      `sum(rate(queuescale_worker_processing_seconds_sum{${matchers}}${handlerRange})) / sum(rate(queuescale_worker_processing_seconds_count{${matchers}}${handlerRange}))`,
     );
-    const completions = await one(`sum(rate(queuescale_worker_messages_total{${matchers}}[2m]))`);
-    const change = await one(`deriv(max(queuescale_queue_depth{${matchers}})[2m:10s])`);
+    const completions = await one(`sum(rate(queuescale_worker_messages_total{${matchers}}${arrivalsRange}))`);
+    const change = await one(`deriv(max(queuescale_queue_depth{${matchers}})[${windows.arrivals}s:${evaluation}])`);
     const concurrency = await one(`avg(queuescale_worker_concurrency{${matchers}})`);
     const target = await one(`min(queuescale_worker_drain_target_seconds{${matchers}})`);
     const arrivals = Math.max(0, completions + change);

@@ -179,10 +179,10 @@ export function buildDashboard(adapters: readonly BrokerAdapter[] = BROKER_ADAPT
     .withPanel(
       panel(
         "Arrivals and concurrency",
-        "Estimated arrivals per second (completions plus the backlog's change, at least 0) and the workers' mean concurrency.",
+        "Estimated arrivals per second over the last minute (completions plus the backlog's change, at least 0) and the workers' mean concurrency.",
         "short",
         [
-          { expr: `queuescale:queue_arrivals:rate2m{${queueFilter}}`, legend: `arrivals/s ${queueLegend}` },
+          { expr: `queuescale:queue_arrivals:rate1m{${queueFilter}}`, legend: `arrivals/s ${queueLegend}` },
           {
             expr: `max by (${queueIdentity(adapters)}) (queuescale_worker_concurrency{${queueFilter}})`,
             legend: `concurrency ${queueLegend}`,

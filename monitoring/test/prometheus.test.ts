@@ -33,7 +33,7 @@ const NATS_FIRST_BATCH = 4;
 const NATS_GROWTH = { batches: 4, perBatch: 2, intervalMs: 1_000 };
 /**
  * A worker that finished messages for 5 scrapes (2 a scrape, 1 handler-second: s = 0.5) and then
- * none while its backlog of 480 stays, with T = 60 and c = 2. Once the 2-minute windows hold only
+ * none while its backlog of 480 stays, with T = 60 and c = 2. Once the 1-minute windows hold only
  * the idle part, arrivals are 0 and s is the last known one: (480 / 60 + 0) * 0.5 / 2 = 2.
  */
 const IDLE_WORKER = {
@@ -308,16 +308,16 @@ describe("queries against a real Prometheus scraping the real exporter", () => {
     const handlerSeconds = perScrape.handlerSeconds / perScrape.messages;
     const expected = ((depth / drainTargetSeconds + 0) * handlerSeconds) / concurrency;
     expect(expected).toBe(2);
-    // The windows are 2 minutes: the idle part fills them a little over 2 minutes after the start.
-    expect(await settledValues(query, [expected], 200_000), query).toEqual([expected]);
+    // The windows are 1 minute: the idle part fills them a little over a minute after the start.
+    expect(await settledValues(query, [expected], 140_000), query).toEqual([expected]);
     const matchers = Object.entries(selector)
       .map(([label, value]) => `${label}="${value}"`)
       .join(",");
-    // Nothing finished in the last 2 minutes: s over the window is absent, the last known one serves.
-    expect(await prometheus.query(`queuescale:queue_handler_seconds:mean2m{${matchers}}`)).toEqual([]);
+    // Nothing finished in the last minute: s over the window is absent, the last known one serves.
+    expect(await prometheus.query(`queuescale:queue_handler_seconds:mean1m{${matchers}}`)).toEqual([]);
     expect(values(await prometheus.query(`queuescale:queue_handler_seconds:last1h{${matchers}}`))).toEqual([
       handlerSeconds,
     ]);
-    expect(values(await prometheus.query(`queuescale:queue_arrivals:rate2m{${matchers}}`))).toEqual([0]);
-  }, 240_000);
+    expect(values(await prometheus.query(`queuescale:queue_arrivals:rate1m{${matchers}}`))).toEqual([0]);
+  }, 180_000);
 });

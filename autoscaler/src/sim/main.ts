@@ -5,7 +5,7 @@ import { stringify } from "csv-stringify/sync";
 import { DEFAULT_FLAGS, type ControllerFlags } from "../engine/index.js";
 import { describeWorkload, parseBurstFlag, parseHandlerFlag, parseRateFlag, summaryTable } from "./burst.js";
 import { compare } from "./drain/compare.js";
-import type { DrainModel, HandlerSegment } from "./drain/model.js";
+import { DEFAULT_RULE_WINDOWS, type DrainModel, type HandlerSegment } from "./drain/model.js";
 import { comparisonTable } from "./drain/report.js";
 import { SCENARIOS, isScenario } from "./drain/scenarios.js";
 import type { ChartPoint } from "./chart.js";
@@ -40,7 +40,7 @@ Commands:
            --hpa FILE|- (--scenario burst|steady-bursts|slowdown | --burst N[@T] | --rate R@FROM-TO)...
            [--handler-seconds S[@FROM]]... [--concurrency 4] [--drain-target 60] [--floor-target N]
            [--startup 30] [--poll-interval 5] [--scrape-interval 10] [--rule-interval 10]
-           [--adapter-delay 0] [--sync-period 15] [--handler-window 120] [--arrival-window 120]
+           [--adapter-delay 0] [--sync-period 15] [--handler-window ${DEFAULT_RULE_WINDOWS.handlerSeconds}] [--arrival-window ${DEFAULT_RULE_WINDOWS.arrivals}]
            [--duration 900] [--initial-replicas N] [--runs 20] [--seed 1] [--name NAME]
            [--chart FILE.svg|.png] [--json]
 
@@ -273,9 +273,9 @@ async function runDrain(args: string[]): Promise<void> {
     startupSeconds: intFlag("--startup", text("startup"), 30),
     pipeline,
     windows: {
-      handlerSeconds: intFlag("--handler-window", text("handler-window"), 120, 1),
-      arrivals: intFlag("--arrival-window", text("arrival-window"), 120, 1),
-      lastKnownHandlerSeconds: 3600,
+      handlerSeconds: intFlag("--handler-window", text("handler-window"), DEFAULT_RULE_WINDOWS.handlerSeconds, 1),
+      arrivals: intFlag("--arrival-window", text("arrival-window"), DEFAULT_RULE_WINDOWS.arrivals, 1),
+      lastKnownHandlerSeconds: DEFAULT_RULE_WINDOWS.lastKnownHandlerSeconds,
     },
     durationSeconds: intFlag("--duration", text("duration"), 900, 1),
     initialReplicas: intFlag("--initial-replicas", text("initial-replicas"), Math.max(1, spec.minReplicas)),

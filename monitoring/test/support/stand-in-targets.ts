@@ -77,7 +77,7 @@ export class StandInTargets {
   /**
    * A worker that handled messages for its first scrapes and then stopped finishing any (a stuck
    * downstream) while its backlog stays: handler time, concurrency, target and depth are exact, so
-   * the drain-time figure is known to the last digit once the 2-minute windows hold only the idle part.
+   * the drain-time figure is known to the last digit once the 1-minute windows hold only the idle part.
    */
   private idleWorker(): string {
     const idle = this.options.idleWorker;

@@ -45,6 +45,9 @@ export interface RuleWindows {
   lastKnownHandlerSeconds: number;
 }
 
+/** The windows monitoring/rules ships (`[1m]`, `[1h]`); a test there keeps the two equal. */
+export const DEFAULT_RULE_WINDOWS: RuleWindows = { handlerSeconds: 60, arrivals: 60, lastKnownHandlerSeconds: 3600 };
+
 export interface DrainModel {
   bursts: Burst[];
   rates: RateSegment[];
