@@ -43,10 +43,10 @@ function log(message: string): void {
   process.stdout.write(`[e2e ${new Date().toISOString().slice(11, 19)}] ${message}\n`);
 }
 
-async function preflight(): Promise<string | undefined> {
-  const missing = await missingTools();
+async function preflight(engine: Engine): Promise<string | undefined> {
+  const missing = await missingTools(engine);
   if (missing.length > 0) return `missing ${missing.join(", ")} in .tools/bin: run scripts/e2e-tools.sh`;
-  for (const path of [ADAPTER_CHART, KEDA_CONFIG]) {
+  for (const path of engine === "keda" ? [ADAPTER_CHART, KEDA_CONFIG] : [ADAPTER_CHART]) {
     try {
       await access(path);
     } catch {
@@ -91,7 +91,7 @@ async function main(): Promise<number> {
     process.stderr.write(`e2e: --scenario ${values.scenario} runs with --engine adapter only\n`);
     return 2;
   }
-  const problem = await preflight();
+  const problem = await preflight(engine);
   if (problem) {
     process.stderr.write(`e2e: ${problem}\n`);
     return 2;

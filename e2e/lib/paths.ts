@@ -31,10 +31,14 @@ export function toolPath(tool: ControlPlaneTool): string {
   return join(TOOLS_BIN, tool);
 }
 
+/** What only `ENGINE=keda` runs: the adapter mode does not wait for KEDA's (long) build. */
+export const KEDA_TOOLS: readonly ControlPlaneTool[] = ["keda-operator", "keda-adapter"];
+
 /** Names the tools that are missing, so the run fails with what to do instead of a spawn error. */
-export async function missingTools(): Promise<string[]> {
+export async function missingTools(engine: "adapter" | "keda"): Promise<string[]> {
   const missing: string[] = [];
-  for (const tool of CONTROL_PLANE_TOOLS) {
+  const needed = CONTROL_PLANE_TOOLS.filter((tool) => engine === "keda" || !KEDA_TOOLS.includes(tool));
+  for (const tool of needed) {
     try {
       await access(toolPath(tool));
     } catch {
