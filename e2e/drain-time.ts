@@ -118,7 +118,12 @@ export class DrainTimeScenario {
 
     const producer = await podAddress(this.env.cluster, namespace, "queuescale-producer", 8080);
     const publishedAt = this.timeline.add("step", `publish ${BACKLOG} messages through the producer pod`);
-    const { accepted } = await publishThroughProducer(producer, fixture.producerQueue, BACKLOG, `drain-${this.name}`);
+    const { accepted } = await publishThroughProducer(
+      producer,
+      fixture.producerQueue,
+      BACKLOG,
+      `drain-${this.scenario.name}`,
+    );
     this.timeline.add("step", `${accepted} accepted; create the drain-time HPA`);
     await kubectl.apply(JSON.stringify(hpaManifest));
 

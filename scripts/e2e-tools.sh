@@ -113,12 +113,17 @@ fi
 
 # The prometheus-community chart users install Prometheus Adapter with; the run renders it with
 # `helm template`. Where its repository cannot be reached, point PROMETHEUS_ADAPTER_CHART at a
-# downloaded copy of the same version.
+# downloaded copy of the same version (relative to the repository root, or absolute); a copy next
+# to the repository, in ../shared/charts, is used when present.
 chart="$ROOT/.tools/charts/prometheus-adapter-$PROMETHEUS_ADAPTER_CHART_VERSION.tgz"
 if [ ! -f "$chart" ]; then
   mkdir -p "$(dirname "$chart")"
-  if [ -n "${PROMETHEUS_ADAPTER_CHART:-}" ]; then
-    cp "$PROMETHEUS_ADAPTER_CHART" "$chart"
+  downloaded="${PROMETHEUS_ADAPTER_CHART:-../shared/charts/prometheus-adapter-$PROMETHEUS_ADAPTER_CHART_VERSION.tgz}"
+  if [ -f "$downloaded" ]; then
+    cp "$downloaded" "$chart"
+  elif [ -n "${PROMETHEUS_ADAPTER_CHART:-}" ]; then
+    echo "e2e-tools: PROMETHEUS_ADAPTER_CHART=$PROMETHEUS_ADAPTER_CHART is not a file" >&2
+    exit 2
   else
     "$TOOLS_BIN/helm" pull prometheus-adapter --repo https://prometheus-community.github.io/helm-charts \
       --version "$PROMETHEUS_ADAPTER_CHART_VERSION" --destination "$(dirname "$chart")"

@@ -120,14 +120,20 @@ async function checkHelp(component: Component, image: string, results: Result[])
   }
 }
 
-/** Every devDependency of the root and of each workspace: none may be in an image. */
-async function devDependencies(): Promise<Set<string>> {
+/**
+ * What only development needs: every package the lockfile marks `dev` (a devDependency of the root
+ * or of a workspace, and whatever only those pull in). A package a production dependency needs is
+ * not one, whatever its name: protobufjs (under @grpc/grpc-js) depends on @types/node, so
+ * `npm ci --omit=dev` installs it.
+ */
+async function devOnlyPackages(): Promise<Set<string>> {
+  const lock = JSON.parse(await readFile(join(REPO_ROOT, "package-lock.json"), "utf8")) as {
+    packages: Record<string, { dev?: boolean }>;
+  };
   const names = new Set<string>();
-  for (const manifest of ["package.json", ...["core", ...COMPONENTS, "autoscaler"].map((w) => `${w}/package.json`)]) {
-    const json = JSON.parse(await readFile(join(REPO_ROOT, manifest), "utf8")) as {
-      devDependencies?: Record<string, string>;
-    };
-    for (const name of Object.keys(json.devDependencies ?? {})) names.add(name);
+  for (const [path, entry] of Object.entries(lock.packages)) {
+    const at = path.lastIndexOf("node_modules/");
+    if (entry.dev && at >= 0) names.add(path.slice(at + "node_modules/".length));
   }
   // Never a runtime need, whoever lists them.
   for (const name of ["typescript", "tsx", "vitest", "eslint", "prettier"]) names.add(name);
@@ -162,17 +168,18 @@ async function checkContents(component: Component, image: string, results: Resul
       ok: ownSources.length === 0,
       detail: ownSources.length === 0 ? `${files.length} entries under /app` : ownSources.slice(0, 5).join(", "),
     });
-    const dev = await devDependencies();
+    const dev = await devOnlyPackages();
     const installed = files
       .filter((file) => file.startsWith("node_modules/") && file.endsWith("/package.json"))
       .map((file) => file.slice("node_modules/".length, -"/package.json".length))
       .filter((name) => !name.includes("/node_modules/"));
-    const present = installed.filter((name) => dev.has(name) || name.startsWith("@types/"));
+    const present = installed.filter((name) => dev.has(name));
     results.push({
       image,
       check: "no dev dependency",
       ok: present.length === 0,
-      detail: present.length === 0 ? `${installed.length} packages, none of ${dev.size} dev` : present.join(", "),
+      detail:
+        present.length === 0 ? `${installed.length} packages, none of the ${dev.size} dev-only` : present.join(", "),
     });
     const others = COMPONENTS.filter((other) => other !== component && files.includes(`${other}/`));
     results.push({
