@@ -206,6 +206,7 @@ async function main(): Promise<number> {
           if (values.scenario === "all") {
             await scenario.run();
             if (engine === "adapter") await scenario.closedLoop();
+            else await scenario.externalScaler();
           }
           if (engine !== "adapter") return;
           const drainTime = new DrainTimeScenario(scenario, scenarioEnv);
