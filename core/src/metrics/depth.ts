@@ -3,7 +3,10 @@ import type { QueueReading } from "../sources/types.js";
 
 const DEPTH_FIELDS = Object.keys(DEPTH_METRICS) as DepthField[];
 
+const NEEDS_ESCAPE = /[\\\n"]/;
+
 function escapeLabelValue(value: string): string {
+  if (!NEEDS_ESCAPE.test(value)) return value;
   return value.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, '\\"');
 }
 
@@ -13,26 +16,31 @@ function escapeHelp(help: string): string {
 
 /**
  * Renders the depth families of the contract for a set of readings, in a form both the Prometheus
- * text format and OpenMetrics accept (gauges only; the caller adds OpenMetrics' `# EOF`).
+ * text format and OpenMetrics accept (gauges only; the caller adds OpenMetrics' `# EOF`): byte for
+ * byte what prom-client renders for the same gauges in OpenMetrics, which is its text-format render
+ * without the blank line between families (OpenMetrics allows none). One text serves both formats.
  *
  * Written out directly rather than through prom-client: a throwaway registry cost 24 ms per 1,000
  * queues and 126 ms per 10,000 (label hashing for 6 families), all of it blocking the event loop
  * that answers scrapes. Done once per poll and cached by the caller.
  */
 export function renderDepthFamilies(readings: readonly QueueReading[]): string {
-  const labelTexts = readings.map((reading) =>
-    [["broker", reading.broker], ...Object.entries(reading.labels)]
-      .map(([name, value]) => `${name}="${escapeLabelValue(value!)}"`)
-      .join(","),
-  );
-  const lines: string[] = [];
+  const labelTexts = readings.map((reading) => {
+    let text = `broker="${escapeLabelValue(reading.broker)}"`;
+    for (const [name, value] of Object.entries(reading.labels)) text += `,${name}="${escapeLabelValue(value)}"`;
+    return text;
+  });
+  // Appended to one string (V8 joins the pieces once, when the text is first read) rather than
+  // pushed line by line into an array and joined.
+  let text = "";
   for (const field of DEPTH_FIELDS) {
     const spec = DEPTH_METRICS[field];
-    lines.push(`# HELP ${spec.name} ${escapeHelp(spec.help)}`, `# TYPE ${spec.name} ${spec.type}`);
-    readings.forEach((reading, index) => {
-      const value = reading[field];
-      if (value !== undefined && Number.isFinite(value)) lines.push(`${spec.name}{${labelTexts[index]}} ${value}`);
-    });
+    text += `# HELP ${spec.name} ${escapeHelp(spec.help)}\n# TYPE ${spec.name} ${spec.type}\n`;
+    const prefix = `${spec.name}{`;
+    for (let at = 0; at < readings.length; at++) {
+      const value = readings[at]![field];
+      if (value !== undefined && Number.isFinite(value)) text += `${prefix}${labelTexts[at]}} ${value}\n`;
+    }
   }
-  return `${lines.join("\n")}\n`;
+  return text;
 }
