@@ -1,6 +1,6 @@
 import { collectDefaultMetrics } from "prom-client";
 import type { Logger } from "pino";
-import { renderDepthFamilies } from "./metrics/depth.js";
+import { renderDepthBody } from "./metrics/depth.js";
 import { identityKey, mergeByIdentity } from "./sources/merge.js";
 import { describeError } from "./sources/errors.js";
 import { createRegistry, joinExpositions, renderRegistry, type ExpositionFormat } from "./metrics/exposition.js";
@@ -206,7 +206,7 @@ export class DepthCollector {
   /** The depth families of the current snapshots, rendered once per poll. */
   private prepareDepth(): DepthPart {
     if (this.depth?.version !== this.version) {
-      const body = Buffer.from(renderDepthFamilies(this.readings()), "utf8");
+      const body = renderDepthBody(this.readings());
       const depth: DepthPart = { version: this.version, body };
       // A failure surfaces in the scrape that asks for it; it must not go unhandled meanwhile.
       if (this.gzipAsked) deflatedDepth(depth).catch(() => undefined);

@@ -15,6 +15,13 @@ function escapeHelp(help: string): string {
 }
 
 /**
+ * Characters rendered into one string before it is encoded: small enough that the string is an
+ * ordinary young object that dies at once, not a large object of megabytes that stays in the old
+ * generation until a full collection (at 10,000 queues the whole text is 4.5 MB, every poll).
+ */
+const PIECE_CHARS = 16 * 1024;
+
+/**
  * Renders the depth families of the contract for a set of readings, in a form both the Prometheus
  * text format and OpenMetrics accept (gauges only; the caller adds OpenMetrics' `# EOF`): byte for
  * byte what prom-client renders for the same gauges in OpenMetrics, which is its text-format render
@@ -22,16 +29,15 @@ function escapeHelp(help: string): string {
  *
  * Written out directly rather than through prom-client: a throwaway registry cost 24 ms per 1,000
  * queues and 126 ms per 10,000 (label hashing for 6 families), all of it blocking the event loop
- * that answers scrapes. Done once per poll and cached by the caller.
+ * that answers scrapes. Done once per poll and kept by the caller.
  */
-export function renderDepthFamilies(readings: readonly QueueReading[]): string {
+export function renderDepthBody(readings: readonly QueueReading[]): Buffer {
   const labelTexts = readings.map((reading) => {
     let text = `broker="${escapeLabelValue(reading.broker)}"`;
     for (const [name, value] of Object.entries(reading.labels)) text += `,${name}="${escapeLabelValue(value)}"`;
     return text;
   });
-  // Appended to one string (V8 joins the pieces once, when the text is first read) rather than
-  // pushed line by line into an array and joined.
+  const pieces: Buffer[] = [];
   let text = "";
   for (const field of DEPTH_FIELDS) {
     const spec = DEPTH_METRICS[field];
@@ -39,8 +45,19 @@ export function renderDepthFamilies(readings: readonly QueueReading[]): string {
     const prefix = `${spec.name}{`;
     for (let at = 0; at < readings.length; at++) {
       const value = readings[at]![field];
-      if (value !== undefined && Number.isFinite(value)) text += `${prefix}${labelTexts[at]}} ${value}\n`;
+      if (value === undefined || !Number.isFinite(value)) continue;
+      text += `${prefix}${labelTexts[at]}} ${value}\n`;
+      if (text.length >= PIECE_CHARS) {
+        pieces.push(Buffer.from(text, "utf8"));
+        text = "";
+      }
     }
   }
-  return text;
+  pieces.push(Buffer.from(text, "utf8"));
+  return Buffer.concat(pieces);
+}
+
+/** renderDepthBody as text. */
+export function renderDepthFamilies(readings: readonly QueueReading[]): string {
+  return renderDepthBody(readings).toString("utf8");
 }
