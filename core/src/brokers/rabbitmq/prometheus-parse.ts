@@ -19,7 +19,6 @@ const SAMPLE_STARTS = [
   ["rabbitmq_detailed_queue_consumers{", "consumers"],
 ] as const;
 type Field = (typeof SAMPLE_STARTS)[number][1];
-const COMMON_START = "rabbitmq_detailed_queue_";
 
 const LABELS_START = '{vhost="';
 const LABELS_MIDDLE = '",queue="';
@@ -85,11 +84,14 @@ export function detectEscaping(text: string, rawValues: () => Iterable<string>):
   return "escaped";
 }
 
-/** The sample's field when the line at `start` is one of the samples read. */
-function sampleField(text: string, start: number): Field | undefined {
-  if (!text.startsWith(COMMON_START, start)) return undefined;
-  for (const [prefix, field] of SAMPLE_STARTS) if (text.startsWith(prefix, start)) return field;
-  return undefined;
+/** Each prefix after a newline, built once: a string built per search would be flattened per search. */
+const AFTER_NEWLINE = new Map<string, string>(SAMPLE_STARTS.map(([prefix]) => [prefix, `\n${prefix}`]));
+
+/** Where the next line starting with `prefix` starts, looking from `from` on; -1 when there is none. */
+function nextLineStarting(text: string, prefix: string, from: number): number {
+  if (from === 0 && text.startsWith(prefix)) return 0;
+  const at = text.indexOf(AFTER_NEWLINE.get(prefix)!, from);
+  return at < 0 ? -1 : at + 1;
 }
 
 /**
@@ -128,19 +130,19 @@ type Entry = { rawVhost: string; rawQueue: string } & Partial<Record<Field, numb
  * Readings from one node's payload. depth = ready + unacked; a queue missing either family is
  * left out rather than guessed (it would publish a false depth).
  *
- * Lines are walked with indexOf rather than matched with a multiline regex, which tests every
- * position of a body that is 5 MB at 10,000 queues; only the sample lines of the needed families
- * are cut. Each distinct name is decoded once (the vhost repeats on every line).
+ * The sample lines of each needed family are found with indexOf (a native search for the line's
+ * start), not by a multiline regex or a test of every line, which cost tens of milliseconds on a
+ * body of 5 MB at 10,000 queues; only those lines are cut. Each distinct name is decoded once (the
+ * vhost repeats on every line).
  */
 export function parsePrometheusQueues(text: string): QueueReading[] {
   // vhost → queue → entry: no composite string key per sample.
   const byVhost = new Map<string, Map<string, Entry>>();
   const entries: Entry[] = [];
-  for (let start = 0; start < text.length;) {
-    const newline = text.indexOf("\n", start);
-    const end = newline < 0 ? text.length : newline;
-    const field = sampleField(text, start);
-    if (field !== undefined) {
+  for (const [prefix, field] of SAMPLE_STARTS) {
+    for (let start = nextLineStarting(text, prefix, 0); start >= 0;) {
+      const newline = text.indexOf("\n", start);
+      const end = newline < 0 ? text.length : newline;
       const sample = cutSampleLine(text, start, end, field);
       let queues = byVhost.get(sample.vhost);
       if (!queues) byVhost.set(sample.vhost, (queues = new Map()));
@@ -151,8 +153,8 @@ export function parsePrometheusQueues(text: string): QueueReading[] {
         entries.push(entry);
       }
       entry[field] = sample.value;
+      start = newline < 0 ? -1 : nextLineStarting(text, prefix, end);
     }
-    start = end + 1;
   }
   const escaping = detectEscaping(text, function* () {
     for (const [vhost, queues] of byVhost) {
