@@ -73,7 +73,12 @@ FROM runtime AS exporter
 # KEDA's external scaler service definition, loaded at start when SCALER_LISTEN_ADDRESS is set.
 COPY exporter/proto exporter/proto
 EXPOSE 9422 9424
-ENTRYPOINT ["/nodejs/bin/node", "exporter/dist/main.js"]
+# --optimize-for-size: V8 collects sooner and keeps a smaller young generation. Each poll of
+# 10,000 queues leaves megabytes of short-lived garbage; by default the heap grows well past what
+# stays alive before a full collection (resident memory 155-165 MiB, peaks near 200), with the flag
+# it stays near 110-130 MiB, for about 25 ms more CPU a second (docs/benchmarks.md). Node does not
+# take this flag from NODE_OPTIONS, so it is given here.
+ENTRYPOINT ["/nodejs/bin/node", "--optimize-for-size", "exporter/dist/main.js"]
 CMD []
 
 FROM runtime AS producer

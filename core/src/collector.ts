@@ -1,22 +1,30 @@
-import { promisify } from "node:util";
-import { constants as zlibConstants, gzip as gzipCallback } from "node:zlib";
 import { collectDefaultMetrics } from "prom-client";
 import type { Logger } from "pino";
-import { renderDepthFamilies } from "./metrics/depth.js";
-import { identityKey, mergeReadings } from "./sources/merge.js";
+import { renderDepthBody } from "./metrics/depth.js";
+import { identityKey, mergeByIdentity } from "./sources/merge.js";
 import { describeError } from "./sources/errors.js";
 import { createRegistry, joinExpositions, renderRegistry, type ExpositionFormat } from "./metrics/exposition.js";
+import { deflateHead, gzipHeadAndTail, type DeflatedHead } from "./metrics/gzip-parts.js";
 import { SourceHealthMetrics } from "./metrics/health.js";
 import { SourcePoller, type PollerTiming } from "./poller.js";
 import type { DepthSource, QueueReading } from "./sources/types.js";
 
-const gzip = promisify(gzipCallback);
-
-/** One rendered `/metrics` body, shared by every scrape that arrives while it is fresh. */
+/**
+ * One rendered `/metrics` body, shared by every scrape that arrives while it is fresh. It comes in
+ * pieces, sent one after the other: the depth families, rendered (and compressed) once per poll and
+ * shared by every body until the next poll, then the live registry's part of this render.
+ */
 export interface Exposition {
+  readonly body: readonly Buffer[];
+  /** The body as one gzip member, in pieces; the live part is compressed once, on first use. */
+  gzipped(): Promise<readonly Buffer[]>;
+}
+
+/** The depth families of one poll's readings, as sent and (once asked for) deflated. */
+interface DepthPart {
+  readonly version: number;
   readonly body: Buffer;
-  /** The body gzip-compressed, computed once on first use. */
-  gzipped(): Promise<Buffer>;
+  deflated?: Promise<DeflatedHead>;
 }
 
 /** How long a rendered body is served again; it bounds the age of the process metrics only. */
@@ -27,9 +35,22 @@ export interface Readiness {
   sources: { broker: string; source: string; up: boolean; lastSuccessSecondsAgo: number | null }[];
 }
 
+/** The depth part deflated, started on first use; a failure is not kept, so the next scrape retries. */
+function deflatedDepth(depth: DepthPart): Promise<DeflatedHead> {
+  if (!depth.deflated) {
+    const deflated = deflateHead(depth.body);
+    depth.deflated = deflated;
+    deflated.catch(() => {
+      if (depth.deflated === deflated) depth.deflated = undefined;
+    });
+  }
+  return depth.deflated;
+}
+
 /**
  * Owns the pollers of a process and serves `/metrics` from their last snapshots. The depth families
- * are rendered once per poll and cached per format; a scrape only renders the small live registry
+ * read the same in both formats: they are rendered when a poll completes (and compressed then, once
+ * a scraper has asked for gzip), so a scrape only renders and compresses the small live registry
  * (source health and process metrics) and never waits on a broker.
  */
 export class DepthCollector {
@@ -37,8 +58,11 @@ export class DepthCollector {
   private readonly health = new SourceHealthMetrics(this.registry);
   private readonly pollers: SourcePoller[];
   private version = 0;
-  private rendered: { version: number; text: string } | undefined;
-  private indexed: { version: number; byIdentity: Map<string, QueueReading> } | undefined;
+  private depth: DepthPart | undefined;
+  /** Set by the first gzip scrape: from then on each poll's depth part is deflated ahead. */
+  private gzipAsked = false;
+  /** The merged readings of the current snapshots, built once per poll. */
+  private merged: { version: number; readings: QueueReading[]; byIdentity: Map<string, QueueReading> } | undefined;
   private readonly pollListeners = new Set<() => void>();
   private readonly expositions = new Map<
     ExpositionFormat,
@@ -55,6 +79,12 @@ export class DepthCollector {
       (source) =>
         new SourcePoller(source, timing, this.health, logger, () => {
           this.version++;
+          try {
+            this.prepareDepth();
+          } catch (error) {
+            // Rendered again on the next scrape, which then reports the failure.
+            logger.error({ error: describeError(error) }, "rendering the depth families failed");
+          }
           for (const listener of this.pollListeners) {
             try {
               listener();
@@ -80,9 +110,9 @@ export class DepthCollector {
     await Promise.all(this.pollers.map((poller) => poller.stop()));
   }
 
-  /** Current readings of every source whose last poll succeeded. */
-  readings(): QueueReading[] {
-    return mergeReadings(this.pollers.flatMap((poller) => (poller.snapshot ? [poller.snapshot.readings] : [])));
+  /** Current readings of every source whose last poll succeeded (the same array until the next poll). */
+  readings(): readonly QueueReading[] {
+    return this.current().readings;
   }
 
   /**
@@ -91,11 +121,17 @@ export class DepthCollector {
    * thousand ScaledObjects asking the external scaler) cost one merge.
    */
   find(broker: string, labels: Readonly<Record<string, string>>): QueueReading | undefined {
-    if (this.indexed?.version !== this.version) {
-      const byIdentity = new Map(this.readings().map((reading) => [identityKey(reading), reading]));
-      this.indexed = { version: this.version, byIdentity };
+    return this.current().byIdentity.get(identityKey({ broker, labels }));
+  }
+
+  private current() {
+    if (this.merged?.version !== this.version) {
+      const byIdentity = mergeByIdentity(
+        this.pollers.flatMap((poller) => (poller.snapshot ? [poller.snapshot.readings] : [])),
+      );
+      this.merged = { version: this.version, readings: [...byIdentity.values()], byIdentity };
     }
-    return this.indexed.byIdentity.get(identityKey({ broker, labels }));
+    return this.merged;
   }
 
   /** The broker and whether the last poll succeeded, per source. */
@@ -136,36 +172,46 @@ export class DepthCollector {
 
   /**
    * The body to send for a scrape. Concurrent and back-to-back scrapes within a second share one
-   * render (and one gzip), so many scrapers cost the exporter one render a second, not one each;
-   * a new poll result is served at once.
+   * render of the live registry (and one gzip of it), so many scrapers cost the exporter one small
+   * render a second, not one each; a new poll result is served at once.
    */
   exposition(format: ExpositionFormat, nowMs = Date.now()): Promise<Exposition> {
     const cached = this.expositions.get(format);
     if (cached && cached.version === this.version && nowMs - cached.renderedAtMs < EXPOSITION_MAX_AGE_MS) {
       return cached.exposition;
     }
-    const exposition = this.render(format).then((text): Exposition => {
-      const body = Buffer.from(text, "utf8");
-      let compressed: Promise<Buffer> | undefined;
-      // The fastest level: a scrape that follows a fresh poll compresses the whole body again, and
-      // for 10,000 consumers (5.6 MiB) the default level 6 spends 48 ms of CPU where level 1
-      // spends 16, to send a body a fifth smaller (187 against 230 KiB).
-      return { body, gzipped: () => (compressed ??= gzip(body, { level: zlibConstants.Z_BEST_SPEED })) };
-    });
+    const exposition = this.assemble(format);
     this.expositions.set(format, { version: this.version, renderedAtMs: nowMs, exposition });
     // A failed render must not be served again.
     exposition.catch(() => this.expositions.delete(format));
     return exposition;
   }
 
-  /** The whole exposition: cached depth families followed by the live registry. */
-  async render(format: ExpositionFormat): Promise<string> {
-    // The depth families read the same in both formats: rendered once per poll.
-    if (this.rendered?.version !== this.version) {
-      this.rendered = { version: this.version, text: renderDepthFamilies(this.readings()) };
+  private async assemble(format: ExpositionFormat): Promise<Exposition> {
+    const depth = this.prepareDepth();
+    // The depth part ends in a newline; what follows it is what joinExpositions puts after it.
+    const liveText = joinExpositions([await renderRegistry(this.registry, format)], format);
+    const live = Buffer.from(format === "prometheus" ? `\n${liveText}` : liveText, "utf8");
+    let compressed: Promise<readonly Buffer[]> | undefined;
+    return {
+      body: [depth.body, live],
+      gzipped: () => {
+        this.gzipAsked = true;
+        compressed ??= deflatedDepth(depth).then((head) => gzipHeadAndTail(head, live));
+        return compressed;
+      },
+    };
+  }
+
+  /** The depth families of the current snapshots, rendered once per poll. */
+  private prepareDepth(): DepthPart {
+    if (this.depth?.version !== this.version) {
+      const body = renderDepthBody(this.readings());
+      const depth: DepthPart = { version: this.version, body };
+      // A failure surfaces in the scrape that asks for it; it must not go unhandled meanwhile.
+      if (this.gzipAsked) deflatedDepth(depth).catch(() => undefined);
+      this.depth = depth;
     }
-    const depthText = this.rendered.text;
-    const liveText = await renderRegistry(this.registry, format);
-    return joinExpositions([depthText, liveText], format);
+    return this.depth;
   }
 }

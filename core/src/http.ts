@@ -32,10 +32,10 @@ export function createObservabilityApp(handlers: ObservabilityHandlers): Express
     // Prometheus asks for gzip; the compressed body is shared by every scrape of the same render.
     if (request.acceptsEncodings("gzip", "identity") === "gzip") {
       response.setHeader("Content-Encoding", "gzip");
-      response.end(await exposition.gzipped());
+      sendPieces(response, await exposition.gzipped());
       return;
     }
-    response.end(exposition.body);
+    sendPieces(response, exposition.body);
   });
   app.get("/healthz", (_request, response) => {
     response.json({ status: "ok" });
@@ -45,6 +45,16 @@ export function createObservabilityApp(handlers: ObservabilityHandlers): Express
     response.status(readiness.ready ? 200 : 503).json(readiness);
   });
   return app;
+}
+
+/** Writes a body held in pieces without joining them into one copy; its length is known, so not chunked. */
+function sendPieces(response: Response, pieces: readonly Buffer[]): void {
+  response.setHeader(
+    "Content-Length",
+    pieces.reduce((total, piece) => total + piece.length, 0),
+  );
+  for (const piece of pieces) response.write(piece);
+  response.end();
 }
 
 /** Adds the JSON 404 and error handlers; call after the service's own routes. */

@@ -1,5 +1,5 @@
 import { request } from "node:http";
-import { gunzipSync } from "node:zlib";
+import { crc32, gunzipSync, inflateRawSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   DEPTH_METRICS,
@@ -11,6 +11,7 @@ import {
   finishApp,
   listen,
   type DepthSource,
+  type Exposition,
   type Snapshot,
 } from "@queuescale/core";
 import { findSamples, parseExposition } from "@queuescale/test-support/scrape";
@@ -29,6 +30,8 @@ class ScriptedSource implements DepthSource {
   }
   async close(): Promise<void> {}
 }
+
+const textOf = (exposition: Exposition) => Buffer.concat(exposition.body).toString("utf8");
 
 function get(
   port: number,
@@ -86,6 +89,24 @@ describe("DepthCollector serving /metrics", () => {
     expect(findSamples(parseExposition(text), DEPTH_METRICS.depth.name, { queue: "jobs" })[0]?.value).toBe(42);
   });
 
+  it("gzips a body as one member, so clients that read only the first get all of it, and re-renders after a poll", async () => {
+    const prometheusHeaders = { Accept: "application/openmetrics-text;version=1.0.0", "Accept-Encoding": "gzip" };
+    for (const depth of [11, 12]) {
+      source.next = depth;
+      await collector.pollAll();
+      const zipped = await get(port, prometheusHeaders);
+      expect(zipped.headers["content-length"]).toBe(String(zipped.body.length));
+      // Header, one raw deflate stream, then CRC-32 and length of the whole text (RFC 1952).
+      const text = inflateRawSync(zipped.body.subarray(10, -8));
+      expect(zipped.body.readUInt32LE(zipped.body.length - 8)).toBe(crc32(text));
+      expect(zipped.body.readUInt32LE(zipped.body.length - 4)).toBe(text.length);
+      expect(gunzipSync(zipped.body)).toEqual(text);
+      const body = text.toString("utf8");
+      expect(findSamples(parseExposition(body), DEPTH_METRICS.depth.name, { queue: "jobs" })[0]?.value).toBe(depth);
+      expect(body.indexOf("# EOF")).toBe(body.length - "# EOF\n".length);
+    }
+  });
+
   it("answers OpenMetrics to Prometheus's Accept header and text to curl", async () => {
     const prometheusAccept =
       "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
@@ -108,14 +129,14 @@ describe("DepthCollector serving /metrics", () => {
 
     source.next = 8;
     await collector.pollAll();
-    const afterPoll = (await collector.exposition("prometheus", now + 1_600)).body.toString("utf8");
+    const afterPoll = textOf(await collector.exposition("prometheus", now + 1_600));
     expect(findSamples(parseExposition(afterPoll), DEPTH_METRICS.depth.name, { queue: "jobs" })[0]?.value).toBe(8);
   });
 
   it("drops the depth series at once when a poll fails", async () => {
     source.next = new SourceError("connection", "broker unreachable");
     await collector.pollAll();
-    const text = (await collector.exposition("prometheus")).body.toString("utf8");
+    const text = textOf(await collector.exposition("prometheus"));
     expect(findSamples(parseExposition(text), DEPTH_METRICS.depth.name)).toEqual([]);
     expect(findSamples(parseExposition(text), "queuescale_source_up", { source: "scripted" })[0]?.value).toBe(0);
   });
@@ -124,7 +145,7 @@ describe("DepthCollector serving /metrics", () => {
     // amqplib's reply code 404, not wrapped in a SourceError: only the RabbitMQ adapter knows it.
     source.next = Object.assign(new Error("NOT_FOUND - no queue 'jobs'"), { code: 404 });
     await collector.pollAll();
-    const text = (await collector.exposition("prometheus")).body.toString("utf8");
+    const text = textOf(await collector.exposition("prometheus"));
     const errors = findSamples(parseExposition(text), "queuescale_source_poll_errors_total", {
       source: "scripted",
       reason: "not_found",

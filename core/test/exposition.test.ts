@@ -1,12 +1,17 @@
-import { Counter } from "prom-client";
+import { Counter, Gauge } from "prom-client";
 import { describe, expect, it } from "vitest";
 import {
   DEPTH_METRICS,
+  DepthCollector,
+  createLogger,
   createRegistry,
   joinExpositions,
   mergeReadings,
   renderDepthFamilies,
   renderRegistry,
+  type DepthField,
+  type DepthSource,
+  type ExpositionFormat,
   type QueueReading,
 } from "@queuescale/core";
 
@@ -28,7 +33,30 @@ const jobs: QueueReading = {
   redelivered: 1,
 };
 
+/** The depth families as prom-client renders them: one gauge per family, set reading by reading. */
+async function promClientDepthFamilies(readings: readonly QueueReading[], format: ExpositionFormat): Promise<string> {
+  const registry = createRegistry(format);
+  for (const [field, spec] of Object.entries(DEPTH_METRICS) as [DepthField, (typeof DEPTH_METRICS)[DepthField]][]) {
+    const gauge = new Gauge({ name: spec.name, help: spec.help, labelNames: [...spec.labels], registers: [registry] });
+    for (const reading of readings) {
+      const value = reading[field];
+      if (value !== undefined) gauge.set({ broker: reading.broker, ...reading.labels }, value);
+    }
+  }
+  return renderRegistry(registry, format);
+}
+
 describe("depth families", () => {
+  it("are what prom-client renders for the same gauges: in OpenMetrics byte for byte, in text without its blank lines", async () => {
+    const readings = [orders, jobs, { ...orders, labels: { vhost: "b\nc", queue: "line\nbreak" }, depth: 0.25 }];
+    for (const list of [readings, []]) {
+      const text = renderDepthFamilies(list);
+      expect(`${text}# EOF\n`).toBe(await promClientDepthFamilies(list, "openmetrics"));
+      // Label values escape their newlines, so an empty line can only be a separator.
+      expect(text).toBe((await promClientDepthFamilies(list, "prometheus")).replace(/\n\n/g, "\n"));
+    }
+  });
+
   it("renders each reading under the contract's names with broker and identity labels, escaped", async () => {
     const text = renderDepthFamilies([orders, jobs]);
     expect(text).toContain(`${DEPTH_METRICS.depth.name}{broker="rabbitmq",vhost="/",queue="orders \\"eu\\"\\\\x"} 7`);
@@ -74,5 +102,51 @@ describe("exposition formats", () => {
   it("joins OpenMetrics parts with a single EOF at the end", () => {
     const joined = joinExpositions(["a 1\n# EOF\n", "b 2\n# EOF\n"], "openmetrics");
     expect(joined).toBe("a 1\nb 2\n# EOF\n");
+  });
+});
+
+describe("a collector's body", () => {
+  /** Answers the readings the test sets. */
+  const source: DepthSource & { readings: QueueReading[] } = {
+    broker: "rabbitmq",
+    name: "scripted",
+    readings: [],
+    async poll() {
+      return { readings: this.readings, takenAtMs: Date.now() };
+    },
+    async close() {},
+  };
+  const collector = new DepthCollector([source], { intervalMs: 60_000, timeoutMs: 1_000 }, createLogger("t", "silent"));
+
+  it("is prom-client's render of the depth gauges followed by the live registry, in both formats", async () => {
+    source.readings = [orders, { ...orders, labels: { vhost: "/", queue: "b" }, depth: 4, ready: 4, unacked: 0 }];
+    await collector.pollAll();
+    for (const format of ["prometheus", "openmetrics"] as const) {
+      const body = Buffer.concat((await collector.exposition(format)).body).toString("utf8");
+      const depth = (await promClientDepthFamilies(source.readings, "openmetrics")).replace(/# EOF\n$/, "");
+      expect(body.startsWith(depth)).toBe(true);
+      const live = body.slice(depth.length);
+      // The live part is the registry's render, joined as joinExpositions joins two renders.
+      const families = (text: string) => text.split("\n").filter((line) => line.startsWith("# TYPE"));
+      expect(families(live)).toEqual(families(await renderRegistry(collector.registry, format)));
+      expect(body).toBe(joinExpositions([depth, live.replace(/^\n/, "")], format));
+      if (format === "openmetrics") expect(body.indexOf("# EOF")).toBe(body.length - "# EOF\n".length);
+    }
+  });
+
+  it("serves the new readings once a poll completes", async () => {
+    source.readings = [{ ...orders, depth: 11 }];
+    await collector.pollAll();
+    const first = Buffer.concat((await collector.exposition("openmetrics")).body).toString("utf8");
+    expect(first).toContain(
+      `${DEPTH_METRICS.depth.name}{broker="rabbitmq",vhost="/",queue="orders \\"eu\\"\\\\x"} 11\n`,
+    );
+    source.readings = [{ ...orders, depth: 12 }];
+    await collector.pollAll();
+    const second = Buffer.concat((await collector.exposition("openmetrics")).body).toString("utf8");
+    expect(second).toContain(
+      `${DEPTH_METRICS.depth.name}{broker="rabbitmq",vhost="/",queue="orders \\"eu\\"\\\\x"} 12\n`,
+    );
+    expect(second).not.toContain("} 11\n");
   });
 });

@@ -60,7 +60,8 @@ export function sweepMarkdown(result: SweepResult, chartPath: string): string {
     "- **poll** and the **broker endpoint** are " +
       `${result.calls} calls each, one after the other, in the same run (median); the poll runs in the ` +
       "benchmark process, whose CPU is the poll's CPU; broker CPU is the broker process's over the same calls.",
-    "- The **exporter** then runs as its own process (polling every 5 s, its default) under the scrape load " +
+    "- The **exporter** then runs as its own process (polling every 5 s, its default; started with " +
+      "`--optimize-for-size`, as the image starts it) under the scrape load " +
       `below for ${result.loadSeconds} s: **RSS** is its resident memory after that (peak in brackets), the ` +
       "**body** the text-format `/metrics` (and what Prometheus receives, OpenMetrics gzip-compressed), " +
       "**one scrape** the Prometheus-like scrapes' median time to the last byte.",
@@ -115,7 +116,9 @@ export function sweepMarkdown(result: SweepResult, chartPath: string): string {
     "Two Prometheus servers (an HA pair) each scrape every 15 s, at offsets of their own, with Prometheus' " +
       "headers (OpenMetrics preferred, gzip); a third reader asks every 15 s (the HPA's sync period) for the " +
       "plain text format uncompressed. Meanwhile the exporter polls every 5 s, so each scrape follows a " +
-      "fresh poll and renders the body again; scrapes within a second of each other share one render. " +
+      "fresh poll. The depth families are rendered (and deflated) when a poll completes, off the scrape; a " +
+      "scrape renders and compresses only the small live registry (source health, process metrics), shared " +
+      "by scrapes within a second of each other. " +
       "The client reads each body and drops it (no decompression, no parsing), so the times are the " +
       "server's. Exporter CPU per scrape is read from /proc around each request (a poll may fall inside one); " +
       `with ${result.loadSeconds} s per run, p99 is the slowest of the few scrapes.`,

@@ -13,6 +13,8 @@ import { Children, fetchBody, measureCalls, ownCpuSeconds, type Measurement } fr
 import { cpuSeconds } from "./proc.js";
 
 export const OUR_EXPORTER = join(ROOT, "exporter", "dist", "main.js");
+/** Node's flags for our exporter, as the image's ENTRYPOINT gives them (see the Dockerfile). */
+export const OUR_EXPORTER_NODE_FLAGS = ["--optimize-for-size"];
 export const KBUDDE_EXPORTER = join(ROOT, ".tools", "bin", "rabbitmq_exporter");
 export const NATS_PEER_EXPORTER = join(ROOT, ".tools", "bin", "prometheus-nats-exporter");
 /**
@@ -58,7 +60,7 @@ export async function startOurExporter(
 ): Promise<RunningExporter> {
   if (!existsSync(OUR_EXPORTER)) throw new Error("build first: npx tsc -b");
   const port = await freePort();
-  const child = children.spawn(process.execPath, [OUR_EXPORTER], {
+  const child = children.spawn(process.execPath, [...OUR_EXPORTER_NODE_FLAGS, OUR_EXPORTER], {
     PATH: process.env.PATH ?? "",
     LISTEN_ADDRESS: `127.0.0.1:${port}`,
     POLL_INTERVAL_SECONDS: "3600",

@@ -1,9 +1,19 @@
 import type { QueueReading } from "./types.js";
 
-/** One string per queue/consumer identity (broker and labels, in any label order). */
+/**
+ * One string per queue/consumer identity (broker and labels, in any label order). Each part is
+ * prefixed with its length, so no label value can make two identities read the same; cheaper than
+ * JSON.stringify of the sorted entries, and it runs for every queue at every poll.
+ */
 export function identityKey(reading: Pick<QueueReading, "broker" | "labels">): string {
-  const labels = Object.entries(reading.labels).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  return JSON.stringify([reading.broker, labels]);
+  const names = Object.keys(reading.labels);
+  if (names.length > 1) names.sort();
+  let key = `${reading.broker.length}:${reading.broker}`;
+  for (const name of names) {
+    const value = reading.labels[name]!;
+    key += `${name.length}:${name}${value.length}:${value}`;
+  }
+  return key;
 }
 
 function maxDefined(a: number | undefined, b: number | undefined): number | undefined {
@@ -18,6 +28,11 @@ function maxDefined(a: number | undefined, b: number | undefined): number | unde
  * figure rather than adding them up.
  */
 export function mergeReadings(readingLists: Iterable<readonly QueueReading[]>): QueueReading[] {
+  return [...mergeByIdentity(readingLists).values()];
+}
+
+/** mergeReadings, keyed by identityKey. */
+export function mergeByIdentity(readingLists: Iterable<readonly QueueReading[]>): Map<string, QueueReading> {
   const merged = new Map<string, QueueReading>();
   for (const readings of readingLists) {
     for (const reading of readings) {
@@ -39,5 +54,5 @@ export function mergeReadings(readingLists: Iterable<readonly QueueReading[]>): 
       });
     }
   }
-  return [...merged.values()];
+  return merged;
 }
