@@ -116,6 +116,25 @@ export class DrainTimeScenario {
     await kubectl.run(["patch", "deployment", "queuescale-worker", "-n", namespace, "-p", JSON.stringify(patch)]);
     await kubectl.run(["rollout", "status", "deployment/queuescale-worker", "-n", namespace, "--timeout=180s"]);
 
+    // Every worker Prometheus sees on this queue is one of the new ones (c = 2, with T) before
+    // the backlog goes in: after the closed loop, the previous workers (c = 8, no T) may still be
+    // finishing, and their series would be averaged in.
+    const matchers = Object.entries({ namespace, ...fixture.selector })
+      .map(([label, value]) => `${label}=${JSON.stringify(value)}`)
+      .join(",");
+    await waitFor(
+      async () => {
+        const workers = await this.env.prometheus.query(`queuescale_worker_concurrency{${matchers}}`);
+        const targets = await this.env.prometheus.query(`queuescale_worker_drain_target_seconds{${matchers}}`);
+        return workers.length > 0 &&
+          workers.every((worker) => worker.value === CONCURRENCY) &&
+          targets.length === workers.length
+          ? true
+          : undefined;
+      },
+      { timeoutMs: 120_000, intervalMs: 2_000, what: `Prometheus to see only the slow workers on ${matchers}` },
+    );
+
     const producer = await podAddress(this.env.cluster, namespace, "queuescale-producer", 8080);
     const publishedAt = this.timeline.add("step", `publish ${BACKLOG} messages through the producer pod`);
     const { accepted } = await publishThroughProducer(
@@ -129,18 +148,21 @@ export class DrainTimeScenario {
 
     // The HPA has the drain-time metric once the worker finished messages (s known), Prometheus
     // recorded the figure and the adapter listed it; the floor alone asks for one replica.
-    const hpa = await waitFor(
-      async () => {
-        const read = await kubectl.json<HpaStatus>(["get", "hpa", "queuescale-worker", "-n", namespace]);
-        const required = read.status?.currentMetrics?.find(
-          (metric) => metric.external?.metric?.name === REQUIRED_METRIC,
-        );
-        return required?.external?.current?.averageValue !== undefined && (read.status?.desiredReplicas ?? 0) > 1
-          ? read
-          : undefined;
-      },
-      { timeoutMs: 300_000, intervalMs: 1_000, what: `the HPA to scale up on ${REQUIRED_METRIC}` },
+    const hpa = await this.withRuleFigures(matchers, () =>
+      waitFor(
+        async () => {
+          const read = await kubectl.json<HpaStatus>(["get", "hpa", "queuescale-worker", "-n", namespace]);
+          const required = read.status?.currentMetrics?.find(
+            (metric) => metric.external?.metric?.name === REQUIRED_METRIC,
+          );
+          return required?.external?.current?.averageValue !== undefined && (read.status?.desiredReplicas ?? 0) > 1
+            ? read
+            : undefined;
+        },
+        { timeoutMs: 300_000, intervalMs: 1_000, what: `the HPA to scale up on ${REQUIRED_METRIC}` },
+      ),
     );
+
     this.figures.publishToDrainTimeScaleUpSeconds = Math.round((Date.now() - publishedAt) / 100) / 10;
     const status = hpa.status!;
     const desired = status.desiredReplicas!;
@@ -160,9 +182,6 @@ export class DrainTimeScenario {
     const handlerRange = `[${windows.handlerSeconds}s]`;
     const arrivalsRange = `[${windows.arrivals}s]`;
     const evaluation = `${this.env.prometheus.scrapeIntervalSeconds}s`;
-    const matchers = Object.entries({ namespace, ...fixture.selector })
-      .map(([label, value]) => `${label}=${JSON.stringify(value)}`)
-      .join(",");
     const one = async (promql: string) => {
       const [first] = await this.env.prometheus.query(promql);
       if (!first) throw new Error(`${this.name}: no data for ${promql}`);
@@ -223,6 +242,34 @@ export class DrainTimeScenario {
     if (p95 && Number.isFinite(p95.value)) this.figures.messageWaitP95Seconds = round(p95.value, 1);
     this.timeline.add("step", "purge the queue");
     await fixture.purge();
+  }
+  /**
+   * Runs `wait`; when it fails, the error carries what the recording rules said for the queue at
+   * that moment, so a run that never scales up shows which term kept it down.
+   */
+  private async withRuleFigures<T>(matchers: string, wait: () => Promise<T>): Promise<T> {
+    try {
+      return await wait();
+    } catch (error) {
+      const records = [
+        "queuescale:queue_depth:max",
+        "queuescale:queue_handler_seconds:mean1m",
+        "queuescale:queue_handler_seconds:last1h",
+        "queuescale:queue_completions:rate1m",
+        "queuescale:queue_arrivals:rate1m",
+        "queuescale:queue_worker_concurrency:avg",
+        "queuescale:queue_drain_target_seconds:min",
+        "queuescale:queue_required_replicas",
+      ];
+      const figures = await Promise.all(
+        records.map(async (record) => {
+          const series = await this.env.prometheus.query(`${record}{${matchers}}`).catch(() => []);
+          return `${record} = ${series.map((one) => one.value).join(", ") || "absent"}`;
+        }),
+      );
+      const message = error instanceof Error ? error.message : String(error);
+      throw new Error(`${message}; the rules then said: ${figures.join("; ")}`, { cause: error });
+    }
   }
 }
 
