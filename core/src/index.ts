@@ -26,7 +26,7 @@ export * from "./reserved-headers.js";
 export * from "./brokers/rabbitmq/topology.js";
 export * from "./brokers/nats/topology.js";
 export { natsConnectionOptions } from "./brokers/nats/connection.js";
-export { jetStreamPullWindow } from "./brokers/nats/worker/consumer.js";
+export { jetStreamPullWindow } from "./brokers/nats/worker/pull-window.js";
 export * from "./util/promises.js";
 export * from "./util/backoff.js";
 export * from "./consumer/types.js";

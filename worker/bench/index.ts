@@ -1,8 +1,8 @@
 /**
  * No-op handler throughput of queuescale-worker next to a bare client loop on the same broker, in
  * the same run, at each concurrency: RabbitMQ (amqplib consume with the worker's prefetch, ack per
- * message) and JetStream (consume() with a callback and the worker's pull window, ack per
- * message). Each run starts with the same number of small messages already queued and times first
+ * message) and JetStream (consume() with a callback and a window of the worker's CONCURRENCY,
+ * ack per message). Each run starts with the same number of small messages already queued and times first
  * delivery to last ack; bare and worker runs alternate. Prints figures; not a test. Target: the
  * worker at ≥ 90 % of the bare loop.
  *
@@ -165,7 +165,7 @@ async function nats(concurrency: number): Promise<Results> {
       message.ack();
       timer.tick();
     };
-    // The worker's pull window, so both hold as many messages. A callback handles each message as
+    // A window of the worker's size, so both hold as many messages. A callback handles each message as
     // it is read, so the acks of one read leave in one write, but it cannot hold back the next
     // pulls while handlers are busy; the iterator sends a pull only once the loop reached it.
     let messages: ConsumerMessages;

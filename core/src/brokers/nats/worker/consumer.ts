@@ -11,7 +11,6 @@ import {
 import { connect, headers as natsHeaders, type NatsConnection } from "@nats-io/transport-node";
 import { describeError, redactUrl } from "../../../sources/errors.js";
 import { natsConnectionOptions } from "../connection.js";
-import { Semaphore } from "../../../util/semaphore.js";
 import type { Logger } from "pino";
 import {
   cappedBackoffMs,
@@ -23,6 +22,9 @@ import {
 } from "../../../util/backoff.js";
 import type { BrokerConsumer, ConsumerHooks, ConsumerOptions, Delivery } from "../../../consumer/types.js";
 import { NatsDelivery, type DeliveryOwner, type OriginalMessage } from "./delivery.js";
+import { PULL_EXPIRES_MS, PullLoop } from "./pull-loop.js";
+import { PullWindow } from "./pull-window.js";
+import type { PulledMessage } from "./pulled-message.js";
 import {
   ATTEMPTS_HEADER,
   DEAD_AT_HEADER,
@@ -45,25 +47,14 @@ function nanosToMs(nanoseconds: number): number {
   return Math.round(nanoseconds / 1_000_000);
 }
 
-/**
- * consume() keeps up to `concurrency` messages requested from the server; the iterator sends the
- * next pull only once the loop has taken the message before it, so what waits in the client stays
- * about as large. It asks again when the requested-but-not-arrived count falls to the threshold.
- * The library's default threshold (three quarters of the window) sends a pull per quarter of the
- * window, each its own write to the socket; asking when a quarter is left sends one per three
- * quarters, while that quarter is still on its way.
- */
-export function jetStreamPullWindow(concurrency: number): { max_messages: number; threshold_messages: number } {
-  return { max_messages: concurrency, threshold_messages: Math.max(1, Math.floor(concurrency / 4)) };
-}
-
 /** How long a failed attempt to dead-letter an exhausted message waits before the next. */
 const EXHAUSTED_RETRY_MS = 1000;
 
 /**
- * Consumes a JetStream durable pull consumer with `consume()`, keeping at most `concurrency`
- * messages in the handler. Retries are `nak(delay)`; dead letters are published (and stored) to a
- * subject with the reason in headers, then acked; `max_deliver` of a declared consumer is
+ * Consumes a JetStream durable pull consumer with its own pull loop (pull-loop.ts), holding at
+ * most `concurrency` messages: it asks only for as many as handlers have room for, so none waits
+ * in the client while its ack_wait runs. Retries are `nak(delay)`; dead letters are published
+ * (and stored) to a subject with the reason in headers, then acked; `max_deliver` of a declared consumer is
  * MAX_ATTEMPTS + 1, so a message whose last attempt crashed its worker still reaches the dead
  * letters. The client reconnects by itself; an ack sent after a reconnect is still valid for
  * JetStream, which keys acks by the message's reply subject, not by the connection.
@@ -79,18 +70,24 @@ export class NatsConsumer implements BrokerConsumer, DeliveryOwner {
   readonly description: string;
   private connection: NatsConnection | undefined;
   private js: JetStreamClient | undefined;
-  private messages: ConsumerMessages | undefined;
+  private pulls: PullLoop | undefined;
+  private window: PullWindow;
+  /**
+   * Arrived while every slot was busy. The window asks only for free slots, so this stays empty
+   * unless the server sends more than asked; such a message waits here, never over CONCURRENCY.
+   */
+  private readonly waiting: PulledMessage[] = [];
+  private onDelivery: ((delivery: Delivery) => void) | undefined;
   private advisories: ConsumerMessages | undefined;
   private advisoryLoop: Promise<void> | undefined;
   private exhaustedStream = "";
   private workQueueStream = false;
-  private readonly slots: Semaphore;
   private readonly stopController = new AbortController();
-  private loop: Promise<void> | undefined;
   private reconnectAttempts = 0;
   private readonly inFlight = new Set<NatsDelivery>();
   private progressTimer: NodeJS.Timeout | undefined;
-  private readonly settlements = new Settlements();
+  /** Acks and naks of a turn, then the request for as many messages as they freed: one write. */
+  private readonly settlements = new Settlements(() => this.refill());
 
   constructor(
     private readonly target: NatsTarget,
@@ -98,7 +95,7 @@ export class NatsConsumer implements BrokerConsumer, DeliveryOwner {
     private readonly hooks: ConsumerHooks,
   ) {
     this.description = `${target.stream}/${target.consumer}`;
-    this.slots = new Semaphore(options.concurrency);
+    this.window = new PullWindow(options.concurrency);
   }
 
   private get logger(): Logger {
@@ -129,25 +126,38 @@ export class NatsConsumer implements BrokerConsumer, DeliveryOwner {
     this.advisories = advisories;
     if (this.stopController.signal.aborted) advisories.stop();
     this.advisoryLoop = this.handleAdvisories(advisories, manager);
-    const consumer = await this.js.consumers.get(this.target.stream, this.target.consumer);
+    const info = await manager.consumers.info(this.target.stream, this.target.consumer);
     // JetStream's default ack_wait is 30 s.
-    this.keepLongMessagesAlive(nanosToMs((await consumer.info(true)).config.ack_wait ?? 30e9));
-    const messages = await consumer.consume(jetStreamPullWindow(this.options.concurrency));
-    this.messages = messages;
-    // stop() may have come while connecting: the loop then only gives back what was pulled.
-    if (this.stopController.signal.aborted) messages.stop();
+    this.keepLongMessagesAlive(nanosToMs(info.config.ack_wait ?? 30e9));
+    // A consumer with a max_batch refuses a larger request.
+    this.window = new PullWindow(this.options.concurrency, info.config.max_batch || this.options.concurrency);
     this.hooks.onConnectionChange(true);
+    // stop() may have come while connecting.
+    if (this.stopController.signal.aborted) return;
+    this.onDelivery = onDelivery;
+    this.pulls = new PullLoop({
+      connection,
+      stream: this.target.stream,
+      consumer: this.target.consumer,
+      window: this.window,
+      logger: this.logger,
+      // A consumer with a shorter max_expires refuses a longer request.
+      expiresMs: Math.min(PULL_EXPIRES_MS, nanosToMs(info.config.max_expires ?? 0) || PULL_EXPIRES_MS),
+      onMessage: this.received,
+    });
+    this.pulls.start();
     this.logger.info({ stream: this.target.stream, consumer: this.target.consumer }, "consuming");
-    this.loop = this.dispatch(messages, onDelivery);
   }
 
   async stopConsuming(): Promise<void> {
     this.stopController.abort();
-    this.slots.close();
-    this.messages?.stop();
+    this.pulls?.stop();
     this.advisories?.stop();
-    // Messages pulled but not yet handed out are given back by the loop as it empties.
-    await this.loop;
+    // Messages pulled but not yet handed out are given back for another replica.
+    for (const message of this.waiting.splice(0)) {
+      this.window.settled();
+      this.settlements.add(() => message.nak());
+    }
     await this.advisoryLoop;
   }
 
@@ -168,7 +178,7 @@ export class NatsConsumer implements BrokerConsumer, DeliveryOwner {
   /** A delivery was settled (or handed back): its slot is free again; its ack or nak leaves with this turn's. */
   settled(delivery: NatsDelivery, send: () => void): boolean {
     this.inFlight.delete(delivery);
-    this.slots.give();
+    this.window.settled();
     const connection = this.connection;
     if (!connection || connection.isClosed()) return false;
     this.settlements.add(send);
@@ -288,36 +298,45 @@ export class NatsConsumer implements BrokerConsumer, DeliveryOwner {
     );
   }
 
-  private async dispatch(messages: ConsumerMessages, onDelivery: (delivery: Delivery) => void): Promise<void> {
-    try {
-      for await (const raw of messages) {
-        let granted = this.slots.take();
-        if (granted !== true && granted !== false) granted = await granted;
-        if (!granted) {
-          // Stopping: this one was pulled but never handled; give it back for another replica.
-          raw.nak();
-          continue;
-        }
-        const delivery = new NatsDelivery(raw, this);
-        this.inFlight.add(delivery);
-        onDelivery(delivery);
-      }
-    } catch (error) {
-      if (!this.stopController.signal.aborted) {
-        this.logger.error({ error: describeError(error) }, "JetStream consume loop ended");
-      }
+  /** A message read from the socket: to a handler at once while a slot is free. */
+  private readonly received = (message: PulledMessage): void => {
+    if (this.stopController.signal.aborted) {
+      // Read after stopping: never handled; give it back for another replica.
+      this.window.settled();
+      this.settlements.add(() => message.nak());
+    } else if (this.inFlight.size < this.options.concurrency && this.waiting.length === 0) {
+      this.deliver(message);
+    } else {
+      this.waiting.push(message);
     }
+  };
+
+  private deliver(message: PulledMessage): void {
+    const delivery = new NatsDelivery(message, this);
+    this.inFlight.add(delivery);
+    this.onDelivery!(delivery);
+  }
+
+  /** After a turn's settlements: hands waiting messages to the freed slots, then asks for more. */
+  private refill(): void {
+    if (this.stopController.signal.aborted) return;
+    while (this.waiting.length > 0 && this.inFlight.size < this.options.concurrency) {
+      this.deliver(this.waiting.shift()!);
+    }
+    this.pulls?.pull();
   }
 
   private async watchStatus(connection: NatsConnection): Promise<void> {
     for await (const status of connection.status()) {
       switch (status.type) {
         case "disconnect":
+          this.pulls?.disconnected();
           this.hooks.onConnectionChange(false);
           this.logger.warn({ url: redactUrl(this.target.url) }, "NATS connection lost; reconnecting");
           break;
         case "reconnect":
           this.reconnectAttempts = 0;
+          this.pulls?.reconnected();
           this.hooks.onConnectionChange(true);
           this.logger.info({ url: redactUrl(this.target.url) }, "NATS connection restored");
           break;

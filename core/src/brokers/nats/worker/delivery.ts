@@ -1,9 +1,9 @@
 import type { PubAck } from "@nats-io/jetstream";
-import type { JsMsg } from "@nats-io/jetstream";
 import type { MsgHdrs } from "@nats-io/transport-node";
 import { oneLine } from "../../../consumer/headers.js";
 import type { Delivery } from "../../../consumer/types.js";
 import { NatsMessage } from "./message.js";
+import type { PulledMessage } from "./pulled-message.js";
 
 /** A stored message to copy to the dead letters: a delivery, or one read back from its stream. */
 export interface OriginalMessage {
@@ -31,7 +31,7 @@ export class NatsDelivery implements Delivery {
   private done = false;
 
   constructor(
-    readonly raw: JsMsg,
+    readonly raw: PulledMessage,
     private readonly consumer: DeliveryOwner,
   ) {
     this.message = new NatsMessage(raw);

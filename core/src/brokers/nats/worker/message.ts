@@ -1,6 +1,6 @@
-import type { JsMsg } from "@nats-io/jetstream";
 import type { MsgHdrs } from "@nats-io/transport-node";
 import { decodeJson, type WorkerMessage } from "../../../consumer/message.js";
+import type { PulledMessage } from "./pulled-message.js";
 
 /** Headers the worker sets on dead letters. */
 export const REASON_HEADER = "Queuescale-Reason";
@@ -79,7 +79,7 @@ export class NatsMessage implements WorkerMessage {
   private headerCache: Record<string, string> | undefined;
   private bodyCache: Buffer | undefined;
 
-  constructor(private readonly raw: JsMsg) {}
+  constructor(private readonly raw: PulledMessage) {}
 
   get body(): Buffer {
     // A view over the received bytes, not a copy.

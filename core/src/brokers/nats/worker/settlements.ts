@@ -7,11 +7,14 @@
  * system call and a write request for every 4-byte `+ACK`, about half the worker's CPU with a
  * no-op handler. Queued here, the settlements of everything read from the socket in one turn leave
  * in one write. Each still leaves after its handler finished; it waits at most for the rest of
- * the turn.
+ * the turn. `afterFlush` runs once the turn's settlements are sent: the worker asks for the next
+ * messages there, so that request leaves in the same write.
  */
 export class Settlements {
   private queued: (() => void)[] = [];
   private scheduled: NodeJS.Immediate | undefined;
+
+  constructor(private readonly afterFlush: () => void = () => undefined) {}
 
   /** Queues `send` (a JsMsg ack or nak) for the end of this turn. */
   add(send: () => void): void {
@@ -32,5 +35,6 @@ export class Settlements {
         // The connection closed meanwhile: JetStream redelivers the message after ack_wait.
       }
     }
+    this.afterFlush();
   };
 }
