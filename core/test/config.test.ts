@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -55,12 +55,16 @@ describe("readSettings", () => {
 
   it("reads a setting from the file named by <SETTING>_FILE", () => {
     const dir = mkdtempSync(join(tmpdir(), "qs-config-"));
-    writeFileSync(join(dir, "url"), "amqp://user:secret@rabbit:5672/\n");
-    const settings = readSettings(shape, { env: { BROKER_URL_FILE: join(dir, "url") } });
-    expect(settings.BROKER_URL).toBe("amqp://user:secret@rabbit:5672/");
-    expect(errorOf(() => readSettings(shape, { env: { BROKER_URL_FILE: join(dir, "missing") } })).setting).toBe(
-      "BROKER_URL_FILE",
-    );
+    try {
+      writeFileSync(join(dir, "url"), "amqp://user:secret@rabbit:5672/\n");
+      const settings = readSettings(shape, { env: { BROKER_URL_FILE: join(dir, "url") } });
+      expect(settings.BROKER_URL).toBe("amqp://user:secret@rabbit:5672/");
+      expect(errorOf(() => readSettings(shape, { env: { BROKER_URL_FILE: join(dir, "missing") } })).setting).toBe(
+        "BROKER_URL_FILE",
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("names the bad setting and never echoes its value", () => {
