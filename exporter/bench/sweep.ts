@@ -105,33 +105,10 @@ function pollRow(measurement: Measurement, endpoint: Measurement) {
   };
 }
 
-/**
- * Deletes the vhost and its queues. At 50,000 queues on a busy broker the DELETE can outlast the
- * HTTP client's 300 s wait for an answer; the broker goes on deleting, so a failed request is
- * followed by looking until the vhost is gone (and asking again), for up to 20 minutes.
- */
-async function deleteVhostPatiently(admin: RabbitAdmin, vhost: string): Promise<void> {
-  const deadline = Date.now() + 20 * 60_000;
-  for (;;) {
-    try {
-      await admin.deleteVhost(vhost);
-      return;
-    } catch (error) {
-      const gone = await admin
-        .request("GET", `/vhosts/${encodeURIComponent(vhost)}`)
-        .then(() => false)
-        .catch((lookup: unknown) => /404/.test(String(lookup)));
-      if (gone) return;
-      if (Date.now() > deadline) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 10_000));
-    }
-  }
-}
-
 async function rabbitSize(queues: number, log: (line: string) => void): Promise<SweepRow[]> {
   const admin = new RabbitAdmin(MANAGEMENT_URL);
   const vhost = uniqueName("queuescale-sweep");
-  const deleteVhost = once(() => deleteVhostPatiently(admin, vhost));
+  const deleteVhost = once(() => admin.deleteVhost(vhost));
   const beam = beamPid();
   const brokerCpu = () => cpuSeconds(beam);
   try {
