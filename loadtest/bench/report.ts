@@ -154,7 +154,12 @@ export function renderReport(options: {
     "",
   );
   for (const bench of options.clientBenches) {
-    parts.push(`\`${bench.command}\`:`, "", "```text", bench.output.trim(), "```", "");
+    // The programs under test log JSON lines (pino) to the same output: the figures only.
+    const figures = bench.output
+      .split("\n")
+      .filter((line) => !line.startsWith('{"level":'))
+      .join("\n");
+    parts.push(`\`${bench.command}\`:`, "", "```text", figures.trim(), "```", "");
   }
   return `${parts.join("\n").trimEnd()}\n`;
 }
