@@ -4,10 +4,12 @@
  * dashboard panels and variables) must parse and return data, and the adapter's external query must
  * give exactly the backlog although three scrape jobs report the same series.
  */
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { createLogger, DEPTH_METRICS, IDENTITY_LABELS, RESERVED_LABELS } from "@queuescale/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { parse } from "yaml";
+import { parse, stringify } from "yaml";
 import { JetStreamScenario } from "@queuescale/test-support/nats/scenario";
 import { MANAGEMENT_URL, RabbitScenario } from "@queuescale/test-support/rabbitmq/scenario";
 import { eventually } from "@queuescale/test-support/names";
@@ -50,6 +52,7 @@ let rabbit: RabbitScenario;
 let nats: JetStreamScenario;
 let natsPublished = 0;
 let prometheus: PrometheusServer;
+let rulesDir: string | undefined;
 let standIns: StandInTargets;
 const exporters: RunningExporter[] = [];
 const proxies: TcpProxy[] = [];
@@ -134,9 +137,17 @@ beforeAll(async () => {
 
   // As the Kubernetes scrape jobs do, every target gets the namespace it runs in.
   const targetLabels = { namespace: NAMESPACE };
+  // The shipped rules, evaluated at this set-up's 1 s cadence: the recording group's own
+  // `interval` (the shipped 10 s scrape interval) would leave a few points per window here.
+  rulesDir = mkdtempSync(join(tmpdir(), "qs-rules-"));
+  const shipped = parse(readFileSync(`${MONITORING_DIR}${PATHS.rules}`, "utf8")) as {
+    groups: Array<Record<string, unknown>>;
+  };
+  const rulesFile = join(rulesDir, "rules.yaml");
+  writeFileSync(rulesFile, stringify({ groups: shipped.groups.map((group) => ({ ...group, interval: "1s" })) }));
   prometheus = await PrometheusServer.start({
     global: { scrape_interval: "1s", scrape_timeout: "1s", evaluation_interval: "1s" },
-    rule_files: [`${MONITORING_DIR}${PATHS.rules}`],
+    rule_files: [rulesFile],
     scrape_configs: [
       ...REPORTER_JOBS.map((job) => ({
         job_name: job,
@@ -181,6 +192,7 @@ beforeAll(async () => {
 afterAll(async () => {
   scaler?.close();
   await prometheus?.stop();
+  if (rulesDir) rmSync(rulesDir, { recursive: true, force: true });
   await standIns?.stop();
   await Promise.all(exporters.map((running) => running.stop()));
   await Promise.all(proxies.map((proxy) => proxy.close()));
