@@ -6,9 +6,14 @@ import {
   consumerReading,
   exportedConsumers,
   firstUnfinishedLookups,
-  type ConsumerState,
 } from "../src/brokers/nats/consumer.js";
 import { earliestMessage, parseMessageGetResponse } from "../src/brokers/nats/message.js";
+import {
+  joinConsumerPages,
+  parseConsumerListPage,
+  remainingPageOffsets,
+  type ConsumerListPage,
+} from "../src/brokers/nats/consumer-list.js";
 import {
   DurableConsumers,
   jszReadings,
@@ -31,7 +36,8 @@ const scenario = JSON.parse(fixture("scenario.json")) as {
   idle: { name: string; waitingPulls: number };
   cluster: { replicated: string; single: string; consumer: string; published: number; received: number };
 };
-const consumerList = (JSON.parse(fixture("consumer-list.json")) as { consumers: ConsumerState[] }).consumers;
+const consumerListPage = parseConsumerListPage(fixture("consumer-list.json"))!;
+const consumerList = consumerListPage.consumers;
 
 /** What each durable consumer of the scenario must read as, worked out from how it was set up. */
 function expectedReadings(withAge: boolean): Record<string, Omit<QueueReading, "broker" | "labels">> {
@@ -118,6 +124,42 @@ describe("JetStream consumer mapping (recorded CONSUMER.LIST answer)", () => {
     const worker = consumerList.find((consumer) => consumer.name === scenario.worker.name)!;
     expect(consumerReading(worker)).not.toHaveProperty("oldestMessageAgeSeconds");
     expect(consumerReading(worker, 12.5).oldestMessageAgeSeconds).toBe(12.5);
+  });
+});
+
+describe("JetStream consumer list pages (recorded CONSUMER.LIST answer)", () => {
+  it("reads every consumer of the recorded page, and how many the stream has", () => {
+    const recorded = JSON.parse(fixture("consumer-list.json")) as { total: number; consumers: { name: string }[] };
+    expect(consumerListPage.total).toBe(recorded.total);
+    expect(consumerListPage.limit).toBe(256);
+    expect(consumerList.map((consumer) => consumer.name)).toEqual(recorded.consumers.map((consumer) => consumer.name));
+    // One page held them all.
+    expect(remainingPageOffsets(consumerListPage)).toEqual([]);
+  });
+
+  it("asks for the pages after the first by offset, and keeps a name that two pages show once", () => {
+    const named = (names: string[]) => names.map((name) => ({ ...consumerList[0]!, name }));
+    const first: ConsumerListPage = {
+      total: 600,
+      limit: 256,
+      consumers: named(Array.from({ length: 256 }, (_unused, index) => String(index))),
+    };
+    expect(remainingPageOffsets(first)).toEqual([256, 512]);
+    const shifted: ConsumerListPage = { total: 601, limit: 256, consumers: named(["255", "256"]) };
+    expect(joinConsumerPages([first, shifted]).map((consumer) => consumer.name)).toHaveLength(257);
+  });
+
+  it("answers null for a stream deleted meanwhile, and rejects other errors and garbage with a reason", () => {
+    const gone = JSON.stringify({ error: { code: 404, err_code: 10059, description: "stream not found" } });
+    expect(parseConsumerListPage(gone)).toBeNull();
+    const denied = JSON.stringify({ error: { code: 403, err_code: 10099, description: "not authorized" } });
+    expect(() => parseConsumerListPage(denied)).toThrow(expect.objectContaining({ reason: "auth" }) as Error);
+    expect(() => parseConsumerListPage("<html>")).toThrow(expect.objectContaining({ reason: "parse" }) as Error);
+    const badEntry = JSON.stringify({ total: 1, offset: 0, limit: 256, consumers: [{ name: "x" }] });
+    expect(() => parseConsumerListPage(badEntry)).toThrow(expect.objectContaining({ reason: "parse" }) as Error);
+    expect(
+      parseConsumerListPage(JSON.stringify({ total: 0, offset: 0, limit: 256, consumers: null }))!.consumers,
+    ).toEqual([]);
   });
 });
 

@@ -158,6 +158,42 @@ describe("JetStream API source failures", () => {
   });
 });
 
+describe("JetStream API source: a stream with more consumers than a page holds", () => {
+  let scenario: JetStreamScenario;
+
+  beforeAll(async () => {
+    scenario = await JetStreamScenario.create();
+    // Three pages of the server's 256: the later two are asked for together.
+    const names = Array.from({ length: 600 }, (_unused, index) => `c${String(index).padStart(3, "0")}`);
+    for (let first = 0; first < names.length; first += 50) {
+      await Promise.all(names.slice(first, first + 50).map((name) => scenario.addPullConsumer(name)));
+    }
+    await scenario.publish("x", 3);
+  }, 120_000);
+  afterAll(async () => {
+    await scenario?.dispose();
+  });
+
+  it("reads every consumer once, each with its depth", async () => {
+    const source = new JetStreamSource({
+      connection: natsConnectionOptions(SHARED_NATS_URL),
+      filter: new NameFilter(new RegExp(`^${scenario.stream}$`, "u")),
+      logger,
+    });
+    try {
+      const { readings } = await source.poll(AbortSignal.timeout(20_000));
+      const names = readings.map((reading) => reading.labels.consumer);
+      expect(names).toHaveLength(600);
+      expect(new Set(names).size).toBe(600);
+      expect(names).toContain("c000");
+      expect(names).toContain("c599");
+      expect(readings.every((reading) => reading.depth === 3)).toBe(true);
+    } finally {
+      await source.close();
+    }
+  });
+});
+
 describe("JetStream API source: oldest message age", () => {
   let scenario: JetStreamScenario;
   let source: JetStreamSource;

@@ -30,6 +30,44 @@ export interface ConsumerState {
   readonly cluster?: { readonly leader?: string };
 }
 
+const isNumber = (value: unknown): value is number => typeof value === "number";
+const isOptional = (value: unknown, type: "string" | "boolean" | "object") =>
+  value === undefined || (typeof value === type && value !== null);
+
+/**
+ * Checks a consumer entry (a `/jsz` consumer_detail, a ConsumerInfo of the JetStream API) for the
+ * fields the mapping reads, without copying it. Written out rather than a zod schema because it
+ * runs for every consumer on every poll, and a schema's per-object cost is what a poll of
+ * thousands of consumers would spend most of its time on.
+ */
+export function isConsumerState(value: unknown): value is ConsumerState {
+  if (typeof value !== "object" || value === null) return false;
+  const detail = value as Record<string, unknown>;
+  const config = detail.config as Record<string, unknown> | undefined;
+  const ackFloor = detail.ack_floor as Record<string, unknown> | undefined;
+  const cluster = detail.cluster as Record<string, unknown> | undefined;
+  return (
+    typeof detail.stream_name === "string" &&
+    typeof detail.name === "string" &&
+    isOptional(detail.created, "string") &&
+    isNumber(detail.num_pending) &&
+    isNumber(detail.num_ack_pending) &&
+    isNumber(detail.num_redelivered) &&
+    isNumber(detail.num_waiting) &&
+    typeof ackFloor === "object" &&
+    ackFloor !== null &&
+    isNumber(ackFloor.stream_seq) &&
+    isOptional(detail.push_bound, "boolean") &&
+    isOptional(config, "object") &&
+    (config === undefined ||
+      (isOptional(config.durable_name, "string") &&
+        isOptional(config.filter_subject, "string") &&
+        (config.filter_subjects === undefined || Array.isArray(config.filter_subjects)))) &&
+    isOptional(cluster, "object") &&
+    (cluster === undefined || isOptional(cluster.leader, "string"))
+  );
+}
+
 /**
  * Only durable consumers are exported. An ephemeral consumer belongs to one client instance, has a
  * generated name that changes with every restart and vanishes with its client: nothing can point

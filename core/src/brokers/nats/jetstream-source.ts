@@ -1,5 +1,5 @@
 import { connect, type ConnectionOptions, type NatsConnection } from "@nats-io/transport-node";
-import { jetstreamManager, JetStreamApiError, type ConsumerInfo, type JetStreamManager } from "@nats-io/jetstream";
+import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import type { Logger } from "pino";
 import { Semaphore } from "../../util/semaphore.js";
 import { untilAborted } from "../../util/promises.js";
@@ -12,15 +12,22 @@ import {
   exportedConsumers,
   firstUnfinishedLookups,
   oldestLookupKey,
+  type ConsumerState,
 } from "./consumer.js";
+import {
+  consumerListSubject,
+  joinConsumerPages,
+  parseConsumerListPage,
+  remainingPageOffsets,
+} from "./consumer-list.js";
 import { natsConnectionOptions, natsSourceError } from "./connection.js";
 import { earliestMessage, parseMessageGetResponse, type StoredMessageRef } from "./message.js";
 
-/** JetStream API error code: the stream is gone (deleted between listing and asking). */
-const STREAM_NOT_FOUND = 10059;
-
 /** Message look-ups for the oldest-message age in flight at once. */
 const AGE_LOOKUPS = 64;
+
+/** Consumer list pages asked for at once, over all streams. */
+const PAGE_REQUESTS = 16;
 
 export interface JetStreamSourceOptions {
   connection: ConnectionOptions;
@@ -65,7 +72,8 @@ function lostPromise(): { promise: Promise<never>; reject: (error: Error) => voi
  * The client reconnects by itself; while it is disconnected a poll fails at once rather than
  * queueing requests behind the reconnect (they would time out, or worse, answer late).
  *
- * Per poll: the stream list, each stream's consumer list, and for each consumer with depth > 0
+ * Per poll: the stream list, each stream's consumer list (its pages after the first asked for
+ * together, a bounded number in flight), and for each consumer with depth > 0
  * one message look-up for the oldest-message age (STREAM.MSG.GET with `next_by_subj`, which
  * servers have accepted since 2.9), a bounded number in flight at once. A look-up is reused on the
  * next poll while the consumer's ack floor has not moved, so steady polls only ask about consumers
@@ -79,6 +87,7 @@ export class JetStreamSource implements DepthSource {
   private closed = false;
   private readonly requestTimeoutMs: number;
   private readonly lookups: Semaphore;
+  private readonly pages = new Semaphore(PAGE_REQUESTS);
   /** Oldest unfinished message per consumer, kept from the last poll (keyed by oldestLookupKey). */
   private oldestCache = new Map<string, StoredMessageRef>();
 
@@ -100,7 +109,7 @@ export class JetStreamSource implements DepthSource {
   }
 
   private async read(session: ApiConnection): Promise<QueueReading[]> {
-    const { streams, consumers } = await this.listConsumers(session.jsm);
+    const { streams, consumers } = await this.listConsumers(session);
     const exported = exportedConsumers(consumers, this.options.filter);
     const nowMs = Date.now();
     const remembered = new Map<string, StoredMessageRef>();
@@ -131,33 +140,37 @@ export class JetStreamSource implements DepthSource {
   }
 
   private async listConsumers(
-    jsm: JetStreamManager,
-  ): Promise<{ streams: Map<string, StreamFacts>; consumers: ConsumerInfo[] }> {
+    session: ApiConnection,
+  ): Promise<{ streams: Map<string, StreamFacts>; consumers: ConsumerState[] }> {
     const streams = new Map<string, StreamFacts>();
-    for await (const stream of jsm.streams.list()) {
+    for await (const stream of session.jsm.streams.list()) {
       streams.set(stream.config.name, {
         firstSeq: stream.state.first_seq,
         perSubjectLimit: (stream.config.max_msgs_per_subject ?? -1) > 0,
       });
     }
-    const perStream = await Promise.all(
-      [...streams.keys()].map(async (stream) => {
-        const consumers: ConsumerInfo[] = [];
-        try {
-          for await (const consumer of jsm.consumers.list(stream)) consumers.push(consumer);
-        } catch (error) {
-          // Deleted since it was listed: it has no consumers any more.
-          if (error instanceof JetStreamApiError && error.code === STREAM_NOT_FOUND) return [];
-          throw error;
-        }
-        return consumers;
-      }),
-    );
+    const perStream = await Promise.all([...streams.keys()].map((stream) => this.streamConsumers(session.nc, stream)));
     return { streams, consumers: perStream.flat() };
   }
 
+  /** A stream's consumers: the first page, then every other page at once. None when the stream is gone. */
+  private async streamConsumers(nc: NatsConnection, stream: string): Promise<ConsumerState[]> {
+    const subject = consumerListSubject(stream);
+    const page = (offset: number) =>
+      this.pages.run(async () => {
+        const answer = await nc.request(subject, JSON.stringify({ offset }), { timeout: this.requestTimeoutMs });
+        return parseConsumerListPage(answer.string());
+      });
+    const first = await page(0);
+    if (!first) return [];
+    const rest = await Promise.all(remainingPageOffsets(first).map(page));
+    // Deleted while its pages were read: it has no consumers any more.
+    if (rest.includes(null)) return [];
+    return joinConsumerPages([first, ...rest.filter((found) => found !== null)]);
+  }
+
   /** The consumer's oldest unfinished message, or null if none is stored. */
-  private async firstUnfinished(nc: NatsConnection, consumer: ConsumerInfo): Promise<StoredMessageRef | null> {
+  private async firstUnfinished(nc: NatsConnection, consumer: ConsumerState): Promise<StoredMessageRef | null> {
     const subject = `$JS.API.STREAM.MSG.GET.${consumer.stream_name}`;
     const found = await Promise.all(
       firstUnfinishedLookups(consumer).map(async (query) => {

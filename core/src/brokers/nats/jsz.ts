@@ -1,7 +1,7 @@
 import { z } from "zod";
 import type { NameFilter } from "../../sources/filter.js";
 import { SourceError, type QueueReading } from "../../sources/types.js";
-import { consumerReading, exportedConsumers, isDurable, type ConsumerState } from "./consumer.js";
+import { consumerReading, exportedConsumers, isConsumerState, isDurable, type ConsumerState } from "./consumer.js";
 
 /**
  * The monitoring endpoint's queries. On 2.9 `consumers=true` already implies streams and accounts,
@@ -12,44 +12,7 @@ import { consumerReading, exportedConsumers, isDurable, type ConsumerState } fro
 export const JSZ_PATH = "/jsz?accounts=true&streams=true&consumers=true";
 export const JSZ_PATH_WITH_CONFIG = `${JSZ_PATH}&config=true`;
 
-const isNumber = (value: unknown): value is number => typeof value === "number";
-const isOptional = (value: unknown, type: "string" | "boolean" | "object") =>
-  value === undefined || (typeof value === type && value !== null);
-
-/**
- * Checks a consumer_detail entry for the fields the mapping reads, without copying it. Written out
- * rather than a zod schema because it runs for every consumer on every poll, and a schema's
- * per-object cost is what a poll of thousands of consumers would spend most of its time on.
- */
-function isConsumerDetail(value: unknown): value is ConsumerState {
-  if (typeof value !== "object" || value === null) return false;
-  const detail = value as Record<string, unknown>;
-  const config = detail.config as Record<string, unknown> | undefined;
-  const ackFloor = detail.ack_floor as Record<string, unknown> | undefined;
-  const cluster = detail.cluster as Record<string, unknown> | undefined;
-  return (
-    typeof detail.stream_name === "string" &&
-    typeof detail.name === "string" &&
-    isOptional(detail.created, "string") &&
-    isNumber(detail.num_pending) &&
-    isNumber(detail.num_ack_pending) &&
-    isNumber(detail.num_redelivered) &&
-    isNumber(detail.num_waiting) &&
-    typeof ackFloor === "object" &&
-    ackFloor !== null &&
-    isNumber(ackFloor.stream_seq) &&
-    isOptional(detail.push_bound, "boolean") &&
-    isOptional(config, "object") &&
-    (config === undefined ||
-      (isOptional(config.durable_name, "string") &&
-        isOptional(config.filter_subject, "string") &&
-        (config.filter_subjects === undefined || Array.isArray(config.filter_subjects)))) &&
-    isOptional(cluster, "object") &&
-    (cluster === undefined || isOptional(cluster.leader, "string"))
-  );
-}
-
-/** The envelope; consumer entries are checked by isConsumerDetail. */
+/** The envelope; consumer entries are checked by isConsumerState. */
 const jszResponse = z.object({
   // Servers newer than 2.9 name themselves here; 2.9 only in /varz.
   server_name: z.string().optional(),
@@ -86,7 +49,7 @@ export function parseJsz(body: string): JszReport {
   for (const account of parsed.data.account_details ?? []) {
     for (const stream of account.stream_detail ?? []) {
       for (const detail of stream.consumer_detail ?? []) {
-        if (!isConsumerDetail(detail)) throw new SourceError("parse", "unexpected consumer entry in /jsz answer");
+        if (!isConsumerState(detail)) throw new SourceError("parse", "unexpected consumer entry in /jsz answer");
         consumers.push(detail);
       }
     }
