@@ -12,6 +12,8 @@ export interface SweepRow {
   source: string;
   endpoint: string;
   readings: number;
+  /** Endpoint calls, and as many polls. */
+  calls: number;
   endpointMs: number;
   endpointP99Ms: number;
   endpointBrokerCpuMs: number;
@@ -33,7 +35,6 @@ export interface SweepResult {
   machine: MachineFacts;
   loadStart: string[];
   loadEnd: string[];
-  calls: number;
   loadSeconds: number;
   rows: SweepRow[];
   stopped: { broker: string; size: number; reason: string }[];
@@ -45,6 +46,15 @@ export const TARGETS = { pollVsEndpoint: 1.2, rssMiBAt10k: 150, scrapeMsAt10k: 2
 const f = (value: number, digits = 1) => (Number.isFinite(value) ? value.toFixed(digits) : "–");
 const n = (value: number) => value.toLocaleString("en");
 const label = (row: SweepRow) => `${row.broker} ${row.source}`;
+
+/** "30 at 1,000, 10 at 10,000": how many calls each size's medians are of. */
+function callsPerSize(rows: readonly SweepRow[]): string {
+  const bySize = new Map<number, number>();
+  for (const row of [...rows].sort((a, b) => a.size - b.size)) bySize.set(row.size, row.calls);
+  const counts = new Set(bySize.values());
+  if (counts.size === 1) return String([...counts][0]);
+  return [...bySize].map(([size, calls]) => `${calls} at ${n(size)}`).join(", ");
+}
 
 export function sweepMarkdown(result: SweepResult, chartPath: string): string {
   const { rows } = result;
@@ -58,7 +68,7 @@ export function sweepMarkdown(result: SweepResult, chartPath: string): string {
     `![Exporter cost by size](${chartPath})`,
     "",
     "- **poll** and the **broker endpoint** are " +
-      `${result.calls} calls each, one after the other, in the same run (median); the poll runs in the ` +
+      `${callsPerSize(rows)} calls each, one after the other, in the same run (median); the poll runs in the ` +
       "benchmark process, whose CPU is the poll's CPU; broker CPU is the broker process's over the same calls.",
     "- The **exporter** then runs as its own process (polling every 5 s, its default; started with " +
       "`--optimize-for-size`, as the image starts it) under the scrape load " +

@@ -11,7 +11,8 @@
  *
  *   BENCH_RABBITMQ_QUEUES  sizes for RabbitMQ, prometheus source (default 1000,10000,50000; "0": none)
  *   BENCH_NATS_CONSUMERS   sizes for JetStream, jetstream and jsz sources (default 1000,10000; "0": none)
- *   BENCH_CALLS            endpoint calls and polls per size (default 10)
+ *   BENCH_CALLS            endpoint calls and polls per size (default 30 up to 1,000, 10 up to 10,000, 5 above:
+ *                          a median of few calls of a few milliseconds moves with anything else the machine does)
  *   BENCH_LOAD_SECONDS     how long each exporter process is scraped (default 60)
  *   BENCH_REPORT           the page to write the block into (default docs/benchmarks.md; "-": print only)
  *
@@ -45,7 +46,8 @@ const sizes = (raw: string | undefined, fallback: number[]) =>
         .filter((count) => count > 0);
 const RABBIT_SIZES = sizes(process.env.BENCH_RABBITMQ_QUEUES, [1_000, 10_000, 50_000]);
 const NATS_SIZES = sizes(process.env.BENCH_NATS_CONSUMERS, [1_000, 10_000]);
-const CALLS = Number(process.env.BENCH_CALLS ?? 10);
+const callsFor = (size: number) =>
+  process.env.BENCH_CALLS ? Number(process.env.BENCH_CALLS) : size <= 1_000 ? 30 : size <= 10_000 ? 10 : 5;
 const LOAD_SECONDS = Number(process.env.BENCH_LOAD_SECONDS ?? 60);
 const REPORT = process.env.BENCH_REPORT ?? join(ROOT, "docs", "benchmarks.md");
 const CHART = "benchmarks-sweep.svg";
@@ -95,6 +97,7 @@ async function exporterUnderLoad(
 
 function pollRow(measurement: Measurement, endpoint: Measurement) {
   return {
+    calls: measurement.calls,
     endpointMs: endpoint.medianMs,
     endpointP99Ms: endpoint.p99Ms,
     endpointBrokerCpuMs: endpoint.brokerCpuMs,
@@ -126,7 +129,7 @@ async function rabbitSize(queues: number, log: (line: string) => void): Promise<
     const endpoint = await measureCalls({
       target: "RabbitMQ",
       call: "/metrics/detailed",
-      calls: CALLS,
+      calls: callsFor(queues),
       work: () => fetchBody(`${PROMETHEUS_URL}/metrics/detailed?${query}`),
       brokerCpu,
     });
@@ -135,7 +138,13 @@ async function rabbitSize(queues: number, log: (line: string) => void): Promise<
       filter: NameFilter.all(),
       logger,
     });
-    const poll = await measurePoll({ target: "prometheus source", call: "poll", sources, calls: CALLS, brokerCpu });
+    const poll = await measurePoll({
+      target: "prometheus source",
+      call: "poll",
+      sources,
+      calls: callsFor(queues),
+      brokerCpu,
+    });
     const readings = poll.depthFigures ?? 0;
     log(
       `    /metrics/detailed ${endpoint.medianMs.toFixed(1)} ms, poll ${poll.medianMs.toFixed(1)} ms (${readings} read)`,
@@ -176,7 +185,7 @@ async function natsSize(consumers: number, log: (line: string) => void): Promise
     const endpoint = await measureCalls({
       target: "nats-server",
       call: "/jsz?consumers=true",
-      calls: CALLS,
+      calls: callsFor(consumers),
       work: () => fetchBody(`${server.monitorUrl}/jsz?consumers=true`),
       brokerCpu,
     });
@@ -189,7 +198,13 @@ async function natsSize(consumers: number, log: (line: string) => void): Promise
         filter: NameFilter.all(),
         logger,
       });
-      const poll = await measurePoll({ target: `${kind} source`, call: "poll", sources, calls: CALLS, brokerCpu });
+      const poll = await measurePoll({
+        target: `${kind} source`,
+        call: "poll",
+        sources,
+        calls: callsFor(consumers),
+        brokerCpu,
+      });
       const readings = poll.depthFigures ?? 0;
       log(
         `    /jsz ${endpoint.medianMs.toFixed(1)} ms, ${kind} poll ${poll.medianMs.toFixed(1)} ms (${readings} read)`,
@@ -221,7 +236,6 @@ async function main(): Promise<void> {
     machine,
     loadStart: loadavg().map((value) => value.toFixed(1)),
     loadEnd: [],
-    calls: CALLS,
     loadSeconds: LOAD_SECONDS,
     rows: [],
     stopped: [],
