@@ -117,10 +117,18 @@ describe("parseAckSubject (delivery info of a pulled message)", () => {
       deliveryCount: 1,
       streamSequence: 7,
     });
+    expect(parseAckSubject("$JS.ACK.hub.ACCHASH.ORDERS.worker.2.8.7.1796090808760000000.0")).toMatchObject({
+      stream: "ORDERS",
+      deliveryCount: 2,
+      streamSequence: 8,
+      timestampNanos: 1796090808760000000,
+    });
   });
 
   it("refuses what JetStream would not send", () => {
     expect(parseAckSubject("_INBOX.abc")).toBeUndefined();
+    expect(parseAckSubject("$JS.ACKS.ORDERS.worker.3.1042.1040.1796090808760000000.17")).toBeUndefined();
+    expect(parseAckSubject("$JS.ACK.ORDERS.worker.3.1042.1040.1796090808760000000")).toBeUndefined();
     expect(parseAckSubject("$JS.ACK.ORDERS.worker.x.1.1.1.0")).toBeUndefined();
     expect(parseAckSubject("$JS.ACK.ORDERS.worker.1.1.1.1")).toBeUndefined();
   });
