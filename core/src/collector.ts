@@ -3,7 +3,13 @@ import type { Logger } from "pino";
 import { renderDepthBody } from "./metrics/depth.js";
 import { identityKey, mergeByIdentity } from "./sources/merge.js";
 import { describeError } from "./sources/errors.js";
-import { createRegistry, joinExpositions, renderRegistry, type ExpositionFormat } from "./metrics/exposition.js";
+import {
+  createRegistry,
+  joinExpositions,
+  renderRegistry,
+  type AnyRegistry,
+  type ExpositionFormat,
+} from "./metrics/exposition.js";
 import { deflateHead, gzipHeadAndTail, type DeflatedHead } from "./metrics/gzip-parts.js";
 import { SourceHealthMetrics } from "./metrics/health.js";
 import { SourcePoller, type PollerTiming } from "./poller.js";
@@ -55,6 +61,8 @@ function deflatedDepth(depth: DepthPart): Promise<DeflatedHead> {
  */
 export class DepthCollector {
   readonly registry = createRegistry();
+  /** Registries rendered after `registry` on every scrape (addRegistry). */
+  private readonly moreRegistries: AnyRegistry[] = [];
   private readonly health = new SourceHealthMetrics(this.registry);
   private readonly pollers: SourcePoller[];
   private version = 0;
@@ -171,6 +179,14 @@ export class DepthCollector {
   }
 
   /**
+   * Serves the families of another registry after this one's, live like them: a registry with
+   * default labels of its own (the worker's, which carry its queue's labels that way).
+   */
+  addRegistry(registry: AnyRegistry): void {
+    this.moreRegistries.push(registry);
+  }
+
+  /**
    * The body to send for a scrape. Concurrent and back-to-back scrapes within a second share one
    * render of the live registry (and one gzip of it), so many scrapers cost the exporter one small
    * render a second, not one each; a new poll result is served at once.
@@ -190,7 +206,10 @@ export class DepthCollector {
   private async assemble(format: ExpositionFormat): Promise<Exposition> {
     const depth = this.prepareDepth();
     // The depth part ends in a newline; what follows it is what joinExpositions puts after it.
-    const liveText = joinExpositions([await renderRegistry(this.registry, format)], format);
+    const rendered = await Promise.all(
+      [this.registry, ...this.moreRegistries].map((registry) => renderRegistry(registry, format)),
+    );
+    const liveText = joinExpositions(rendered, format);
     const live = Buffer.from(format === "prometheus" ? `\n${liveText}` : liveText, "utf8");
     let compressed: Promise<readonly Buffer[]> | undefined;
     return {

@@ -4,7 +4,6 @@ import {
   DEPTH_METRICS,
   EXPORTER_METRICS,
   WORKER_METRICS as CONTRACT_WORKER_METRICS,
-  createRegistry,
   depthLabels,
 } from "@queuescale/core";
 import { describe, expect, it } from "vitest";
@@ -99,16 +98,17 @@ describe("metric names in adapter rules, recording/alerting rules, the dashboard
   }
 
   it("the worker package registers exactly the contract's worker families, with its queue's labels", async () => {
-    const registry = createRegistry();
     const queue = { broker: "nats", stream: "JOBS", consumer: "workers" };
-    new WorkerMetrics(registry, { queue, concurrency: 3, drainTargetSeconds: 45 });
+    const { registry } = new WorkerMetrics({ queue, concurrency: 3, drainTargetSeconds: 45 });
     const families = await registry.getMetricsAsJSON();
     expect(families.map((family) => family.name).sort()).toEqual(WORKER_METRICS.map((spec) => spec.name).sort());
     for (const family of families) {
       const spec = WORKER_METRICS.find((candidate) => candidate.name === family.name)!;
       expect(family.type, family.name).toBe(spec.type);
       for (const value of family.values) {
-        for (const label of Object.keys(value.labels)) expect(spec.labels, family.name).toContain(label);
+        // A histogram's buckets add `le` to its labels.
+        const allowed = spec.type === "histogram" ? [...spec.labels, "le"] : spec.labels;
+        for (const label of Object.keys(value.labels)) expect(allowed, family.name).toContain(label);
         expect(value.labels, family.name).toMatchObject(queue);
       }
     }

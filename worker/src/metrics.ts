@@ -1,5 +1,11 @@
 import { Counter, Gauge, Histogram } from "prom-client";
-import { WORKER_METRICS, WORKER_OUTCOMES, type AnyRegistry, type WorkerOutcome } from "@queuescale/core";
+import {
+  WORKER_METRICS,
+  WORKER_OUTCOMES,
+  createRegistry,
+  type AnyRegistry,
+  type WorkerOutcome,
+} from "@queuescale/core";
 
 export const OUTCOMES = WORKER_OUTCOMES;
 export type Outcome = WorkerOutcome;
@@ -25,80 +31,76 @@ const PROCESSING_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 
 /** Wait before the handler starts: 5 ms to an hour, since a drain-time target is seconds to minutes. */
 const WAIT_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600];
 
+/**
+ * The worker's own families, in a registry of their own whose default labels are the queue's:
+ * every series describes that one queue, and nothing done per message handles labels (prom-client
+ * checks and hashes a labelled child's labels on each observe or inc, 0.2 to 0.3 µs a time, three
+ * times per message, which a no-op handler's throughput shows). The worker serves this registry
+ * next to its collector's.
+ */
 export class WorkerMetrics {
-  private readonly byOutcome: Record<Outcome, Counter.Internal>;
-  private readonly processing: Histogram.Internal<string>;
-  private readonly wait: Histogram.Internal<string>;
+  readonly registry: AnyRegistry = createRegistry();
+  /** Settlements not yet added to the counter: added when it is read (scraped). */
+  private readonly unread: Record<Outcome, number> = { ack: 0, retry: 0, dead_letter: 0 };
+  private readonly processing: Histogram;
+  private readonly wait: Histogram;
   private inFlightCount: () => number = () => 0;
   private oldestInFlight: () => number = () => 0;
-  private readonly connectedGauge: Gauge.Internal<string>;
+  private readonly connectedGauge: Gauge;
 
-  constructor(registry: AnyRegistry, options: WorkerMetricsOptions) {
-    const registers = [registry];
-    const queue = { ...options.queue };
-    const labelNames = Object.keys(queue);
+  constructor(options: WorkerMetricsOptions) {
+    const registers = [this.registry];
+    this.registry.setDefaultLabels({ ...options.queue });
     const { messages, processing, messageWait, inFlight, oldestInFlight, connected, concurrency, drainTarget } =
       WORKER_METRICS;
-    const counter = new Counter({
+    const unread = this.unread;
+    new Counter({
       name: messages.name,
       help: messages.help,
-      labelNames: [...labelNames, "outcome"],
+      labelNames: ["outcome"],
       registers,
+      // Counted per message in a plain field, added here: a scrape reads every settlement made before it.
+      collect() {
+        for (const outcome of OUTCOMES) {
+          this.inc({ outcome }, unread[outcome]);
+          unread[outcome] = 0;
+        }
+      },
     });
-    // Children are resolved once: a label look-up per message would show in the throughput.
-    this.byOutcome = {
-      ack: counter.labels({ ...queue, outcome: "ack" }),
-      retry: counter.labels({ ...queue, outcome: "retry" }),
-      dead_letter: counter.labels({ ...queue, outcome: "dead_letter" }),
-    };
-    for (const outcome of OUTCOMES) this.byOutcome[outcome].inc(0);
     this.processing = new Histogram({
       name: processing.name,
       help: processing.help,
-      labelNames,
       buckets: PROCESSING_BUCKETS,
       registers,
-    }).labels(queue);
-    this.wait = new Histogram({
-      name: messageWait.name,
-      help: messageWait.help,
-      labelNames,
-      buckets: WAIT_BUCKETS,
-      registers,
-    }).labels(queue);
+    });
+    this.wait = new Histogram({ name: messageWait.name, help: messageWait.help, buckets: WAIT_BUCKETS, registers });
     // Read at scrape time rather than set twice per message.
     const readInFlight = () => this.inFlightCount();
     new Gauge({
       name: inFlight.name,
       help: inFlight.help,
-      labelNames,
       registers,
       collect() {
-        this.set(queue, readInFlight());
+        this.set(readInFlight());
       },
     });
     const readOldest = () => this.oldestInFlight();
     new Gauge({
       name: oldestInFlight.name,
       help: oldestInFlight.help,
-      labelNames,
       registers,
       collect() {
-        this.set(queue, readOldest());
+        this.set(readOldest());
       },
     });
-    this.connectedGauge = new Gauge({ name: connected.name, help: connected.help, labelNames, registers }).labels(
-      queue,
-    );
+    this.connectedGauge = new Gauge({ name: connected.name, help: connected.help, registers });
     this.connectedGauge.set(0);
-    new Gauge({ name: concurrency.name, help: concurrency.help, labelNames, registers }).set(
-      queue,
-      options.concurrency,
-    );
+    new Gauge({ name: concurrency.name, help: concurrency.help, registers }).set(options.concurrency);
     // Without a target the family has no series: recording rules then leave the queue's
-    // required replicas absent instead of inventing a target.
-    const target = new Gauge({ name: drainTarget.name, help: drainTarget.help, labelNames, registers });
-    if (options.drainTargetSeconds !== undefined) target.set(queue, options.drainTargetSeconds);
+    // required replicas absent instead of inventing a target. (An unlabelled gauge would show 0.)
+    if (options.drainTargetSeconds !== undefined) {
+      new Gauge({ name: drainTarget.name, help: drainTarget.help, registers }).set(options.drainTargetSeconds);
+    }
   }
 
   /** Where the in-flight gauge reads its value. */
@@ -123,7 +125,7 @@ export class WorkerMetrics {
   }
 
   settled(outcome: Outcome): void {
-    this.byOutcome[outcome].inc();
+    this.unread[outcome]++;
   }
 
   setConnected(connected: boolean): void {

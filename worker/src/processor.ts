@@ -156,7 +156,8 @@ export class MessageProcessor {
       const publishedAtMs = message.attempt === 1 ? message.publishedAtMs : undefined;
       if (publishedAtMs !== undefined) this.metrics.waited((Date.now() - publishedAtMs) / 1000);
       try {
-        await this.runHandler(message);
+        const result = this.runHandler(message);
+        if (isThenable(result)) await result;
         decision = { outcome: "ack" };
       } catch (error) {
         decision = this.decide(message.attempt, error);
@@ -170,14 +171,17 @@ export class MessageProcessor {
   /**
    * Runs the handler, bounded by HANDLER_TIMEOUT_SECONDS when set. A handler that runs past it is
    * told through its signal and no longer waited for: the attempt fails and the message is settled,
-   * freeing its slot; whatever the handler does afterwards is ignored.
+   * freeing its slot; whatever the handler does afterwards is ignored. Without a bound, what the
+   * handler returns is handed back as it is: a handler that finishes synchronously costs no
+   * promise here (per message, that shows in the throughput of light handlers).
    */
-  private async runHandler(message: Delivery["message"]): Promise<void> {
+  private runHandler(message: Delivery["message"]): unknown {
     const timeoutMs = this.policy.handlerTimeoutMs ?? 0;
-    if (timeoutMs <= 0) {
-      await this.handler(message, this.context);
-      return;
-    }
+    if (timeoutMs <= 0) return this.handler(message, this.context);
+    return this.runBounded(message, timeoutMs);
+  }
+
+  private async runBounded(message: Delivery["message"], timeoutMs: number): Promise<void> {
     const expired = new AbortController();
     const signal = AbortSignal.any([this.abandonController.signal, expired.signal]);
     let timer: NodeJS.Timeout | undefined;
@@ -234,6 +238,14 @@ export class MessageProcessor {
         return delivery.deadLetter(decision.reason);
     }
   }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    (typeof value === "object" || typeof value === "function") &&
+    value !== null &&
+    typeof (value as { then?: unknown }).then === "function"
+  );
 }
 
 function safely<T>(read: () => T, fallback: T): T {

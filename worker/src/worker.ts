@@ -55,11 +55,12 @@ export async function startWorker(options: StartOptions = {}): Promise<RunningWo
     .map((source) => new OwnDepthSource(source, identity));
   const intervalMs = settings.DEPTH_POLL_INTERVAL_SECONDS * 1000;
   const collector = new DepthCollector(depthSources, { intervalMs, timeoutMs: Math.max(intervalMs, 5000) }, logger);
-  const metrics = new WorkerMetrics(collector.registry, {
+  const metrics = new WorkerMetrics({
     queue: { broker: adapter.name, ...identity },
     concurrency: settings.CONCURRENCY,
     drainTargetSeconds: settings.DRAIN_TARGET_SECONDS,
   });
+  collector.addRegistry(metrics.registry);
   const consumer = module.createConsumer(
     settings,
     {

@@ -1,6 +1,5 @@
 import { pino } from "pino";
 import { describe, expect, it } from "vitest";
-import { createRegistry } from "@queuescale/core";
 import type { Delivery } from "@queuescale/core";
 import { DecodeError, decodeJson, type Handler, type WorkerMessage } from "../src/message.js";
 import { WorkerMetrics } from "../src/metrics.js";
@@ -48,8 +47,8 @@ class RecordingDelivery implements Delivery {
 const QUEUE = { broker: "rabbitmq", vhost: "orders", queue: "jobs" };
 
 function processorFor(handler: Handler, maxAttempts = 3) {
-  const registry = createRegistry();
-  const metrics = new WorkerMetrics(registry, { queue: QUEUE, concurrency: 4 });
+  const metrics = new WorkerMetrics({ queue: QUEUE, concurrency: 4 });
+  const registry = metrics.registry;
   const processor = new MessageProcessor(
     handler,
     { maxAttempts, firstDelayMs: 100, maxDelayMs: 250 },
@@ -116,11 +115,9 @@ describe("MessageProcessor", () => {
   });
 
   it("publishes the drain target only when one is set", async () => {
-    const unset = createRegistry();
-    new WorkerMetrics(unset, { queue: QUEUE, concurrency: 1 });
+    const unset = new WorkerMetrics({ queue: QUEUE, concurrency: 1 }).registry;
     expect(await unset.metrics()).not.toMatch(/^queuescale_worker_drain_target_seconds/m);
-    const set = createRegistry();
-    new WorkerMetrics(set, { queue: QUEUE, concurrency: 1, drainTargetSeconds: 90 });
+    const set = new WorkerMetrics({ queue: QUEUE, concurrency: 1, drainTargetSeconds: 90 }).registry;
     expect(await set.metrics()).toMatch(
       /^queuescale_worker_drain_target_seconds\{broker="rabbitmq",vhost="orders",queue="jobs"\} 90$/m,
     );
@@ -132,6 +129,29 @@ describe("MessageProcessor", () => {
     await run(processor, delivery);
     expect(delivery.settled).toEqual(["ack"]);
     expect(await outcomes()).toEqual({ ack: 1, retry: 0, dead_letter: 0 });
+  });
+
+  it("takes a synchronous handler's return as success and its throw as a failed attempt", async () => {
+    const returning = processorFor(() => "done");
+    const acked = new RecordingDelivery(1);
+    await run(returning.processor, acked);
+    expect(acked.settled).toEqual(["ack"]);
+    const throwing = processorFor(() => {
+      throw new Error("sync failure");
+    });
+    const retried = new RecordingDelivery(1);
+    await run(throwing.processor, retried);
+    expect(retried.settled).toEqual(["retry 100 sync failure"]);
+    // A thenable that is not a Promise is waited for like one.
+    let settleThenable: () => void = () => undefined;
+    const thenable = processorFor(() => ({ then: (resolve: () => void) => (settleThenable = resolve) }));
+    const waiting = new RecordingDelivery(1);
+    thenable.processor.accept(waiting);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(waiting.settled).toEqual([]);
+    settleThenable();
+    expect(await thenable.processor.drain(1000)).toBe(true);
+    expect(waiting.settled).toEqual(["ack"]);
   });
 
   it("retries a failure with doubling, capped delays, then dead-letters at MAX_ATTEMPTS", async () => {
