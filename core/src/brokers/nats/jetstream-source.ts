@@ -113,27 +113,42 @@ export class JetStreamSource implements DepthSource {
     const exported = exportedConsumers(consumers, this.options.filter);
     const nowMs = Date.now();
     const remembered = new Map<string, StoredMessageRef>();
-    const readings = await Promise.all(
-      exported.map(async (consumer) => {
-        if (consumerDepth(consumer) === 0) return consumerReading(consumer);
-        const key = oldestLookupKey(consumer);
-        const stream = streams.get(consumer.stream_name);
-        let oldest = this.oldestCache.get(key);
-        // The stream may have dropped that message since (limits, purge), which moves its first
-        // sequence past it; with a per-subject limit it may drop any message, so no reuse there.
-        const reusable =
-          oldest !== undefined &&
-          stream !== undefined &&
-          stream.perSubjectLimit === false &&
-          oldest.seq >= stream.firstSeq;
-        if (!reusable) {
-          oldest = (await this.lookups.run(() => this.firstUnfinished(session.nc, consumer))) ?? undefined;
-        }
-        if (oldest === undefined) return consumerReading(consumer);
+    const readings: QueueReading[] = [];
+    // Only the consumers whose oldest message is not known from the last poll wait for a look-up;
+    // the rest (all of them while nothing moves) are read without a promise each.
+    const lookups: Promise<void>[] = [];
+    for (const consumer of exported) {
+      if (consumerDepth(consumer) === 0) {
+        readings.push(consumerReading(consumer));
+        continue;
+      }
+      const key = oldestLookupKey(consumer);
+      const stream = streams.get(consumer.stream_name);
+      const oldest = this.oldestCache.get(key);
+      // The stream may have dropped that message since (limits, purge), which moves its first
+      // sequence past it; with a per-subject limit it may drop any message, so no reuse there.
+      const reusable =
+        oldest !== undefined &&
+        stream !== undefined &&
+        stream.perSubjectLimit === false &&
+        oldest.seq >= stream.firstSeq;
+      if (reusable) {
         remembered.set(key, oldest);
-        return consumerReading(consumer, ageSeconds(oldest.storedAtMs, nowMs));
-      }),
-    );
+        readings.push(consumerReading(consumer, ageSeconds(oldest.storedAtMs, nowMs)));
+        continue;
+      }
+      const index = readings.push(consumerReading(consumer)) - 1;
+      lookups.push(
+        this.lookups
+          .run(() => this.firstUnfinished(session.nc, consumer))
+          .then((found) => {
+            if (!found) return;
+            remembered.set(key, found);
+            readings[index] = consumerReading(consumer, ageSeconds(found.storedAtMs, nowMs));
+          }),
+      );
+    }
+    await Promise.all(lookups);
     // Only what this poll used, so consumers that went away are forgotten.
     this.oldestCache = remembered;
     return readings;
@@ -205,6 +220,9 @@ export class JetStreamSource implements DepthSource {
         // Notices a silently dead connection (no RST) within half a minute.
         pingInterval: 10_000,
         maxPingOut: 3,
+        // A request otherwise captures two stack traces when it is made (tens of page requests and
+        // look-ups a poll); failures are reported by reason and message, which stay the same.
+        noAsyncTraces: true,
       });
     } catch (error) {
       throw natsSourceError(error, "connecting to NATS");
