@@ -29,8 +29,8 @@ import { AMQP_BASE, MANAGEMENT_URL, PROMETHEUS_URL } from "@queuescale/test-supp
 import { uniqueName } from "@queuescale/test-support/names";
 import { renderVegaLite } from "../../autoscaler/src/sim/chart.js";
 import { EXPORTER_BLOCK, writeBlock } from "../../loadtest/bench/doc-blocks.js";
-import { BENCH_NATS_SERVER, measurePoll, startOurExporter } from "../../loadtest/bench/exporters.js";
-import { Children, cleanUpOnExit, fetchBody, measureCalls, type Measurement } from "../../loadtest/bench/measure.js";
+import { BENCH_NATS_SERVER, measurePollAgainst, startOurExporter } from "../../loadtest/bench/exporters.js";
+import { Children, cleanUpOnExit, fetchBody, type Measurement } from "../../loadtest/bench/measure.js";
 import { beamPid, cpuSeconds, findPids, machineFacts, peakRssBytes, rssBytes } from "../../loadtest/bench/proc.js";
 import { ROOT } from "../../scripts/stack/index.js";
 import { BENCH_STREAMS, createBenchQueues, populateBenchStreams } from "./populate.js";
@@ -126,19 +126,17 @@ async function rabbitSize(queues: number, log: (line: string) => void): Promise<
       ["family", "queue_consumer_count"],
       ["vhost", vhost],
     ]);
-    const endpoint = await measureCalls({
-      target: "RabbitMQ",
-      call: "/metrics/detailed",
-      calls: callsFor(queues),
-      work: () => fetchBody(`${PROMETHEUS_URL}/metrics/detailed?${query}`),
-      brokerCpu,
-    });
     const env = { RABBITMQ_SOURCE: "prometheus", RABBITMQ_VHOSTS: vhost, RABBITMQ_PROMETHEUS_URL: PROMETHEUS_URL };
     const sources = rabbitmqAdapter.depth.createSources(readSettings(rabbitmqAdapter.settings, { env }), {
       filter: NameFilter.all(),
       logger,
     });
-    const poll = await measurePoll({
+    const [endpoint, poll] = await measurePollAgainst({
+      endpoint: {
+        target: "RabbitMQ",
+        call: "/metrics/detailed",
+        work: () => fetchBody(`${PROMETHEUS_URL}/metrics/detailed?${query}`),
+      },
       target: "prometheus source",
       call: "poll",
       sources,
@@ -182,13 +180,6 @@ async function natsSize(consumers: number, log: (line: string) => void): Promise
       `  ${population.consumers} consumers (${population.withBacklog} with a backlog) in ` +
         `${((performance.now() - started) / 1000).toFixed(1)} s`,
     );
-    const endpoint = await measureCalls({
-      target: "nats-server",
-      call: "/jsz?consumers=true",
-      calls: callsFor(consumers),
-      work: () => fetchBody(`${server.monitorUrl}/jsz?consumers=true`),
-      brokerCpu,
-    });
     const rows: SweepRow[] = [];
     for (const [kind, env] of [
       ["jetstream", { NATS_URL: server.url }],
@@ -198,7 +189,12 @@ async function natsSize(consumers: number, log: (line: string) => void): Promise
         filter: NameFilter.all(),
         logger,
       });
-      const poll = await measurePoll({
+      const [endpoint, poll] = await measurePollAgainst({
+        endpoint: {
+          target: "nats-server",
+          call: "/jsz?consumers=true",
+          work: () => fetchBody(`${server.monitorUrl}/jsz?consumers=true`),
+        },
         target: `${kind} source`,
         call: "poll",
         sources,

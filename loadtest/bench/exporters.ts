@@ -9,7 +9,15 @@ import { join } from "node:path";
 import { exactPattern, freePort, waitFor, type DepthSource } from "@queuescale/core";
 import { findSamples, parseExposition } from "@queuescale/test-support/scrape";
 import { ROOT } from "../../scripts/stack/index.js";
-import { Children, fetchBody, measureCalls, ownCpuSeconds, type Measurement } from "./measure.js";
+import {
+  Children,
+  fetchBody,
+  measureAlternately,
+  measureCalls,
+  ownCpuSeconds,
+  type CallSpec,
+  type Measurement,
+} from "./measure.js";
 import { cpuSeconds } from "./proc.js";
 
 export const OUR_EXPORTER = join(ROOT, "exporter", "dist", "main.js");
@@ -119,6 +127,42 @@ export async function startKbuddeExporter(
     },
   );
   return { child, pid: child.pid!, metricsUrl };
+}
+
+/**
+ * A poll of `sources` in this process (`calls` times) in turns with calls of the broker's own
+ * endpoint, for a ratio of the two that the machine's other work moves less; closes `sources`.
+ * Resolves with the endpoint's measurement, then the poll's.
+ */
+export async function measurePollAgainst(options: {
+  endpoint: Omit<CallSpec, "brokerCpu">;
+  target: string;
+  call: string;
+  sources: readonly DepthSource[];
+  calls: number;
+  brokerCpu: () => number;
+}): Promise<[Measurement, Measurement]> {
+  const { sources, brokerCpu } = options;
+  let readings = 0;
+  try {
+    return await measureAlternately(
+      options.calls,
+      { ...options.endpoint, brokerCpu },
+      {
+        target: options.target,
+        call: options.call,
+        brokerCpu,
+        processCpu: ownCpuSeconds,
+        work: async () => {
+          const snapshots = await Promise.all(sources.map((source) => source.poll(AbortSignal.timeout(120_000))));
+          readings = snapshots.reduce((total, snapshot) => total + snapshot.readings.length, 0);
+        },
+        depthFigures: () => readings,
+      },
+    );
+  } finally {
+    await Promise.all(sources.map((source) => source.close()));
+  }
 }
 
 /**

@@ -78,6 +78,66 @@ export async function measureCalls(options: {
   };
 }
 
+/** One kind of call of measureAlternately. */
+export interface CallSpec {
+  target: string;
+  call: string;
+  work: () => Promise<unknown>;
+  processCpu?: () => number;
+  brokerCpu: () => number;
+  depthFigures?: () => number | undefined;
+}
+
+/**
+ * Makes the calls of `first` and `second` in turns, `calls` times each (after one warm-up call
+ * each), and accounts each call's time and the CPU used around it. Whatever else the machine or the
+ * broker does meanwhile (RabbitMQ emits its statistics every 5 s) then falls on both alike: the
+ * ratio of the medians of two blocks of calls one after the other moved by a third between runs.
+ * Each call starts after a full garbage collection (when node runs with --expose-gc) and
+ * `restMs` of rest, as the exporter's polls, 5 s apart, find their heap and their broker: calls
+ * back to back otherwise pay for the previous call's garbage, in this process and the broker's.
+ */
+export async function measureAlternately(
+  calls: number,
+  first: CallSpec,
+  second: CallSpec,
+  restMs = 200,
+): Promise<[Measurement, Measurement]> {
+  const collect = (globalThis as { gc?: () => void }).gc;
+  const specs = [first, second];
+  const durations: number[][] = [[], []];
+  const processCpu = [0, 0];
+  const brokerCpu = [0, 0];
+  for (const spec of specs) await spec.work();
+  for (let index = 0; index < calls; index++) {
+    for (const [which, spec] of specs.entries()) {
+      collect?.();
+      await new Promise((resolve) => setTimeout(resolve, restMs));
+      const processBefore = spec.processCpu?.() ?? 0;
+      const brokerBefore = spec.brokerCpu();
+      const started = performance.now();
+      await spec.work();
+      durations[which]!.push(performance.now() - started);
+      brokerCpu[which]! += spec.brokerCpu() - brokerBefore;
+      processCpu[which]! += (spec.processCpu?.() ?? 0) - processBefore;
+    }
+  }
+  const measurement = (which: number): Measurement => {
+    const spec = specs[which]!;
+    return {
+      target: spec.target,
+      call: spec.call,
+      calls,
+      medianMs: quantile(durations[which]!, 0.5),
+      p99Ms: quantile(durations[which]!, 0.99),
+      processCpuMs: spec.processCpu ? (processCpu[which]! * 1000) / calls : undefined,
+      brokerCpuMs: (brokerCpu[which]! * 1000) / calls,
+      depthFigures: spec.depthFigures?.(),
+    };
+  };
+  return [measurement(0), measurement(1)];
+}
+
 /** A GET whose whole body is read, failing on anything but 200. */
 export async function fetchBody(url: string, init: RequestInit = {}): Promise<string> {
   const response = await fetch(url, { ...init, signal: AbortSignal.timeout(180_000) });
