@@ -101,9 +101,11 @@ try {
   const opened = await Promise.all(
     idle.map(
       (queue) =>
-        new Promise<ReturnType<ScalerClient["streamIsActive"]>>((resolve) => {
+        new Promise<ReturnType<ScalerClient["streamIsActive"]>>((resolve, reject) => {
           const stream = client.streamIsActive(trigger(queue.name));
-          stream.on("error", () => undefined);
+          // A stream the exporter ends (UNAVAILABLE while the broker cannot be read) would
+          // otherwise leave this waiting for its first answer for ever.
+          stream.on("error", (error: Error) => reject(new Error(`StreamIsActive for ${queue.name}: ${error.message}`)));
           stream.on("data", (message: { result: boolean }) => {
             if (message.result && queue.name === flipped) receivedAt ??= performance.now();
             resolve(stream);
