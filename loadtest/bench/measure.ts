@@ -89,11 +89,11 @@ export interface CallSpec {
 }
 
 /**
- * Makes the calls of `first` and `second` in turns, `calls` times each (after one warm-up call
- * each), and accounts each call's time and the CPU used around it. Whatever else the machine or the
+ * Makes the calls of `first` and `second` in turns (first, second, second, first…), `calls` times
+ * each (after one warm-up call each), and accounts each call's time and the CPU used around it. Whatever else the machine or the
  * broker does meanwhile (RabbitMQ emits its statistics every 5 s) then falls on both alike: the
  * ratio of the medians of two blocks of calls one after the other moved by a third between runs.
- * Each call starts after a full garbage collection (when node runs with --expose-gc) and
+ * Each call starts after a full garbage collection (when node runs with --expose-gc) and about
  * `restMs` of rest, as the exporter's polls, 5 s apart, find their heap and their broker: calls
  * back to back otherwise pay for the previous call's garbage, in this process and the broker's.
  */
@@ -110,9 +110,14 @@ export async function measureAlternately(
   const brokerCpu = [0, 0];
   for (const spec of specs) await spec.work();
   for (let index = 0; index < calls; index++) {
-    for (const [which, spec] of specs.entries()) {
+    // First, second, then second, first: a drift over the run falls on both alike.
+    const order = index % 2 === 0 ? [0, 1] : [1, 0];
+    for (const which of order) {
+      const spec = specs[which]!;
       collect?.();
-      await new Promise((resolve) => setTimeout(resolve, restMs));
+      // A rest of random length, so that nothing periodic (a broker's statistics every 5 s) keeps
+      // falling on the same one of the two.
+      await new Promise((resolve) => setTimeout(resolve, restMs * (0.5 + Math.random())));
       const processBefore = spec.processCpu?.() ?? 0;
       const brokerBefore = spec.brokerCpu();
       const started = performance.now();
