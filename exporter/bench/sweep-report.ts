@@ -68,8 +68,8 @@ export function sweepMarkdown(result: SweepResult, chartPath: string): string {
     `![Exporter cost by size](${chartPath})`,
     "",
     "- **poll** and the **broker endpoint** are called in turns (endpoint, poll, poll, endpoint…; " +
-      `${callsPerSize(rows)} calls each), each call after a full garbage collection in the benchmark process ` +
-      "and 0.1 to 0.3 s of rest (as polls 5 s apart find their heap), in the same run (median); the poll runs in the " +
+      `${callsPerSize(rows)} calls each), each call after 0.1 to 0.3 s of rest, in the same run (median); ` +
+      "the poll runs in the " +
       "benchmark process, whose CPU is the poll's CPU; broker CPU is the broker process's over the same calls.",
     "- The **exporter** then runs as its own process (polling every 5 s, its default; started with " +
       "`--optimize-for-size`, as the image starts it) under the scrape load " +

@@ -93,9 +93,8 @@ export interface CallSpec {
  * each (after one warm-up call each), and accounts each call's time and the CPU used around it. Whatever else the machine or the
  * broker does meanwhile (RabbitMQ emits its statistics every 5 s) then falls on both alike: the
  * ratio of the medians of two blocks of calls one after the other moved by a third between runs.
- * Each call starts after a full garbage collection (when node runs with --expose-gc) and about
- * `restMs` of rest, as the exporter's polls, 5 s apart, find their heap and their broker: calls
- * back to back otherwise pay for the previous call's garbage, in this process and the broker's.
+ * Each call starts after about `restMs` of rest, as the exporter's polls, 5 s apart, find their
+ * broker, not busy with the call before.
  */
 export async function measureAlternately(
   calls: number,
@@ -103,7 +102,6 @@ export async function measureAlternately(
   second: CallSpec,
   restMs = 200,
 ): Promise<[Measurement, Measurement]> {
-  const collect = (globalThis as { gc?: () => void }).gc;
   const specs = [first, second];
   const durations: number[][] = [[], []];
   const processCpu = [0, 0];
@@ -114,7 +112,6 @@ export async function measureAlternately(
     const order = index % 2 === 0 ? [0, 1] : [1, 0];
     for (const which of order) {
       const spec = specs[which]!;
-      collect?.();
       // A rest of random length, so that nothing periodic (a broker's statistics every 5 s) keeps
       // falling on the same one of the two.
       await new Promise((resolve) => setTimeout(resolve, restMs * (0.5 + Math.random())));
