@@ -90,9 +90,10 @@ export interface CallSpec {
 
 /**
  * Makes the calls of `first` and `second` in turns (first, second, second, first…), `calls` times
- * each (after one warm-up call each), and accounts each call's time and the CPU used around it. Whatever else the machine or the
- * broker does meanwhile (RabbitMQ emits its statistics every 5 s) then falls on both alike: the
- * ratio of the medians of two blocks of calls one after the other moved by a third between runs.
+ * each (after one warm-up call each), and accounts each call's time and the CPU used around it.
+ * Whatever else the machine or the broker does meanwhile (RabbitMQ emits its statistics every 5 s)
+ * then falls on both alike: the ratio of the medians of two blocks of calls one after the other
+ * moved by a third between runs.
  * Each call starts after about `restMs` of rest, as the exporter's polls, 5 s apart, find their
  * broker, not busy with the call before.
  */
