@@ -101,8 +101,6 @@ function consumerKey(consumer: ConsumerState): string {
  */
 export class DurableConsumers {
   private known = new Map<string, boolean>();
-  /** The kinds of the entries of the last answer learnt or checked, by object: no key to build twice. */
-  private current = new Map<ConsumerState, boolean>();
 
   /**
    * Takes the kinds from an answer with config; forgets consumers it no longer lists. Returns how
@@ -110,32 +108,20 @@ export class DurableConsumers {
    */
   learn(report: JszReport): number {
     const next = new Map<string, boolean>();
-    const current = new Map<ConsumerState, boolean>();
     let unknown = 0;
     for (const consumer of report.consumers) {
       const key = consumerKey(consumer);
       if (!this.known.has(key)) unknown++;
-      const durable = isDurable(consumer);
-      next.set(key, durable);
-      current.set(consumer, durable);
+      next.set(key, isDurable(consumer));
     }
     this.known = next;
-    this.current = current;
     return unknown;
   }
 
   /** True when every consumer of an answer without config is known. */
   knowsAll(report: JszReport): boolean {
-    const current = new Map<ConsumerState, boolean>();
-    for (const consumer of report.consumers) {
-      const durable = this.known.get(consumerKey(consumer));
-      if (durable === undefined) return false;
-      current.set(consumer, durable);
-    }
-    this.current = current;
-    return true;
+    return report.consumers.every((consumer) => this.known.has(consumerKey(consumer)));
   }
 
-  readonly isDurable = (consumer: ConsumerState): boolean =>
-    this.current.get(consumer) ?? this.known.get(consumerKey(consumer)) === true;
+  readonly isDurable = (consumer: ConsumerState): boolean => this.known.get(consumerKey(consumer)) === true;
 }
