@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { SourceError } from "../../sources/types.js";
+import { parseApiAnswer } from "./api-answer.js";
 import { isConsumerState, type ConsumerState } from "./consumer.js";
 
 /** JetStream API error code: the stream is gone (deleted between listing and asking). */
@@ -11,16 +12,11 @@ export function consumerListSubject(stream: string): string {
 }
 
 /** Consumer entries are checked by isConsumerState, one by one. */
-const consumerListResponse = z.union([
-  z.object({
-    total: z.number().int().nonnegative(),
-    limit: z.number().int().positive(),
-    consumers: z.array(z.unknown()).nullish(),
-  }),
-  z.object({
-    error: z.object({ code: z.number(), err_code: z.number().optional(), description: z.string().optional() }),
-  }),
-]);
+const consumerListResult = z.object({
+  total: z.number().int().nonnegative(),
+  limit: z.number().int().positive(),
+  consumers: z.array(z.unknown()).nullish(),
+});
 
 /** One page of a stream's consumers. */
 export interface ConsumerListPage {
@@ -36,30 +32,14 @@ export interface ConsumerListPage {
  * null when the stream no longer exists, as when it was deleted after the stream list was read.
  */
 export function parseConsumerListPage(body: string): ConsumerListPage | null {
-  let json: unknown;
-  try {
-    json = JSON.parse(body);
-  } catch (error) {
-    throw new SourceError("parse", "JetStream consumer list answered with something other than JSON", {
-      cause: error,
-    });
-  }
-  const parsed = consumerListResponse.safeParse(json);
-  if (!parsed.success) throw new SourceError("parse", "unexpected JetStream consumer list answer");
-  if ("error" in parsed.data) {
-    const { code, err_code: errCode, description } = parsed.data.error;
-    if (errCode === STREAM_NOT_FOUND) return null;
-    throw new SourceError(
-      code === 403 ? "auth" : "unknown",
-      `JetStream consumer list failed: ${description ?? "error"} (${errCode ?? code})`,
-    );
-  }
-  const consumers = parsed.data.consumers ?? [];
+  const page = parseApiAnswer(body, "JetStream consumer list", consumerListResult, STREAM_NOT_FOUND);
+  if (page === null) return null;
+  const consumers = page.consumers ?? [];
   for (const consumer of consumers) {
     if (!isConsumerState(consumer))
       throw new SourceError("parse", "unexpected consumer entry in JetStream consumer list");
   }
-  return { total: parsed.data.total, limit: parsed.data.limit, consumers: consumers as ConsumerState[] };
+  return { total: page.total, limit: page.limit, consumers: consumers as ConsumerState[] };
 }
 
 /**

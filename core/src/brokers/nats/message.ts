@@ -1,17 +1,11 @@
 import { z } from "zod";
 import { SourceError } from "../../sources/types.js";
+import { parseApiAnswer } from "./api-answer.js";
 
 /** JetStream API error code for "no message found". */
 const NO_MESSAGE_FOUND = 10037;
 
-const messageGetResponse = z.union([
-  z.object({
-    message: z.object({ seq: z.number(), time: z.string() }),
-  }),
-  z.object({
-    error: z.object({ code: z.number(), err_code: z.number().optional(), description: z.string().optional() }),
-  }),
-]);
+const messageGetResult = z.object({ message: z.object({ seq: z.number(), time: z.string() }) });
 
 export interface StoredMessageRef {
   readonly seq: number;
@@ -25,27 +19,11 @@ export interface StoredMessageRef {
  * time are kept; the payload is never decoded. `null` when no such message exists.
  */
 export function parseMessageGetResponse(body: string): StoredMessageRef | null {
-  let json: unknown;
-  try {
-    json = JSON.parse(body);
-  } catch (error) {
-    throw new SourceError("parse", "JetStream message look-up answered with something other than JSON", {
-      cause: error,
-    });
-  }
-  const parsed = messageGetResponse.safeParse(json);
-  if (!parsed.success) throw new SourceError("parse", "unexpected JetStream message look-up answer");
-  if ("error" in parsed.data) {
-    const { code, err_code: errCode, description } = parsed.data.error;
-    if (errCode === NO_MESSAGE_FOUND) return null;
-    throw new SourceError(
-      code === 403 ? "auth" : "unknown",
-      `JetStream message look-up failed: ${description ?? "error"} (${errCode ?? code})`,
-    );
-  }
-  const storedAtMs = Date.parse(parsed.data.message.time);
+  const found = parseApiAnswer(body, "JetStream message look-up", messageGetResult, NO_MESSAGE_FOUND);
+  if (found === null) return null;
+  const storedAtMs = Date.parse(found.message.time);
   if (!Number.isFinite(storedAtMs)) throw new SourceError("parse", "JetStream message has an unreadable time");
-  return { seq: parsed.data.message.seq, storedAtMs };
+  return { seq: found.message.seq, storedAtMs };
 }
 
 /** The earliest of several look-ups (one per filter subject). */
