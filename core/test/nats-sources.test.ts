@@ -275,3 +275,37 @@ describe("/jsz source failures", () => {
     expect((await pollError(source)).message).not.toContain("hunter2");
   });
 });
+
+describe("both sources: consumer names that are not ASCII", () => {
+  // Answers of ASCII bytes are copied, others decoded as UTF-8 (decodeAnswer): a name outside
+  // ASCII must come out whole through either path.
+  const names = ["wörker-ß", "作業者", "plain"];
+  let server: NatsTestServer;
+  let scenario: JetStreamScenario;
+
+  beforeAll(async () => {
+    server = await startNatsServer();
+    scenario = await JetStreamScenario.create(server.url);
+    for (const name of names) await scenario.addPullConsumer(name);
+    await scenario.publish("x", 2);
+  }, 60_000);
+  afterAll(async () => {
+    await scenario?.dispose();
+    await server?.stop();
+  });
+
+  it.each([
+    ["JetStream API", () => sourcesFor({ NATS_URL: server.url })],
+    ["/jsz", () => sourcesFor({ NATS_MONITOR_URL: server.monitorUrl })],
+  ])("the %s source reports each by its name", async (_kind, create) => {
+    const [source] = create();
+    try {
+      const { readings } = await source!.poll(AbortSignal.timeout(10_000));
+      const byName = new Map(readings.map((reading) => [reading.labels.consumer, reading.depth]));
+      expect([...byName.keys()].sort()).toEqual([...names].sort());
+      for (const name of names) expect(byName.get(name)).toBe(2);
+    } finally {
+      await source!.close();
+    }
+  });
+});

@@ -5,6 +5,7 @@ import { Semaphore } from "../../util/semaphore.js";
 import { untilAborted } from "../../util/promises.js";
 import type { NameFilter } from "../../sources/filter.js";
 import { SourceError, type DepthSource, type QueueReading, type Snapshot } from "../../sources/types.js";
+import { decodeAnswer } from "../../sources/body.js";
 import {
   ageSeconds,
   consumerDepth,
@@ -174,7 +175,7 @@ export class JetStreamSource implements DepthSource {
     const page = (offset: number) =>
       this.pages.run(async () => {
         const answer = await nc.request(subject, JSON.stringify({ offset }), { timeout: this.requestTimeoutMs });
-        return parseConsumerListPage(answer.string());
+        return parseConsumerListPage(decodeAnswer(answer.data));
       });
     const first = await page(0);
     if (!first) return [];
@@ -190,7 +191,7 @@ export class JetStreamSource implements DepthSource {
     const found = await Promise.all(
       firstUnfinishedLookups(consumer).map(async (query) => {
         const answer = await nc.request(subject, JSON.stringify(query), { timeout: this.requestTimeoutMs });
-        return parseMessageGetResponse(answer.string());
+        return parseMessageGetResponse(decodeAnswer(answer.data));
       }),
     );
     return earliestMessage(found);
