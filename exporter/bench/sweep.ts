@@ -30,7 +30,7 @@ import { uniqueName } from "@queuescale/test-support/names";
 import { renderVegaLite } from "../../autoscaler/src/sim/chart.js";
 import { EXPORTER_BLOCK, writeBlock } from "../../loadtest/bench/doc-blocks.js";
 import { BENCH_NATS_SERVER, measurePollAgainst, startOurExporter } from "../../loadtest/bench/exporters.js";
-import { Children, cleanUpOnExit, fetchBody, type Measurement } from "../../loadtest/bench/measure.js";
+import { Children, cleanUpOnExit, pairedRatio, type Measurement } from "../../loadtest/bench/measure.js";
 import { beamPid, cpuSeconds, findPids, machineFacts, peakRssBytes, rssBytes } from "../../loadtest/bench/proc.js";
 import { ROOT } from "../../scripts/stack/index.js";
 import { BENCH_STREAMS, createBenchQueues, populateBenchStreams } from "./populate.js";
@@ -95,10 +95,17 @@ async function exporterUnderLoad(
   }
 }
 
-function pollRow(measurement: Measurement, endpoint: Measurement) {
+function pollRow({
+  poll: measurement,
+  endpoint,
+  endpointBytes,
+}: Record<"poll" | "endpoint" | "endpointBytes", Measurement>) {
   return {
     calls: measurement.calls,
     endpointMs: endpoint.medianMs,
+    endpointBytesMs: endpointBytes.medianMs,
+    pollRatio: pairedRatio(measurement, endpoint),
+    pollBytesRatio: pairedRatio(measurement, endpointBytes),
     endpointP99Ms: endpoint.p99Ms,
     endpointBrokerCpuMs: endpoint.brokerCpuMs,
     pollMs: measurement.medianMs,
@@ -131,21 +138,19 @@ async function rabbitSize(queues: number, log: (line: string) => void): Promise<
       filter: NameFilter.all(),
       logger,
     });
-    const [endpoint, poll] = await measurePollAgainst({
-      endpoint: {
-        target: "RabbitMQ",
-        call: "/metrics/detailed",
-        work: () => fetchBody(`${PROMETHEUS_URL}/metrics/detailed?${query}`),
-      },
+    const measured = await measurePollAgainst({
+      endpoint: { target: "RabbitMQ", call: "/metrics/detailed", url: `${PROMETHEUS_URL}/metrics/detailed?${query}` },
       target: "prometheus source",
       call: "poll",
       sources,
       calls: callsFor(queues),
       brokerCpu,
     });
+    const { endpoint, poll } = measured;
     const readings = poll.depthFigures ?? 0;
     log(
-      `    /metrics/detailed ${endpoint.medianMs.toFixed(1)} ms, poll ${poll.medianMs.toFixed(1)} ms (${readings} read)`,
+      `    /metrics/detailed ${endpoint.medianMs.toFixed(1)} ms, poll ${poll.medianMs.toFixed(1)} ms ` +
+        `(${pairedRatio(poll, endpoint).toFixed(2)}×; ${readings} read)`,
     );
     const served = await exporterUnderLoad(env, queues, { vhost });
     log(
@@ -158,7 +163,7 @@ async function rabbitSize(queues: number, log: (line: string) => void): Promise<
         source: "prometheus",
         endpoint: "/metrics/detailed",
         readings,
-        ...pollRow(poll, endpoint),
+        ...pollRow(measured),
         ...served,
       },
     ];
@@ -189,11 +194,11 @@ async function natsSize(consumers: number, log: (line: string) => void): Promise
         filter: NameFilter.all(),
         logger,
       });
-      const [endpoint, poll] = await measurePollAgainst({
+      const measured = await measurePollAgainst({
         endpoint: {
           target: "nats-server",
           call: "/jsz?consumers=true",
-          work: () => fetchBody(`${server.monitorUrl}/jsz?consumers=true`),
+          url: `${server.monitorUrl}/jsz?consumers=true`,
         },
         target: `${kind} source`,
         call: "poll",
@@ -201,9 +206,11 @@ async function natsSize(consumers: number, log: (line: string) => void): Promise
         calls: callsFor(consumers),
         brokerCpu,
       });
+      const { endpoint, poll } = measured;
       const readings = poll.depthFigures ?? 0;
       log(
-        `    /jsz ${endpoint.medianMs.toFixed(1)} ms, ${kind} poll ${poll.medianMs.toFixed(1)} ms (${readings} read)`,
+        `    /jsz ${endpoint.medianMs.toFixed(1)} ms, ${kind} poll ${poll.medianMs.toFixed(1)} ms ` +
+          `(${pairedRatio(poll, endpoint).toFixed(2)}×; ${readings} read)`,
       );
       const served = await exporterUnderLoad(env, population.consumers, {});
       log(
@@ -215,7 +222,7 @@ async function natsSize(consumers: number, log: (line: string) => void): Promise
         source: kind,
         endpoint: "/jsz?consumers=true",
         readings,
-        ...pollRow(poll, endpoint),
+        ...pollRow(measured),
         ...served,
       });
     }

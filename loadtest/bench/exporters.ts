@@ -12,10 +12,10 @@ import { ROOT } from "../../scripts/stack/index.js";
 import {
   Children,
   fetchBody,
+  fetchBytes,
   measureAlternately,
   measureCalls,
   ownCpuSeconds,
-  type CallSpec,
   type Measurement,
 } from "./measure.js";
 import { cpuSeconds } from "./proc.js";
@@ -131,23 +131,28 @@ export async function startKbuddeExporter(
 
 /**
  * A poll of `sources` in this process (`calls` times) in turns with calls of the broker's own
- * endpoint, for a ratio of the two that the machine's other work moves less; closes `sources`.
- * Resolves with the endpoint's measurement, then the poll's.
+ * endpoint, read as text as any client reads it and as bytes only (the floor under any poll that
+ * parses the answer), for ratios that the machine's other work moves less; closes `sources`.
  */
 export async function measurePollAgainst(options: {
-  endpoint: Omit<CallSpec, "brokerCpu">;
+  endpoint: { target: string; call: string; url: string };
   target: string;
   call: string;
   sources: readonly DepthSource[];
   calls: number;
   brokerCpu: () => number;
-}): Promise<[Measurement, Measurement]> {
-  const { sources, brokerCpu } = options;
+}): Promise<{ endpoint: Measurement; endpointBytes: Measurement; poll: Measurement }> {
+  const { sources, brokerCpu, endpoint } = options;
   let readings = 0;
   try {
-    return await measureAlternately(
-      options.calls,
-      { ...options.endpoint, brokerCpu },
+    const [text, bytes, poll] = await measureAlternately(options.calls, [
+      { target: endpoint.target, call: endpoint.call, brokerCpu, work: () => fetchBody(endpoint.url) },
+      {
+        target: endpoint.target,
+        call: `${endpoint.call}, bytes only`,
+        brokerCpu,
+        work: () => fetchBytes(endpoint.url),
+      },
       {
         target: options.target,
         call: options.call,
@@ -159,7 +164,8 @@ export async function measurePollAgainst(options: {
         },
         depthFigures: () => readings,
       },
-    );
+    ]);
+    return { endpoint: text!, endpointBytes: bytes!, poll: poll! };
   } finally {
     await Promise.all(sources.map((source) => source.close()));
   }

@@ -22,6 +22,8 @@ export interface Measurement {
   /** Depth figures the call yielded (series or readings), to show each row read the same queues. */
   depthFigures?: number;
   note?: string;
+  /** Each call's time, in the order of the rounds of measureAlternately. */
+  roundsMs?: number[];
 }
 
 export function quantile(values: readonly number[], q: number): number {
@@ -89,32 +91,32 @@ export interface CallSpec {
 }
 
 /**
- * Makes the calls of `first` and `second` in turns (first, second, second, first…), `calls` times
- * each (after one warm-up call each), and accounts each call's time and the CPU used around it.
- * Whatever else the machine or the broker does meanwhile (RabbitMQ emits its statistics every 5 s)
- * then falls on both alike: the ratio of the medians of two blocks of calls one after the other
- * moved by a third between runs.
+ * Makes the calls of `specs` in rounds, `calls` rounds (after one warm-up call each), the order
+ * reversed every other round (first, second, third, then third, second, first…), and accounts each
+ * call's time and the CPU used around it. Whatever else the machine or the broker does meanwhile
+ * (RabbitMQ emits its statistics every 5 s) then falls on all alike: the ratio of the medians of two
+ * blocks of calls one after the other moved by a third between runs.
  * Each call starts after about `restMs` of rest, as the exporter's polls, 5 s apart, find their
- * broker, not busy with the call before.
+ * broker, not busy with the call before. Resolves with one measurement per spec, in their order,
+ * each with its durations by round (for pairedRatio).
  */
 export async function measureAlternately(
   calls: number,
-  first: CallSpec,
-  second: CallSpec,
+  specs: readonly CallSpec[],
   restMs = 200,
-): Promise<[Measurement, Measurement]> {
-  const specs = [first, second];
-  const durations: number[][] = [[], []];
-  const processCpu = [0, 0];
-  const brokerCpu = [0, 0];
+): Promise<Measurement[]> {
+  const durations: number[][] = specs.map(() => []);
+  const processCpu = specs.map(() => 0);
+  const brokerCpu = specs.map(() => 0);
   for (const spec of specs) await spec.work();
+  const forward = specs.map((_spec, which) => which);
+  const backward = [...forward].reverse();
   for (let index = 0; index < calls; index++) {
-    // First, second, then second, first: a drift over the run falls on both alike.
-    const order = index % 2 === 0 ? [0, 1] : [1, 0];
-    for (const which of order) {
+    // A drift over the run falls on all alike.
+    for (const which of index % 2 === 0 ? forward : backward) {
       const spec = specs[which]!;
       // A rest of random length, so that nothing periodic (a broker's statistics every 5 s) keeps
-      // falling on the same one of the two.
+      // falling on the same one.
       await new Promise((resolve) => setTimeout(resolve, restMs * (0.5 + Math.random())));
       const processBefore = spec.processCpu?.() ?? 0;
       const brokerBefore = spec.brokerCpu();
@@ -125,20 +127,36 @@ export async function measureAlternately(
       processCpu[which]! += (spec.processCpu?.() ?? 0) - processBefore;
     }
   }
-  const measurement = (which: number): Measurement => {
-    const spec = specs[which]!;
-    return {
-      target: spec.target,
-      call: spec.call,
-      calls,
-      medianMs: quantile(durations[which]!, 0.5),
-      p99Ms: quantile(durations[which]!, 0.99),
-      processCpuMs: spec.processCpu ? (processCpu[which]! * 1000) / calls : undefined,
-      brokerCpuMs: (brokerCpu[which]! * 1000) / calls,
-      depthFigures: spec.depthFigures?.(),
-    };
-  };
-  return [measurement(0), measurement(1)];
+  return specs.map((spec, which) => ({
+    target: spec.target,
+    call: spec.call,
+    calls,
+    medianMs: quantile(durations[which]!, 0.5),
+    p99Ms: quantile(durations[which]!, 0.99),
+    processCpuMs: spec.processCpu ? (processCpu[which]! * 1000) / calls : undefined,
+    brokerCpuMs: (brokerCpu[which]! * 1000) / calls,
+    depthFigures: spec.depthFigures?.(),
+    roundsMs: durations[which],
+  }));
+}
+
+/**
+ * The median over rounds of `a`'s time over `b`'s, both measured by measureAlternately in the same
+ * rounds. Two calls of one round are a second apart and find the machine alike; the ratio of two
+ * medians mixes rounds where the machine was quiet with rounds where it was not (on this kind of
+ * shared machine, a call's time can double for minutes).
+ */
+export function pairedRatio(a: Measurement, b: Measurement): number {
+  const ratios = (a.roundsMs ?? []).map((ms, round) => ms / b.roundsMs![round]!);
+  return ratios.length === 0 ? NaN : quantile(ratios, 0.5);
+}
+
+/** A GET whose body is read as bytes and not decoded (what an answer costs before any client work). */
+export async function fetchBytes(url: string): Promise<number> {
+  const response = await fetch(url, { signal: AbortSignal.timeout(180_000) });
+  const body = await response.arrayBuffer();
+  if (!response.ok) throw new Error(`${new URL(url).pathname} answered ${response.status}`);
+  return body.byteLength;
 }
 
 /** A GET whose whole body is read, failing on anything but 200. */
