@@ -77,7 +77,8 @@ export function sweepMarkdown(result: SweepResult, chartPath: string): string {
     "- **poll** and the **broker endpoint** are called in rounds (endpoint, endpoint as bytes, poll, then " +
       `the other way round; ${callsPerSize(rows)} rounds), each call after 0.1 to 0.3 s of rest, in the ` +
       "same run (median). The endpoint is read as a client reads it, with `fetch` and the body as text; " +
-      "in brackets, as bytes only, not decoded: the floor under any poll that parses the answer. " +
+      "in brackets, as bytes only (Node's http client, the one the sources use, no compression, no " +
+      "decoding): the floor under any poll that parses the answer. " +
       "**poll / endpoint** is the median over rounds of the poll's time over the endpoint call's of the same " +
       "round (in brackets, over the bytes-only call's): calls a second apart find the machine alike, where a " +
       "ratio of two medians mixes quiet rounds with busy ones. The poll runs in the " +

@@ -3,6 +3,7 @@
  * statistics, for an exporter's scrape, a poll of one of our sources, or a broker endpoint.
  */
 import { spawn, type ChildProcess } from "node:child_process";
+import http, { type IncomingMessage } from "node:http";
 import { cpuSeconds, rssBytes } from "./proc.js";
 
 /** What one row of the report says about a target. */
@@ -151,12 +152,18 @@ export function pairedRatio(a: Measurement, b: Measurement): number {
   return ratios.length === 0 ? NaN : quantile(ratios, 0.5);
 }
 
-/** A GET whose body is read as bytes and not decoded (what an answer costs before any client work). */
+/**
+ * A GET whose body is read as bytes, not compressed and not decoded, with Node's http client (the
+ * one our sources use): what an answer costs before any client work, the floor under a poll.
+ */
 export async function fetchBytes(url: string): Promise<number> {
-  const response = await fetch(url, { signal: AbortSignal.timeout(180_000) });
-  const body = await response.arrayBuffer();
-  if (!response.ok) throw new Error(`${new URL(url).pathname} answered ${response.status}`);
-  return body.byteLength;
+  const response = await new Promise<IncomingMessage>((resolve, reject) => {
+    http.get(url, { signal: AbortSignal.timeout(180_000) }, resolve).on("error", reject);
+  });
+  let bytes = 0;
+  for await (const chunk of response) bytes += (chunk as Buffer).byteLength;
+  if (response.statusCode !== 200) throw new Error(`${new URL(url).pathname} answered ${response.statusCode}`);
+  return bytes;
 }
 
 /** A GET whose whole body is read, failing on anything but 200. */

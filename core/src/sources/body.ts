@@ -17,35 +17,32 @@ export const DEFAULT_MAX_RESPONSE_BYTES = 256 * 1024 * 1024;
 export const MAX_RESPONSE_BYTES_RANGE: Range = { min: 1024 * 1024, max: 500 * 1024 * 1024 };
 
 /**
- * Reads a response body as UTF-8 text, at most `maxBytes` of it (after content decoding, so a
- * compressed answer cannot expand past it either). A larger body is a `too_large` failure and its
- * stream is cancelled, which closes the connection rather than reading the rest.
+ * Reads a response body as text, at most `maxBytes` of it (after content decoding, so a
+ * compressed answer cannot expand past it either). A larger body is a `too_large` failure and
+ * `stop` is called to drop the connection rather than read the rest. `body` is the response, or
+ * the decompressor it is piped through.
  */
-export async function readCappedText(response: Response, maxBytes: number, where: string): Promise<string> {
-  const tooLarge = () =>
-    new SourceError("too_large", `${where} answered more than ${maxBytes} bytes (MAX_RESPONSE_BYTES)`);
-  // A declared length is of the encoded body: only conclusive when there is no content encoding.
-  const declared = Number(response.headers.get("content-length") ?? NaN);
-  if (!response.headers.has("content-encoding") && declared > maxBytes) {
-    await response.body?.cancel();
-    throw tooLarge();
-  }
-  if (!response.body) return "";
-  const reader = response.body.getReader();
-  const chunks: Uint8Array[] = [];
+export async function readCappedText(
+  body: AsyncIterable<Buffer>,
+  maxBytes: number,
+  where: string,
+  stop: () => void,
+): Promise<string> {
+  const chunks: Buffer[] = [];
   let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
+  for await (const chunk of body) {
+    total += chunk.byteLength;
     if (total > maxBytes) {
-      await reader.cancel();
-      throw tooLarge();
+      stop();
+      throw tooLarge(where, maxBytes);
     }
-    chunks.push(value);
+    chunks.push(chunk);
   }
   return decodeAnswer(Buffer.concat(chunks, total));
 }
+
+export const tooLarge = (where: string, maxBytes: number) =>
+  new SourceError("too_large", `${where} answered more than ${maxBytes} bytes (MAX_RESPONSE_BYTES)`);
 
 const utf8 = new TextDecoder();
 

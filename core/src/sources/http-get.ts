@@ -1,4 +1,7 @@
-import { DEFAULT_MAX_RESPONSE_BYTES, readCappedText } from "./body.js";
+import http, { type IncomingMessage } from "node:http";
+import https from "node:https";
+import { createGunzip } from "node:zlib";
+import { DEFAULT_MAX_RESPONSE_BYTES, readCappedText, tooLarge } from "./body.js";
 import { SourceError } from "./types.js";
 import { classifyPollError, describeError, redactUrl } from "./errors.js";
 
@@ -6,11 +9,15 @@ import { classifyPollError, describeError, redactUrl } from "./errors.js";
  * HTTP GETs of the depth sources (RabbitMQ management and Prometheus endpoints, NATS monitoring):
  * credentials from the URL travel as a Basic header, every failure becomes a SourceError with one
  * mapping of statuses to reasons, and bodies are read up to MAX_RESPONSE_BYTES.
+ *
+ * Node's http client rather than fetch: reading a 600 KB `/jsz` answer with fetch cost the
+ * poll 9 ms of CPU, more than nats-server spent writing it, and about a third more than this
+ * client (`make bench-exporter`). Both keep connections alive (Node's global agents).
  */
 
 /** A URL split into what is sent on the wire and the credentials that go into a header. */
 export interface HttpEndpoint {
-  /** Base URL without user and password (fetch refuses URLs that carry them). */
+  /** Base URL without user and password (they travel in a header). */
   readonly base: URL;
   /** `Basic …` header value, when credentials are known. */
   readonly authorization?: string;
@@ -55,36 +62,71 @@ export class HttpStatusError extends SourceError {
   }
 }
 
-/** GETs a URL and returns its body as text; non-2xx answers and bodies past the limit become SourceErrors. */
+/**
+ * GETs a URL and returns its body as text; non-2xx answers, bodies past the limit and failures to
+ * connect or read become SourceErrors. Asks for gzip (RabbitMQ's endpoints compress, a 50,000-queue
+ * answer from 22 MB to under 1 MB) and inflates it. Redirects are not followed: a 3xx is a failure.
+ */
 export async function getText(
   endpoint: HttpEndpoint,
   url: URL,
   signal: AbortSignal,
   accept = "text/plain",
 ): Promise<string> {
-  const headers: Record<string, string> = { accept };
+  const where = `GET ${redactUrl(url)}`;
+  const headers: Record<string, string> = { accept, "accept-encoding": "gzip" };
   if (endpoint.authorization) headers.authorization = endpoint.authorization;
-  let response: Response;
-  try {
-    response = await fetch(url, { headers, signal });
-  } catch (error) {
-    // fetch says only "fetch failed"; name the endpoint (without credentials) and keep the cause's
-    // reason. Whatever it is, the server was not reached.
+  // What was thrown while connecting or reading, named; the server may have been reached.
+  const failed = (error: unknown) => {
+    if (error instanceof SourceError) return error;
+    // zlib's codes: the body claimed gzip and was not.
+    if ((error as { code?: unknown }).code?.toString().startsWith("Z_")) {
+      return new SourceError("parse", `${where}: ${describeError(error)}`, { cause: error });
+    }
     const reason = classifyPollError(error);
-    throw new SourceError(
-      reason === "unknown" ? "connection" : reason,
-      `GET ${redactUrl(url)}: ${describeError(error)}`,
-      {
-        cause: error,
-      },
-    );
+    return new SourceError(reason === "unknown" ? "connection" : reason, `${where}: ${describeError(error)}`, {
+      cause: error,
+    });
+  };
+  const client = url.protocol === "https:" ? https : url.protocol === "http:" ? http : undefined;
+  if (!client) throw new SourceError("unknown", `${where}: not an http or https URL`);
+  let response: IncomingMessage;
+  const request = client.get(url, { headers, signal });
+  try {
+    response = await new Promise<IncomingMessage>((resolve, reject) => {
+      request.once("response", resolve);
+      // Kept for the request's whole life: an error after the answer came is read from the body.
+      request.on("error", reject);
+    });
+  } catch (error) {
+    throw failed(error);
   }
-  if (!response.ok) {
-    // Drain the body so the keep-alive connection can be reused.
-    await response.body?.cancel();
-    throw new HttpStatusError(url, response.status);
+  const status = response.statusCode ?? 0;
+  if (status < 200 || status > 299) {
+    // Read and drop the body so the keep-alive connection can be reused.
+    response.resume();
+    throw new HttpStatusError(url, status);
   }
-  return readCappedText(response, endpoint.maxResponseBytes, `GET ${redactUrl(url)}`);
+  const encoding = response.headers["content-encoding"];
+  const compressed = encoding === "gzip";
+  if (encoding !== undefined && encoding !== "identity" && !compressed) {
+    request.destroy();
+    throw new SourceError("parse", `${where} answered content-encoding ${encoding}, not gzip`);
+  }
+  // A declared length is of the encoded body: only conclusive when there is no content encoding.
+  const declared = Number(response.headers["content-length"] ?? NaN);
+  if (!compressed && declared > endpoint.maxResponseBytes) {
+    request.destroy();
+    throw tooLarge(where, endpoint.maxResponseBytes);
+  }
+  const body = compressed ? response.pipe(createGunzip()) : response;
+  if (compressed) response.once("error", (error) => body.destroy(error));
+  try {
+    return await readCappedText(body, endpoint.maxResponseBytes, where, () => request.destroy());
+  } catch (error) {
+    request.destroy();
+    throw failed(error);
+  }
 }
 
 /** GETs a URL and parses its JSON body; a body that is not JSON is a `parse` failure. */

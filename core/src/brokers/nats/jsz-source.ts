@@ -82,6 +82,6 @@ export class JszSource implements DepthSource {
   }
 
   async close(): Promise<void> {
-    // Nothing held open beyond fetch's own connection pool.
+    // Nothing held open beyond the idle keep-alive connections of Node's agent.
   }
 }
