@@ -10,9 +10,9 @@ import { classifyPollError, describeError, redactUrl } from "./errors.js";
  * credentials from the URL travel as a Basic header, every failure becomes a SourceError with one
  * mapping of statuses to reasons, and bodies are read up to MAX_RESPONSE_BYTES.
  *
- * Node's http client rather than fetch: reading a 600 KB `/jsz` answer with fetch cost the
- * poll 9 ms of CPU, more than nats-server spent writing it, and about a third more than this
- * client (`make bench-exporter`). Both keep connections alive (Node's global agents).
+ * Node's http client rather than fetch: reading a 600 KB `/jsz` answer (1,000 consumers) with
+ * fetch cost 11.3 ms of CPU against 8.0 ms with this client (60 alternating rounds), while
+ * nats-server spent 6 to 9 ms writing it. Both keep connections alive (Node's global agents).
  */
 
 /** A URL split into what is sent on the wire and the credentials that go into a header. */
