@@ -18,31 +18,29 @@ export const MAX_RESPONSE_BYTES_RANGE: Range = { min: 1024 * 1024, max: 500 * 10
 
 /**
  * Reads a response body as text, at most `maxBytes` of it (after content decoding, so a
- * compressed answer cannot expand past it either). A larger body is a `too_large` failure and
- * `stop` is called to drop the connection rather than read the rest. `body` is the response, or
- * the decompressor it is piped through.
+ * compressed answer cannot expand past it either). A larger body, or a declared length past the
+ * limit (the length of a body without content encoding), is a `too_large` failure before it is
+ * read further; the caller then drops the connection rather than read the rest. `body` is the
+ * response, or the decompressor it is piped through.
  */
 export async function readCappedText(
   body: AsyncIterable<Buffer>,
   maxBytes: number,
   where: string,
-  stop: () => void,
+  declaredBytes = NaN,
 ): Promise<string> {
+  const tooLarge = () =>
+    new SourceError("too_large", `${where} answered more than ${maxBytes} bytes (MAX_RESPONSE_BYTES)`);
+  if (declaredBytes > maxBytes) throw tooLarge();
   const chunks: Buffer[] = [];
   let total = 0;
   for await (const chunk of body) {
     total += chunk.byteLength;
-    if (total > maxBytes) {
-      stop();
-      throw tooLarge(where, maxBytes);
-    }
+    if (total > maxBytes) throw tooLarge();
     chunks.push(chunk);
   }
   return decodeAnswer(Buffer.concat(chunks, total));
 }
-
-export const tooLarge = (where: string, maxBytes: number) =>
-  new SourceError("too_large", `${where} answered more than ${maxBytes} bytes (MAX_RESPONSE_BYTES)`);
 
 const utf8 = new TextDecoder();
 

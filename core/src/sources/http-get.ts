@@ -1,7 +1,7 @@
 import http, { type IncomingMessage } from "node:http";
 import https from "node:https";
 import { createGunzip } from "node:zlib";
-import { DEFAULT_MAX_RESPONSE_BYTES, readCappedText, tooLarge } from "./body.js";
+import { DEFAULT_MAX_RESPONSE_BYTES, readCappedText } from "./body.js";
 import { SourceError } from "./types.js";
 import { classifyPollError, describeError, redactUrl } from "./errors.js";
 
@@ -113,17 +113,14 @@ export async function getText(
     request.destroy();
     throw new SourceError("parse", `${where} answered content-encoding ${encoding}, not gzip`);
   }
-  // A declared length is of the encoded body: only conclusive when there is no content encoding.
-  const declared = Number(response.headers["content-length"] ?? NaN);
-  if (!compressed && declared > endpoint.maxResponseBytes) {
-    request.destroy();
-    throw tooLarge(where, endpoint.maxResponseBytes);
-  }
   const body = compressed ? response.pipe(createGunzip()) : response;
   if (compressed) response.once("error", (error) => body.destroy(error));
+  // A declared length is of the encoded body: only conclusive when there is no content encoding.
+  const declared = compressed ? NaN : Number(response.headers["content-length"] ?? NaN);
   try {
-    return await readCappedText(body, endpoint.maxResponseBytes, where, () => request.destroy());
+    return await readCappedText(body, endpoint.maxResponseBytes, where, declared);
   } catch (error) {
+    // Past the limit, or broken: the connection is not read further nor reused.
     request.destroy();
     throw failed(error);
   }
