@@ -90,29 +90,35 @@ export function jszReadings(
   return exportedConsumers(led, filter, durable).map((consumer) => consumerReading(consumer));
 }
 
-/** A consumer's identity across answers: a re-created consumer of the same name is another one. */
-function consumerKey(consumer: ConsumerState): string {
-  return `${consumer.stream_name}\u0000${consumer.name}\u0000${consumer.created ?? ""}`;
+/** What is known of one consumer: when it was created (a re-created consumer of the same name is another one), and its kind. */
+interface KnownConsumer {
+  readonly created: string | undefined;
+  readonly durable: boolean;
 }
 
 /**
  * Which consumers are durable, learnt from an answer with config and kept while they exist, so
  * that the answers in between can leave the config out. A consumer's kind never changes.
+ *
+ * Kept by stream, then by name, so the names from JSON.parse are looked up as they are: a key
+ * joined from stream, name and creation time made a new string per consumer and look-up, 0.9 to
+ * 1 ms of each 1,000-consumer poll here against 0.1 to 0.2 ms now.
  */
 export class DurableConsumers {
-  private known = new Map<string, boolean>();
+  private known = new Map<string, Map<string, KnownConsumer>>();
 
   /**
    * Takes the kinds from an answer with config; forgets consumers it no longer lists. Returns how
    * many consumers were not known before.
    */
   learn(report: JszReport): number {
-    const next = new Map<string, boolean>();
+    const next = new Map<string, Map<string, KnownConsumer>>();
     let unknown = 0;
     for (const consumer of report.consumers) {
-      const key = consumerKey(consumer);
-      if (!this.known.has(key)) unknown++;
-      next.set(key, isDurable(consumer));
+      if (this.kind(consumer) === undefined) unknown++;
+      let stream = next.get(consumer.stream_name);
+      if (stream === undefined) next.set(consumer.stream_name, (stream = new Map()));
+      stream.set(consumer.name, { created: consumer.created, durable: isDurable(consumer) });
     }
     this.known = next;
     return unknown;
@@ -120,8 +126,14 @@ export class DurableConsumers {
 
   /** True when every consumer of an answer without config is known. */
   knowsAll(report: JszReport): boolean {
-    return report.consumers.every((consumer) => this.known.has(consumerKey(consumer)));
+    return report.consumers.every((consumer) => this.kind(consumer) !== undefined);
   }
 
-  readonly isDurable = (consumer: ConsumerState): boolean => this.known.get(consumerKey(consumer)) === true;
+  readonly isDurable = (consumer: ConsumerState): boolean => this.kind(consumer) === true;
+
+  /** Whether a consumer is durable; undefined when it has not been seen with config. */
+  private kind(consumer: ConsumerState): boolean | undefined {
+    const known = this.known.get(consumer.stream_name)?.get(consumer.name);
+    return known !== undefined && known.created === consumer.created ? known.durable : undefined;
+  }
 }
