@@ -104,11 +104,12 @@ CONTAINERFILE
   rm -rf "$dir/context"
 }
 
+# --force-rm: a failed step's working container is removed too (buildah keeps it by default).
 engine_build() {
   case "$ENGINE" in
-    docker) docker build --quiet "$@" >/dev/null ;;
-    buildah) buildah bud --quiet --layers --network host "$@" >/dev/null ;;
-    podman) podman build --quiet --layers --network host "$@" >/dev/null ;;
+    docker) docker build --quiet --force-rm "$@" >/dev/null ;;
+    buildah) buildah bud --quiet --layers --force-rm --network host "$@" >/dev/null ;;
+    podman) podman build --quiet --layers --force-rm --network host "$@" >/dev/null ;;
   esac
 }
 
