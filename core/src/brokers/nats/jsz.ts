@@ -90,7 +90,10 @@ export function jszReadings(
   return exportedConsumers(led, filter, durable).map((consumer) => consumerReading(consumer));
 }
 
-/** What is known of one consumer: when it was created (a re-created consumer of the same name is another one), and its kind. */
+/**
+ * What is known of one consumer: its kind, and when it was created (a re-created consumer of the
+ * same name is another one, whose kind must be learnt again).
+ */
 interface KnownConsumer {
   readonly created: string | undefined;
   readonly durable: boolean;
