@@ -10,6 +10,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
+import { quantile } from "@queuescale/core";
 import { writeChart, type ChartPoint } from "../autoscaler/src/sim/chart.js";
 import { LocalStack, ROOT, processedIds, type StatusState } from "./stack/index.js";
 import { watchInterrupt } from "./stack/run-settings.js";
@@ -50,12 +51,6 @@ function recordedWaits(recordFile: string): number[] {
     .map((line) => line.split("\t"))
     .filter((fields) => fields[1] === "1" && fields[3] !== undefined && fields[3] !== "")
     .map((fields) => Number(fields[3]));
-}
-
-function quantile(values: readonly number[], q: number): number | undefined {
-  if (values.length === 0) return undefined;
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)];
 }
 
 async function queryValue(stack: LocalStack, expr: string): Promise<number | undefined> {
@@ -131,7 +126,7 @@ async function runOnce(label: string, components: string[], stopped: () => boole
             `  desired ${String(state.desiredReplicas).padStart(2)}` +
             `  required ${required === undefined ? "   –" : required.toFixed(1).padStart(4)}` +
             `  s ${handler === undefined ? "   –" : `${handler.toFixed(2)}s`}` +
-            `  recent wait ${waits.length === 0 ? "–" : `${((quantile(waits, 0.5) ?? 0) / 1000).toFixed(1)}s`}`,
+            `  recent wait ${waits.length === 0 ? "–" : `${(quantile(waits, 0.5) / 1000).toFixed(1)}s`}`,
         );
       }
       if (drainedAt !== undefined && (last?.replicas ?? 0) <= 1 && state.desiredReplicas <= 1) break;
@@ -169,7 +164,7 @@ async function runOnce(label: string, components: string[], stopped: () => boole
 }
 
 function summary(runs: RunFigures[], targetSeconds: number): void {
-  const seconds = (ms: number | undefined) => (ms === undefined ? "–" : `${(ms / 1000).toFixed(1)} s`);
+  const seconds = (ms: number) => (Number.isNaN(ms) ? "–" : `${(ms / 1000).toFixed(1)} s`);
   const rows: [string, ...string[]][] = [
     ["", ...runs.map((run) => run.label)],
     ["p95 wait", ...runs.map((run) => seconds(quantile(run.waitsMs, 0.95)))],

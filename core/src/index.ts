@@ -37,6 +37,7 @@ export * from "./util/semaphore.js";
 export * from "./util/net.js";
 export * from "./util/wait.js";
 export * from "./util/regexp.js";
+export * from "./util/statistics.js";
 export { getJson, getText, httpEndpoint, endpointUrl, HttpStatusError, type HttpEndpoint } from "./sources/http-get.js";
 export { vhostOfAmqpUrl } from "./brokers/rabbitmq/amqp-reading.js";
 export { onThrowawayChannel } from "./brokers/rabbitmq/throwaway-channel.js";

@@ -10,7 +10,7 @@
  *   - with 1,000 StreamIsActive streams open, the time from the poll that sees a new message to
  *     the client receiving `true`, and the exporter's heap growth for the open streams.
  */
-import { createLogger } from "@queuescale/core";
+import { createLogger, quantile } from "@queuescale/core";
 import { MANAGEMENT_URL, RabbitScenario } from "@queuescale/test-support/rabbitmq/scenario";
 import { eventually } from "@queuescale/test-support/names";
 import { ScalerClient } from "@queuescale/test-support/scaler-client";
@@ -20,11 +20,6 @@ import { startExporter } from "../src/exporter.js";
 const QUEUES = 1_000;
 const ROUNDS = 5;
 const POLL_INTERVAL_SECONDS = 5;
-
-function quantile(values: readonly number[], q: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
-}
 
 const ms = (value: number) => `${value.toFixed(1)} ms`;
 

@@ -8,7 +8,7 @@
  */
 import { request } from "node:http";
 import { setTimeout as delay } from "node:timers/promises";
-import { quantile } from "../../loadtest/bench/measure.js";
+import { quantile } from "@queuescale/core";
 import { threadCpuSeconds } from "../../loadtest/bench/proc.js";
 
 /** What Prometheus 3 sends with a scrape (its default Accept list, gzip, the timeout header). */

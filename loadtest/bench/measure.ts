@@ -4,6 +4,7 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import http, { type IncomingMessage } from "node:http";
+import { medianInterval, quantile } from "@queuescale/core";
 import { cpuSeconds, rssBytes } from "./proc.js";
 
 /** What one row of the report says about a target. */
@@ -25,11 +26,6 @@ export interface Measurement {
   note?: string;
   /** Each call's time, in the order of the rounds of measureAlternately. */
   roundsMs?: number[];
-}
-
-export function quantile(values: readonly number[], q: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
 }
 
 /** CPU of this process (a poll runs in it), in seconds. */
@@ -148,8 +144,20 @@ export async function measureAlternately(
  * shared machine, a call's time can double for minutes).
  */
 export function pairedRatio(a: Measurement, b: Measurement): number {
-  const ratios = (a.roundsMs ?? []).map((ms, round) => ms / b.roundsMs![round]!);
-  return ratios.length === 0 ? NaN : quantile(ratios, 0.5);
+  return quantile(roundRatios(a, b), 0.5);
+}
+
+/**
+ * How far pairedRatio may be off given the spread of the rounds: a (nominal) 95 % bootstrap interval for it.
+ * On a busy machine two sweeps of the same code put one ratio at 0.84× and 1.26×; the interval
+ * says whether a target is met, missed, or not told apart from it by this many rounds.
+ */
+export function pairedRatioInterval(a: Measurement, b: Measurement): { low: number; high: number } {
+  return medianInterval(roundRatios(a, b));
+}
+
+function roundRatios(a: Measurement, b: Measurement): number[] {
+  return (a.roundsMs ?? []).map((ms, round) => ms / b.roundsMs![round]!);
 }
 
 /**

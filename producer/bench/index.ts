@@ -13,7 +13,7 @@ import { cpus, loadavg } from "node:os";
 import amqp from "amqplib";
 import { jetstream, type JetStreamClient } from "@nats-io/jetstream";
 import { connect as natsConnect } from "@nats-io/transport-node";
-import type { BrokerName } from "@queuescale/core";
+import { quantile, type BrokerName } from "@queuescale/core";
 import type { BrokerHarness } from "@queuescale/test-support/broker-harness";
 import { natsHarness } from "@queuescale/test-support/nats/harness";
 import { rabbitmqHarness } from "@queuescale/test-support/rabbitmq/harness";
@@ -70,10 +70,6 @@ function cpuSeconds(pid: number | undefined): number | undefined {
   }
 }
 
-function percentile(sorted: number[], fraction: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * fraction))] ?? NaN;
-}
-
 /** Runs `batches` calls of `sendBatch` from CLIENTS concurrent loops; returns duration and latencies. */
 async function drive(
   batches: number,
@@ -101,8 +97,8 @@ function figure(broker: BrokerName, path: string, run: { seconds: number; latenc
     path,
     messages: batches * BATCH,
     seconds: run.seconds,
-    batchP50Ms: percentile(run.latencies, 0.5),
-    batchP99Ms: percentile(run.latencies, 0.99),
+    batchP50Ms: quantile(run.latencies, 0.5),
+    batchP99Ms: quantile(run.latencies, 0.99),
   };
 }
 
