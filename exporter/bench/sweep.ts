@@ -32,7 +32,13 @@ import { uniqueName } from "@queuescale/test-support/names";
 import { renderVegaLite } from "../../autoscaler/src/sim/chart.js";
 import { EXPORTER_BLOCK, writeBlock } from "../../loadtest/bench/doc-blocks.js";
 import { BENCH_NATS_SERVER, measurePollAgainst, startOurExporter } from "../../loadtest/bench/exporters.js";
-import { Children, cleanUpOnExit, pairedRatio, type Measurement } from "../../loadtest/bench/measure.js";
+import {
+  Children,
+  cleanUpOnExit,
+  pairedRatio,
+  pairedRatioInterval,
+  type Measurement,
+} from "../../loadtest/bench/measure.js";
 import { beamPid, cpuSeconds, findPids, machineFacts, peakRssBytes, rssBytes } from "../../loadtest/bench/proc.js";
 import { ROOT } from "../../scripts/stack/index.js";
 import { BENCH_STREAMS, createBenchQueues, populateBenchStreams } from "./populate.js";
@@ -97,6 +103,12 @@ async function exporterUnderLoad(
   }
 }
 
+/** "1.12× [1.05–1.20]": the paired ratio and its interval. */
+function ratioText(poll: Measurement, endpoint: Measurement): string {
+  const { low, high } = pairedRatioInterval(poll, endpoint);
+  return `${pairedRatio(poll, endpoint).toFixed(2)}× [${low.toFixed(2)}–${high.toFixed(2)}]`;
+}
+
 function pollRow({
   poll: measurement,
   endpoint,
@@ -107,6 +119,7 @@ function pollRow({
     endpointMs: endpoint.medianMs,
     endpointBytesMs: endpointBytes.medianMs,
     pollRatio: pairedRatio(measurement, endpoint),
+    pollRatioInterval: pairedRatioInterval(measurement, endpoint),
     pollBytesRatio: pairedRatio(measurement, endpointBytes),
     endpointP99Ms: endpoint.p99Ms,
     endpointBrokerCpuMs: endpoint.brokerCpuMs,
@@ -152,7 +165,7 @@ async function rabbitSize(queues: number, log: (line: string) => void): Promise<
     const readings = poll.depthFigures ?? 0;
     log(
       `    /metrics/detailed ${endpoint.medianMs.toFixed(1)} ms, poll ${poll.medianMs.toFixed(1)} ms ` +
-        `(${pairedRatio(poll, endpoint).toFixed(2)}×; ${readings} read)`,
+        `(${ratioText(poll, endpoint)}; ${readings} read)`,
     );
     const served = await exporterUnderLoad(env, queues, { vhost });
     log(
@@ -212,7 +225,7 @@ async function natsSize(consumers: number, log: (line: string) => void): Promise
       const readings = poll.depthFigures ?? 0;
       log(
         `    /jsz ${endpoint.medianMs.toFixed(1)} ms, ${kind} poll ${poll.medianMs.toFixed(1)} ms ` +
-          `(${pairedRatio(poll, endpoint).toFixed(2)}×; ${readings} read)`,
+          `(${ratioText(poll, endpoint)}; ${readings} read)`,
       );
       const served = await exporterUnderLoad(env, population.consumers, {});
       log(
