@@ -65,7 +65,11 @@ function callsPerSize(rows: readonly SweepRow[]): string {
   return [...bySize].map(([size, calls]) => `${calls} at ${n(size)}`).join(", ");
 }
 
-const interval = (row: SweepRow) => `[${f(row.pollRatioInterval.low, 2)}–${f(row.pollRatioInterval.high, 2)}]`;
+/** "1.12× [1.05–1.20]": poll / endpoint and its interval, as the report and the console show it. */
+export function ratioWithInterval(row: Pick<SweepRow, "pollRatio" | "pollRatioInterval">): string {
+  const { low, high } = row.pollRatioInterval;
+  return Number.isFinite(row.pollRatio) ? `${f(row.pollRatio, 2)}× [${f(low, 2)}–${f(high, 2)}]` : "–";
+}
 
 /** Met or missed only when the whole interval is on one side of the target. */
 export function ratioVerdict(row: Pick<SweepRow, "pollRatioInterval">): string {
@@ -111,7 +115,7 @@ export function sweepMarkdown(result: SweepResult, chartPath: string): string {
   for (const row of rows) {
     lines.push(
       `| ${row.broker} | ${n(row.size)} | ${row.source} | ${f(row.endpointMs)} (${f(row.endpointBytesMs)}) | ` +
-        `${f(row.pollMs)} | ${f(row.pollRatio, 2)}× ${interval(row)} (${f(row.pollBytesRatio, 2)}×) | ` +
+        `${f(row.pollMs)} | ${ratioWithInterval(row)} (${f(row.pollBytesRatio, 2)}×) | ` +
         `${f(row.pollCpuMs)} | ` +
         `${f(row.pollBrokerCpuMs)} ` +
         `(${f(row.endpointBrokerCpuMs)}) | ${f(row.rssMiB, 0)} (${f(row.peakRssMiB, 0)}) | ` +
@@ -125,7 +129,7 @@ export function sweepMarkdown(result: SweepResult, chartPath: string): string {
   lines.push("", "Against the targets:", "");
   for (const row of rows) {
     lines.push(
-      `- ${label(row)} at ${n(row.size)}: poll ${f(row.pollRatio, 2)}× ${interval(row)} the broker endpoint ` +
+      `- ${label(row)} at ${n(row.size)}: poll ${ratioWithInterval(row)} the broker endpoint ` +
         `(target ≤ ${TARGETS.pollVsEndpoint}×: ${ratioVerdict(row)}; ` +
         `${f(row.pollBytesRatio, 2)}× its bytes alone)` +
         (row.size === 10_000

@@ -43,7 +43,7 @@ import { beamPid, cpuSeconds, findPids, machineFacts, peakRssBytes, rssBytes } f
 import { ROOT } from "../../scripts/stack/index.js";
 import { BENCH_STREAMS, createBenchQueues, populateBenchStreams } from "./populate.js";
 import { PLAIN_HEADERS, prometheusLikeLoad, timedGet, type LoadFigures } from "./scrape-load.js";
-import { sweepChart, sweepMarkdown, type SweepResult, type SweepRow } from "./sweep-report.js";
+import { ratioWithInterval, sweepChart, sweepMarkdown, type SweepResult, type SweepRow } from "./sweep-report.js";
 
 const sizes = (raw: string | undefined, fallback: number[]) =>
   raw === undefined || raw.trim() === ""
@@ -103,12 +103,6 @@ async function exporterUnderLoad(
   }
 }
 
-/** "1.12× [1.05–1.20]": the paired ratio and its interval. */
-function ratioText(poll: Measurement, endpoint: Measurement): string {
-  const { low, high } = pairedRatioInterval(poll, endpoint);
-  return `${pairedRatio(poll, endpoint).toFixed(2)}× [${low.toFixed(2)}–${high.toFixed(2)}]`;
-}
-
 function pollRow({
   poll: measurement,
   endpoint,
@@ -161,11 +155,12 @@ async function rabbitSize(queues: number, log: (line: string) => void): Promise<
       calls: callsFor(queues),
       brokerCpu,
     });
-    const { endpoint, poll } = measured;
+    const { poll } = measured;
     const readings = poll.depthFigures ?? 0;
+    const figures = pollRow(measured);
     log(
-      `    /metrics/detailed ${endpoint.medianMs.toFixed(1)} ms, poll ${poll.medianMs.toFixed(1)} ms ` +
-        `(${ratioText(poll, endpoint)}; ${readings} read)`,
+      `    /metrics/detailed ${figures.endpointMs.toFixed(1)} ms, poll ${figures.pollMs.toFixed(1)} ms ` +
+        `(${ratioWithInterval(figures)}; ${readings} read)`,
     );
     const served = await exporterUnderLoad(env, queues, { vhost });
     log(
@@ -178,7 +173,7 @@ async function rabbitSize(queues: number, log: (line: string) => void): Promise<
         source: "prometheus",
         endpoint: "/metrics/detailed",
         readings,
-        ...pollRow(measured),
+        ...figures,
         ...served,
       },
     ];
@@ -221,11 +216,12 @@ async function natsSize(consumers: number, log: (line: string) => void): Promise
         calls: callsFor(consumers),
         brokerCpu,
       });
-      const { endpoint, poll } = measured;
+      const { poll } = measured;
       const readings = poll.depthFigures ?? 0;
+      const figures = pollRow(measured);
       log(
-        `    /jsz ${endpoint.medianMs.toFixed(1)} ms, ${kind} poll ${poll.medianMs.toFixed(1)} ms ` +
-          `(${ratioText(poll, endpoint)}; ${readings} read)`,
+        `    /jsz ${figures.endpointMs.toFixed(1)} ms, ${kind} poll ${figures.pollMs.toFixed(1)} ms ` +
+          `(${ratioWithInterval(figures)}; ${readings} read)`,
       );
       const served = await exporterUnderLoad(env, population.consumers, {});
       log(
@@ -237,7 +233,7 @@ async function natsSize(consumers: number, log: (line: string) => void): Promise
         source: kind,
         endpoint: "/jsz?consumers=true",
         readings,
-        ...pollRow(measured),
+        ...figures,
         ...served,
       });
     }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { TARGETS, ratioVerdict } from "../bench/sweep-report.js";
+import { TARGETS, ratioVerdict, ratioWithInterval } from "../bench/sweep-report.js";
 
 describe("the size sweep's verdict on poll / endpoint", () => {
   const verdict = (low: number, high: number) => ratioVerdict({ pollRatioInterval: { low, high } });
@@ -15,5 +15,12 @@ describe("the size sweep's verdict on poll / endpoint", () => {
 
   it("settles nothing without rounds", () => {
     expect(verdict(NaN, NaN)).toBe("**not settled** by this run");
+  });
+
+  it("writes the ratio with its interval, the same in the report and on the console", () => {
+    expect(ratioWithInterval({ pollRatio: 1.1449, pollRatioInterval: { low: 1.06, high: 1.306 } })).toBe(
+      "1.14× [1.06–1.31]",
+    );
+    expect(ratioWithInterval({ pollRatio: NaN, pollRatioInterval: { low: NaN, high: NaN } })).toBe("–");
   });
 });
