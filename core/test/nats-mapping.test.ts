@@ -10,8 +10,10 @@ import {
 import { earliestMessage, parseMessageGetResponse } from "../src/brokers/nats/message.js";
 import {
   joinConsumerPages,
+  parseConsumerListAnswer,
   parseConsumerListPage,
   remainingPageOffsets,
+  splitConsumerEntries,
   type ConsumerListPage,
 } from "../src/brokers/nats/consumer-list.js";
 import {
@@ -160,6 +162,69 @@ describe("JetStream consumer list pages (recorded CONSUMER.LIST answer)", () => 
     expect(
       parseConsumerListPage(JSON.stringify({ total: 0, offset: 0, limit: 256, consumers: null }))!.consumers,
     ).toEqual([]);
+  });
+});
+
+describe("JetStream consumer list pages read entry by entry (recorded CONSUMER.LIST answer)", () => {
+  // The recorded page is pretty-printed; the server sends it without spaces, keys in this order.
+  const recorded = JSON.parse(fixture("consumer-list.json")) as { consumers: Record<string, unknown>[] };
+  const asSent = (page: object) => Buffer.from(JSON.stringify(page));
+  const whole = (bytes: Buffer) => parseConsumerListPage(bytes.toString("utf8"));
+
+  it("cuts the page as the server sends it into its entries, to the same consumers as parsing it whole", () => {
+    const bytes = asSent(recorded);
+    const split = splitConsumerEntries(bytes);
+    expect(split?.entries).toEqual(recorded.consumers);
+    expect(JSON.parse(split!.envelope)).toEqual({ ...recorded, consumers: [] });
+    const page = parseConsumerListAnswer(bytes);
+    expect(page).toEqual(whole(bytes));
+    // Non-ASCII names (the recorded stream's) come through intact.
+    expect(page!.consumers.map((consumer) => consumer.stream_name)).toContain(scenario.stream);
+  });
+
+  it("cuts an ASCII page with fields after the list", () => {
+    const ascii = {
+      ...recorded,
+      consumers: recorded.consumers.map((consumer, index) => ({
+        ...consumer,
+        stream_name: "orders",
+        name: `c${index}`,
+      })),
+      missing: ["gone"],
+    };
+    const split = splitConsumerEntries(asSent(ascii));
+    expect(split?.entries).toEqual(ascii.consumers);
+    expect(JSON.parse(split!.envelope)).toEqual({ ...ascii, consumers: [] });
+  });
+
+  it("parses a page whole when the separator also occurs inside an entry, or the layout differs", () => {
+    const nested = {
+      ...recorded,
+      consumers: recorded.consumers.map((consumer, index) =>
+        index === 1
+          ? { ...consumer, cluster: { leader: "n1", extra: [{ stream_name: "a" }, { stream_name: "b" }] } }
+          : consumer,
+      ),
+    };
+    for (const bytes of [asSent(nested), Buffer.from(fixture("consumer-list.json"))]) {
+      expect(splitConsumerEntries(bytes)).toBeUndefined();
+      expect(parseConsumerListAnswer(bytes)).toEqual(whole(bytes));
+    }
+    expect(parseConsumerListAnswer(asSent(nested))!.consumers[1]!.cluster).toEqual({ leader: "n1" });
+  });
+
+  it("answers errors, empty lists and bad entries as parsing whole does", () => {
+    const gone = asSent({ error: { code: 404, err_code: 10059, description: "stream not found" } });
+    expect(parseConsumerListAnswer(gone)).toBeNull();
+    const denied = asSent({ error: { code: 403, err_code: 10099, description: "not authorized" } });
+    expect(() => parseConsumerListAnswer(denied)).toThrow(expect.objectContaining({ reason: "auth" }) as Error);
+    expect(parseConsumerListAnswer(asSent({ ...recorded, total: 0, consumers: [] }))!.consumers).toEqual([]);
+    const badEntry = asSent({ ...recorded, consumers: [...recorded.consumers, { stream_name: "x", name: "y" }] });
+    expect(splitConsumerEntries(badEntry)?.entries).toHaveLength(recorded.consumers.length + 1);
+    expect(() => parseConsumerListAnswer(badEntry)).toThrow(expect.objectContaining({ reason: "parse" }) as Error);
+    expect(() => parseConsumerListAnswer(Buffer.from("<html>"))).toThrow(
+      expect.objectContaining({ reason: "parse" }) as Error,
+    );
   });
 });
 

@@ -69,6 +69,33 @@ export function isConsumerState(value: unknown): value is ConsumerState {
 }
 
 /**
+ * The fields of a checked consumer entry that queuescale reads, copied out of the parsed answer so
+ * that the rest of it (timestamps, delivery state, most of the config) is garbage at once instead
+ * of being kept, and copied by the garbage collector, until the poll ends.
+ */
+export function compactConsumer(consumer: ConsumerState): ConsumerState {
+  const { config, cluster } = consumer;
+  return {
+    stream_name: consumer.stream_name,
+    name: consumer.name,
+    created: consumer.created,
+    config: config && {
+      durable_name: config.durable_name,
+      filter_subject: config.filter_subject,
+      filter_subjects: config.filter_subjects,
+      deliver_subject: config.deliver_subject,
+    },
+    ack_floor: { stream_seq: consumer.ack_floor.stream_seq },
+    num_pending: consumer.num_pending,
+    num_ack_pending: consumer.num_ack_pending,
+    num_redelivered: consumer.num_redelivered,
+    num_waiting: consumer.num_waiting,
+    push_bound: consumer.push_bound,
+    cluster: cluster && { leader: cluster.leader },
+  };
+}
+
+/**
  * Only durable consumers are exported. An ephemeral consumer belongs to one client instance, has a
  * generated name that changes with every restart and vanishes with its client: nothing can point
  * an HPA at it, and its series would only churn.

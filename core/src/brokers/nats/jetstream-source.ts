@@ -18,7 +18,7 @@ import {
 import {
   consumerListSubject,
   joinConsumerPages,
-  parseConsumerListPage,
+  parseConsumerListAnswer,
   remainingPageOffsets,
 } from "./consumer-list.js";
 import { natsConnectionOptions, natsSourceError } from "./connection.js";
@@ -175,7 +175,7 @@ export class JetStreamSource implements DepthSource {
     const page = (offset: number) =>
       this.pages.run(async () => {
         const answer = await nc.request(subject, JSON.stringify({ offset }), { timeout: this.requestTimeoutMs });
-        return parseConsumerListPage(decodeAnswer(answer.data));
+        return parseConsumerListAnswer(answer.data);
       });
     const first = await page(0);
     if (!first) return [];
