@@ -16,13 +16,24 @@ import {
   splitConsumerEntries,
   type ConsumerListPage,
 } from "../src/brokers/nats/consumer-list.js";
+import { groupsPay } from "../src/sources/json-array.js";
 import {
+  cutConsumerLists,
   DurableConsumers,
   jszReadings,
   needsServerName,
   parseJsz,
+  parseJszAnswer,
   parseVarzServerName,
 } from "../src/brokers/nats/jsz.js";
+
+/** The parts of a recorded `/jsz` answer the tests change. */
+interface JszFixture {
+  account_details: {
+    stream_detail: { name: string; consumer_detail?: Record<string, unknown>[] | null }[];
+    consumer_detail?: unknown;
+  }[];
+}
 
 /** Payloads recorded from nats-server 2.9.10 by fixtures/nats/record.ts, and the set-up behind them. */
 const fixture = (name: string) => readFileSync(new URL(`fixtures/nats/${name}`, import.meta.url), "utf8");
@@ -197,7 +208,7 @@ describe("JetStream consumer list pages read entry by entry (recorded CONSUMER.L
     expect(JSON.parse(split!.envelope)).toEqual({ ...ascii, consumers: [] });
   });
 
-  it("parses a page whole when the separator also occurs inside an entry, or the layout differs", () => {
+  it("reads a page with the separator also inside an entry, and parses one laid out otherwise whole", () => {
     const nested = {
       ...recorded,
       consumers: recorded.consumers.map((consumer, index) =>
@@ -206,11 +217,24 @@ describe("JetStream consumer list pages read entry by entry (recorded CONSUMER.L
           : consumer,
       ),
     };
-    for (const bytes of [asSent(nested), Buffer.from(fixture("consumer-list.json"))]) {
-      expect(splitConsumerEntries(bytes)).toBeUndefined();
-      expect(parseConsumerListAnswer(bytes)).toEqual(whole(bytes));
-    }
+    expect(splitConsumerEntries(asSent(nested))?.entries).toEqual(nested.consumers);
     expect(parseConsumerListAnswer(asSent(nested))!.consumers[1]!.cluster).toEqual({ leader: "n1" });
+    const pretty = Buffer.from(fixture("consumer-list.json"));
+    expect(splitConsumerEntries(pretty)).toBeUndefined();
+    expect(parseConsumerListAnswer(pretty)).toEqual(whole(pretty));
+  });
+
+  it("reads a full page (256 consumers, over 128 KiB) in groups, to what parsing it whole gives", () => {
+    const consumers = Array.from({ length: 256 }, (_unused, index) => ({
+      ...recorded.consumers[index % recorded.consumers.length]!,
+      name: `consumer-${index}`,
+    }));
+    const bytes = asSent({ ...recorded, total: 256, consumers });
+    expect(groupsPay(bytes)).toBe(true);
+    expect(splitConsumerEntries(bytes)?.entries).toEqual(consumers);
+    const page = parseConsumerListAnswer(bytes)!;
+    expect(page.consumers).toHaveLength(256);
+    expect(page).toEqual(whole(bytes));
   });
 
   it("answers errors, empty lists and bad entries as parsing whole does", () => {
@@ -276,6 +300,76 @@ describe("/jsz mapping (recorded single server)", () => {
     expect(() => parseJsz('{"account_details":[{"stream_detail":[{"consumer_detail":[{"name":1}]}]}]}')).toThrow(
       expect.objectContaining({ reason: "parse" }) as Error,
     );
+  });
+});
+
+describe("/jsz consumer lists read in groups (recorded answers)", () => {
+  const recorded = ["jsz-single.json", "jsz-single-plain.json", "jsz-cluster-0.json", "jsz-cluster-1.json"];
+
+  it("cuts every stream's consumer list out of the server's indented answer", () => {
+    for (const name of recorded) {
+      const bytes = Buffer.from(fixture(name));
+      const cut = cutConsumerLists(bytes);
+      const report = parseJsz(fixture(name));
+      expect(cut?.lists.flat(), name).toEqual(report.consumers);
+      expect(cut!.envelope).not.toContain('"stream_name"');
+      expect(parseJszAnswer(bytes)).toEqual(report);
+    }
+  });
+
+  /** A recorded answer with `copies` times each consumer, indented as the server does (2 spaces). */
+  function larger(name: string, copies: number, change: (answer: JszFixture) => JszFixture = (answer) => answer) {
+    const answer = JSON.parse(fixture(name)) as JszFixture;
+    for (const account of answer.account_details) {
+      for (const stream of account.stream_detail) {
+        const consumers = stream.consumer_detail ?? [];
+        stream.consumer_detail = Array.from({ length: copies }, (_unused, copy) =>
+          consumers.map((consumer) => ({ ...consumer, name: `${String(consumer.name)}-${copy}` })),
+        ).flat();
+      }
+    }
+    return Buffer.from(JSON.stringify(change(answer), null, 2));
+  }
+
+  it("reads an answer of over 128 KiB in groups, to what parsing it whole gives", () => {
+    for (const [name, copies] of [
+      ["jsz-single.json", 40],
+      ["jsz-cluster-0.json", 150],
+    ] as const) {
+      const bytes = larger(name, copies);
+      expect(groupsPay(bytes)).toBe(true);
+      const report = parseJszAnswer(bytes);
+      expect(report.consumers.length).toBeGreaterThanOrEqual(copies);
+      expect(report).toEqual(parseJsz(bytes.toString("utf8")));
+    }
+  });
+
+  it("reads only the streams' lists when a list stands elsewhere too, and keeps empty lists", () => {
+    const [first] = (JSON.parse(fixture("jsz-single.json")) as JszFixture).account_details[0]!.stream_detail;
+    const misplaced = larger("jsz-single.json", 40, (answer) => ({
+      ...answer,
+      account_details: answer.account_details.map((account) => ({
+        ...account,
+        consumer_detail: first!.consumer_detail,
+      })),
+    }));
+    expect(groupsPay(misplaced)).toBe(true);
+    expect(cutConsumerLists(misplaced)?.lists).toHaveLength(2);
+    expect(parseJszAnswer(misplaced)).toEqual(parseJsz(misplaced.toString("utf8")));
+    const withEmpty = larger("jsz-single.json", 40, (answer) => ({
+      ...answer,
+      account_details: answer.account_details.map((account) => ({
+        ...account,
+        stream_detail: [
+          ...account.stream_detail,
+          { name: "empty", consumer_detail: [] },
+          { name: "none", consumer_detail: null },
+        ],
+      })),
+    }));
+    expect(cutConsumerLists(withEmpty)?.lists).toHaveLength(1);
+    expect(parseJszAnswer(withEmpty)).toEqual(parseJsz(withEmpty.toString("utf8")));
+    expect(cutConsumerLists(Buffer.from(JSON.stringify(JSON.parse(fixture("jsz-single.json")))))).toBeUndefined();
   });
 });
 

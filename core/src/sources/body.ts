@@ -29,6 +29,16 @@ export async function readCappedText(
   where: string,
   declaredBytes = NaN,
 ): Promise<string> {
+  return decodeAnswer(await readCappedBytes(body, maxBytes, where, declaredBytes));
+}
+
+/** readCappedText, the body as bytes. */
+export async function readCappedBytes(
+  body: AsyncIterable<Buffer>,
+  maxBytes: number,
+  where: string,
+  declaredBytes = NaN,
+): Promise<Buffer> {
   const tooLarge = () =>
     new SourceError("too_large", `${where} answered more than ${maxBytes} bytes (MAX_RESPONSE_BYTES)`);
   if (declaredBytes > maxBytes) throw tooLarge();
@@ -39,7 +49,7 @@ export async function readCappedText(
     if (total > maxBytes) throw tooLarge();
     chunks.push(chunk);
   }
-  return decodeAnswer(Buffer.concat(chunks, total));
+  return Buffer.concat(chunks, total);
 }
 
 const utf8 = new TextDecoder();

@@ -1,7 +1,7 @@
 import http, { type IncomingMessage } from "node:http";
 import https from "node:https";
 import { createGunzip } from "node:zlib";
-import { DEFAULT_MAX_RESPONSE_BYTES, readCappedText } from "./body.js";
+import { DEFAULT_MAX_RESPONSE_BYTES, decodeAnswer, readCappedBytes } from "./body.js";
 import { SourceError } from "./types.js";
 import { classifyPollError, describeError, redactUrl } from "./errors.js";
 
@@ -73,6 +73,16 @@ export async function getText(
   signal: AbortSignal,
   accept = "text/plain",
 ): Promise<string> {
+  return decodeAnswer(await getBytes(endpoint, url, signal, accept));
+}
+
+/** getText, the body as bytes, for parsers that read them without making them one string. */
+export async function getBytes(
+  endpoint: HttpEndpoint,
+  url: URL,
+  signal: AbortSignal,
+  accept = "text/plain",
+): Promise<Buffer> {
   const where = `GET ${redactUrl(url)}`;
   const headers: Record<string, string> = { accept, "accept-encoding": "gzip" };
   if (endpoint.authorization) headers.authorization = endpoint.authorization;
@@ -118,7 +128,7 @@ export async function getText(
   // A declared length is of the encoded body: only conclusive when there is no content encoding.
   const declared = compressed ? NaN : Number(response.headers["content-length"] ?? NaN);
   try {
-    return await readCappedText(body, endpoint.maxResponseBytes, where, declared);
+    return await readCappedBytes(body, endpoint.maxResponseBytes, where, declared);
   } catch (error) {
     // Past the limit, or broken: the connection is not read further nor reused.
     request.destroy();

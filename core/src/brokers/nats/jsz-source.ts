@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
 import { DEFAULT_MAX_RESPONSE_BYTES } from "../../sources/body.js";
-import { getText, httpEndpoint, type HttpEndpoint } from "../../sources/http-get.js";
+import { getBytes, getText, httpEndpoint, type HttpEndpoint } from "../../sources/http-get.js";
 import type { NameFilter } from "../../sources/filter.js";
 import type { DepthSource, Snapshot } from "../../sources/types.js";
 import {
@@ -9,7 +9,7 @@ import {
   JSZ_PATH_WITH_CONFIG,
   jszReadings,
   needsServerName,
-  parseJsz,
+  parseJszAnswer,
   parseVarzServerName,
   type JszReport,
 } from "./jsz.js";
@@ -67,18 +67,25 @@ export class JszSource implements DepthSource {
    */
   private async consumers(signal: AbortSignal): Promise<JszReport> {
     if (!this.askWithConfig) {
-      const report = parseJsz(await this.get(JSZ_PATH, signal));
+      const report = parseJszAnswer(await this.getBytes(JSZ_PATH, signal));
       if (this.durables.knowsAll(report)) return report;
     }
-    const report = parseJsz(await this.get(JSZ_PATH_WITH_CONFIG, signal));
+    const report = parseJszAnswer(await this.getBytes(JSZ_PATH_WITH_CONFIG, signal));
     this.askWithConfig = this.durables.learn(report) > 0;
     return report;
   }
 
-  private get(path: string, signal: AbortSignal): Promise<string> {
+  private url(path: string): URL {
     // The paths carry their own query; the base may have a path prefix (a reverse proxy).
-    const url = new URL(`${this.endpoint.base.toString().replace(/\/+$/, "")}${path}`);
-    return getText(this.endpoint, url, signal, "application/json");
+    return new URL(`${this.endpoint.base.toString().replace(/\/+$/, "")}${path}`);
+  }
+
+  private get(path: string, signal: AbortSignal): Promise<string> {
+    return getText(this.endpoint, this.url(path), signal, "application/json");
+  }
+
+  private getBytes(path: string, signal: AbortSignal): Promise<Buffer> {
+    return getBytes(this.endpoint, this.url(path), signal, "application/json");
   }
 
   async close(): Promise<void> {

@@ -1,4 +1,6 @@
 import { z } from "zod";
+import { decodeAnswer } from "../../sources/body.js";
+import { groupsPay, parseArrayInGroups, textEncoding } from "../../sources/json-array.js";
 import type { NameFilter } from "../../sources/filter.js";
 import { SourceError, type QueueReading } from "../../sources/types.js";
 import { consumerReading, exportedConsumers, isConsumerState, isDurable, type ConsumerState } from "./consumer.js";
@@ -40,7 +42,87 @@ function parseJson(body: string, what: string): unknown {
 
 /** Every consumer a `/jsz` answer lists, over all accounts and streams. */
 export function parseJsz(body: string): JszReport {
-  const parsed = jszResponse.safeParse(parseJson(body, "/jsz answer"));
+  return readJsz(parseJson(body, "/jsz answer"));
+}
+
+/**
+ * parseJsz for the answer as it arrives, as bytes: its consumer lists are parsed in groups when
+ * that is quicker (groupsPay: 600 KB at 1,000 consumers, 1.8 against 2.8 ms; 6 MB at 10,000 is
+ * parsed whole).
+ */
+export function parseJszAnswer(bytes: Buffer): JszReport {
+  const cut = groupsPay(bytes) ? cutConsumerLists(bytes) : undefined;
+  if (cut === undefined) return parseJsz(decodeAnswer(bytes));
+  return readJsz(parseJson(cut.envelope, "/jsz answer"), cut.lists);
+}
+
+const CONSUMER_LIST_KEY = Buffer.from('"consumer_detail":');
+const NEWLINE = 0x0a;
+const OPEN_BRACKET = 0x5b;
+const CLOSE_BRACKET = 0x5d;
+const OPEN_BRACE = 0x7b;
+
+/** The first byte at or after `at` that is not JSON whitespace. */
+function skipWhitespace(bytes: Buffer, at: number): number {
+  let pos = at;
+  while (bytes[pos] === 0x20 || bytes[pos] === NEWLINE || bytes[pos] === 0x09 || bytes[pos] === 0x0d) pos++;
+  return pos;
+}
+
+/**
+ * A `/jsz` answer with each non-empty consumer list parsed in groups (parseArrayInGroups) and
+ * replaced in the rest of the text by `[n]`, its index in `lists`; undefined when the answer is
+ * not laid out as nats-server writes it (indented, an entry's braces on lines of their own), and
+ * the caller parses it whole. Entries are told apart by their indentation: between two of them
+ * stands `},` and a line break with the entries' indentation before `{`, which their contents,
+ * indented deeper, do not hold (nor does a JSON string, which holds no line break); the list ends
+ * on the first line one level less indented.
+ * A list whose entries all parse this way cannot be mistaken, as parseArrayInGroups says, and a
+ * list the server sends never holds a number, so a placeholder stands for nothing else.
+ */
+export function cutConsumerLists(bytes: Buffer): { envelope: string; lists: unknown[][] } | undefined {
+  let at = bytes.indexOf(CONSUMER_LIST_KEY);
+  const encoding = textEncoding(bytes);
+  const lists: unknown[][] = [];
+  const parts: string[] = [];
+  let copied = 0;
+  try {
+    while (at >= 0) {
+      const open = skipWhitespace(bytes, at + CONSUMER_LIST_KEY.length);
+      const first = skipWhitespace(bytes, open + 1);
+      if (bytes[open] !== OPEN_BRACKET || bytes[first] !== OPEN_BRACE) {
+        // An empty list, or null, stays in the envelope; anything else is not laid out as expected.
+        const empty = bytes[first] === CLOSE_BRACKET || bytes.toString("latin1", open, open + 4) === "null";
+        if (!empty) return undefined;
+        at = bytes.indexOf(CONSUMER_LIST_KEY, first);
+        continue;
+      }
+      const lineStart = bytes.lastIndexOf(NEWLINE, first) + 1;
+      const indent = first - lineStart;
+      if (lineStart === 0 || indent < 2 || skipWhitespace(bytes, lineStart) !== first) return undefined;
+      const listEnd = bytes.indexOf(`\n${" ".repeat(indent - 2)}]`, first);
+      if (listEnd < 0) return undefined;
+      const close = listEnd + indent - 1;
+      const boundary = Buffer.from(`},\n${" ".repeat(indent)}{`);
+      parts.push(bytes.toString(encoding, copied, open), `[${lists.length}]`);
+      lists.push(parseArrayInGroups(bytes, first, close, boundary, encoding));
+      copied = close + 1;
+      at = bytes.indexOf(CONSUMER_LIST_KEY, copied);
+    }
+  } catch {
+    return undefined;
+  }
+  if (lists.length === 0) return undefined;
+  parts.push(bytes.toString(encoding, copied));
+  return { envelope: parts.join(""), lists };
+}
+
+/**
+ * The consumers of a parsed `/jsz` answer. With `lists`, a stream's consumer_detail `[n]` stands
+ * for `lists[n]` (cutConsumerLists; a list the server sends never holds a number).
+ */
+function readJsz(json: unknown, lists: readonly unknown[][] = []): JszReport {
+  const parsed = jszResponse.safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     throw new SourceError("parse", `unexpected /jsz answer at ${issue?.path.join(".") ?? "top level"}`);
@@ -48,7 +130,9 @@ export function parseJsz(body: string): JszReport {
   const consumers: ConsumerState[] = [];
   for (const account of parsed.data.account_details ?? []) {
     for (const stream of account.stream_detail ?? []) {
-      for (const detail of stream.consumer_detail ?? []) {
+      const details = stream.consumer_detail ?? [];
+      const cut = details.length === 1 && typeof details[0] === "number" ? lists[details[0]] : undefined;
+      for (const detail of cut ?? details) {
         if (!isConsumerState(detail)) throw new SourceError("parse", "unexpected consumer entry in /jsz answer");
         consumers.push(detail);
       }
