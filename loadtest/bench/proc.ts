@@ -69,14 +69,31 @@ export function beamPid(): number {
   const pids = readdirSync("/proc").filter((entry) => {
     if (!/^\d+$/.test(entry)) return false;
     try {
-      return readFileSync(`/proc/${entry}/comm`, "utf8").trim() === "beam.smp";
+      return (
+        readFileSync(`/proc/${entry}/comm`, "utf8").trim() === "beam.smp" &&
+        readFileSync(`/proc/${entry}/cmdline`, "utf8").includes("rabbit")
+      );
     } catch {
       return false;
     }
   });
-  const withRabbit = pids.find((pid) => readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("rabbit"));
-  if (!withRabbit) throw new Error("no RabbitMQ beam.smp process on this machine");
-  return Number(withRabbit);
+  // The broker is the oldest: a rabbitmqctl or rabbitmq-diagnostics run is a beam.smp too, and
+  // one that came and went during a sweep was taken for the broker once.
+  const [broker] = pids
+    .map((pid) => ({ pid: Number(pid), started: startedAt(pid) }))
+    .sort((a, b) => a.started - b.started);
+  if (!broker) throw new Error("no RabbitMQ beam.smp process on this machine");
+  return broker.pid;
+}
+
+/** When a process started, in clock ticks since boot (field 22 of /proc/PID/stat, after the command in brackets). */
+function startedAt(pid: string): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19]);
+  } catch {
+    return Infinity;
+  }
 }
 
 export interface MachineFacts {
