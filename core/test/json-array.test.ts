@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { groupsPay, parseArrayInGroups, textEncoding } from "../src/sources/json-array.js";
+import { textEncoding } from "../src/sources/body.js";
+import { groupsPay, parseArrayInGroups } from "../src/sources/json-array.js";
 
 const entries = Array.from({ length: 40 }, (_unused, index) => ({
   stream_name: index % 2 ? "orders" : "bestellungen-ü",

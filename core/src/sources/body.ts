@@ -17,22 +17,12 @@ export const DEFAULT_MAX_RESPONSE_BYTES = 256 * 1024 * 1024;
 export const MAX_RESPONSE_BYTES_RANGE: Range = { min: 1024 * 1024, max: 500 * 1024 * 1024 };
 
 /**
- * Reads a response body as text, at most `maxBytes` of it (after content decoding, so a
- * compressed answer cannot expand past it either). A larger body, or a declared length past the
- * limit (the length of a body without content encoding), is a `too_large` failure before it is
- * read further; the caller then drops the connection rather than read the rest. `body` is the
- * response, or the decompressor it is piped through.
+ * Reads a response body, at most `maxBytes` of it (after content decoding, so a compressed
+ * answer cannot expand past it either). A larger body, or a declared length past the limit (the
+ * length of a body without content encoding), is a `too_large` failure before it is read further;
+ * the caller then drops the connection rather than read the rest. `body` is the response, or the
+ * decompressor it is piped through.
  */
-export async function readCappedText(
-  body: AsyncIterable<Buffer>,
-  maxBytes: number,
-  where: string,
-  declaredBytes = NaN,
-): Promise<string> {
-  return decodeAnswer(await readCappedBytes(body, maxBytes, where, declaredBytes));
-}
-
-/** readCappedText, the body as bytes. */
 export async function readCappedBytes(
   body: AsyncIterable<Buffer>,
   maxBytes: number,
@@ -62,6 +52,16 @@ const utf8 = new TextDecoder();
  * U+FFFD for bytes that are not.
  */
 export function decodeAnswer(bytes: Uint8Array): string {
-  const buffer = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  return isAscii(buffer) ? buffer.toString("latin1") : utf8.decode(buffer);
+  const buffer = asBuffer(bytes);
+  return textEncoding(buffer) === "latin1" ? buffer.toString("latin1") : utf8.decode(buffer);
+}
+
+/** The encoding decodeAnswer reads an answer's bytes in, for parsers that decode parts of them. */
+export function textEncoding(bytes: Buffer): "latin1" | "utf8" {
+  return isAscii(bytes) ? "latin1" : "utf8";
+}
+
+/** The same bytes as a Buffer, without a copy (a NATS message's data is a plain Uint8Array). */
+export function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }

@@ -1,5 +1,3 @@
-import { isAscii } from "node:buffer";
-
 /**
  * About how much text one JSON.parse call gets when a long array is parsed in groups: well under
  * the 128 KiB from which V8 gives a string memory of its own, and large enough that the calls
@@ -24,11 +22,6 @@ const EXTERNAL_STRING_BYTES = 0xfbee9;
  */
 export function groupsPay(bytes: Uint8Array): boolean {
   return bytes.byteLength > LARGE_STRING_BYTES && bytes.byteLength <= EXTERNAL_STRING_BYTES;
-}
-
-/** The encoding that turns an answer's bytes into its text: Latin-1 for ASCII (see decodeAnswer). */
-export function textEncoding(bytes: Buffer): "latin1" | "utf8" {
-  return isAscii(bytes) ? "latin1" : "utf8";
 }
 
 /**

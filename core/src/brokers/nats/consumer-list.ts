@@ -1,6 +1,6 @@
 import { z } from "zod";
-import { decodeAnswer } from "../../sources/body.js";
-import { groupsPay, parseArrayInGroups, textEncoding } from "../../sources/json-array.js";
+import { asBuffer, decodeAnswer, textEncoding } from "../../sources/body.js";
+import { groupsPay, parseArrayInGroups } from "../../sources/json-array.js";
 import { SourceError } from "../../sources/types.js";
 import { parseApiAnswer } from "./api-answer.js";
 import { compactConsumer, isConsumerState, type ConsumerState } from "./consumer.js";
@@ -55,7 +55,7 @@ function checkedConsumers(entries: readonly unknown[]): ConsumerState[] {
  * entry at a time (alternating polls).
  */
 export function parseConsumerListAnswer(data: Uint8Array): ConsumerListPage | null {
-  const bytes = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  const bytes = asBuffer(data);
   const split = groupsPay(bytes) ? splitConsumerEntries(bytes) : undefined;
   if (split === undefined) return parseConsumerListPage(decodeAnswer(bytes));
   const page = parseApiAnswer(split.envelope, "JetStream consumer list", consumerListResult, STREAM_NOT_FOUND);

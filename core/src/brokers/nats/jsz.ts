@@ -1,6 +1,6 @@
 import { z } from "zod";
-import { decodeAnswer } from "../../sources/body.js";
-import { groupsPay, parseArrayInGroups, textEncoding } from "../../sources/json-array.js";
+import { decodeAnswer, textEncoding } from "../../sources/body.js";
+import { groupsPay, parseArrayInGroups } from "../../sources/json-array.js";
 import type { NameFilter } from "../../sources/filter.js";
 import { SourceError, type QueueReading } from "../../sources/types.js";
 import { consumerReading, exportedConsumers, isConsumerState, isDurable, type ConsumerState } from "./consumer.js";

@@ -1,5 +1,6 @@
 import type { MsgHdrs } from "@nats-io/transport-node";
 import { decodeJson, type WorkerMessage } from "../../../consumer/message.js";
+import { asBuffer } from "../../../sources/body.js";
 import type { PulledMessage } from "./pulled-message.js";
 
 /** Headers the worker sets on dead letters. */
@@ -83,7 +84,7 @@ export class NatsMessage implements WorkerMessage {
 
   get body(): Buffer {
     // A view over the received bytes, not a copy.
-    this.bodyCache ??= Buffer.from(this.raw.data.buffer, this.raw.data.byteOffset, this.raw.data.byteLength);
+    this.bodyCache ??= asBuffer(this.raw.data);
     return this.bodyCache;
   }
 
